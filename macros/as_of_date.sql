@@ -1,0 +1,21 @@
+{#
+    The as-of date D as a SQL date literal.  From the var `as_of_date` (YYYY-MM-DD); when it is not
+    set, the last day of the calendar month before the run started (UTC), which is SPEC's default.
+#}
+{% macro as_of_date_value() -%}
+    {%- set configured = var('as_of_date', none) -%}
+    {%- if configured is none or (configured | string | trim) == '' -%}
+        {%- set first_of_month = run_started_at.date().replace(day=1) -%}
+        {{- return((first_of_month - modules.datetime.timedelta(days=1)).isoformat()) -}}
+    {%- endif -%}
+    {%- set value = configured | string | trim -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
+        {{- exceptions.raise_compiler_error(
+            "var as_of_date must be a date written YYYY-MM-DD, got '" ~ value ~ "'") -}}
+    {%- endif -%}
+    {{- return(value) -}}
+{%- endmacro %}
+
+{% macro as_of_date() -%}
+    cast('{{ as_of_date_value() }}' as date)
+{%- endmacro %}

@@ -1,0 +1,77 @@
+{#-
+    Average monthly spend of each in-scope customer over the spend window: the last complete
+    calendar month and the (spend_window_months - 1) before it, counting only the months on or after
+    the activation month.  A month without a bill counts as 0 spend.
+-#}
+with
+
+customers as (
+
+    select * from {{ ref('int_customers_tenure_computed') }}
+
+),
+
+billing as (
+
+    select * from {{ ref('stg_telecom__billing') }}
+
+),
+
+spend_window as (
+
+    select
+        {{ add_months(last_complete_month_start(as_of_date()), 1 - var('spend_window_months')) }}
+            as window_start_month,
+        {{ last_complete_month_start(as_of_date()) }} as window_end_month
+
+),
+
+window_spend as (
+
+    select
+        billing.customer_id,
+        sum(billing.amount) as window_spend
+    from billing
+    inner join spend_window
+        on billing.bill_month between spend_window.window_start_month and spend_window.window_end_month
+    group by billing.customer_id
+
+),
+
+months_counted as (
+
+    select
+        customers.customer_id,
+        coalesce(window_spend.window_spend, 0) as window_spend,
+        greatest(
+            0,
+            least(
+                {{ var('spend_window_months') }},
+                {{ dbt.datediff(month_start('customers.activation_date'), 'spend_window.window_end_month', 'month') }} + 1
+            )
+        ) as spend_months
+    from customers
+    cross join spend_window
+    left join window_spend
+        on customers.customer_id = window_spend.customer_id
+
+),
+
+final as (
+
+    select
+        -- ids
+        customer_id,
+
+        -- numbers
+        cast(spend_months as integer) as spend_months,
+        cast(window_spend as decimal(18, 2)) as window_spend,
+        case
+            when spend_months = 0 then cast(0 as decimal(18, 2))
+            else {{ divide_yuan_round_half_up('window_spend', 'spend_months') }}
+        end as avg_monthly_spend
+    from months_counted
+
+)
+
+select * from final

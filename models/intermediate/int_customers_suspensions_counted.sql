@@ -1,0 +1,80 @@
+{#-
+    Penalised suspensions of each in-scope customer whose day falls in the lookback window
+    (as_of_date - suspension_lookback_months, as_of_date].  A reason code missing from the reasons
+    seed is penalised unless the var penalise_unknown_suspension_reasons is false.
+-#}
+with
+
+customers as (
+
+    select * from {{ ref('int_customers_tenure_computed') }}
+
+),
+
+suspensions as (
+
+    select * from {{ ref('stg_telecom__suspensions') }}
+
+),
+
+suspension_reasons as (
+
+    select * from {{ ref('suspension_reasons') }}
+
+),
+
+lookback as (
+
+    select
+        {{ add_months(as_of_date(), -var('suspension_lookback_months')) }} as lookback_start_date,
+        {{ as_of_date() }} as lookback_end_date
+
+),
+
+suspensions_in_lookback as (
+
+    select
+        suspensions.customer_id,
+        suspension_reasons.reason_code is null as is_unknown_reason,
+        coalesce(
+            suspension_reasons.is_penalised,
+            {{ 'true' if var('penalise_unknown_suspension_reasons') else 'false' }}
+        ) as is_penalised
+    from suspensions
+    inner join lookback
+        on
+            suspensions.suspended_date > lookback.lookback_start_date
+            and suspensions.suspended_date <= lookback.lookback_end_date
+    left join suspension_reasons
+        on suspensions.reason_code = suspension_reasons.reason_code
+
+),
+
+counted as (
+
+    select
+        customers.customer_id,
+        count(
+            case when suspensions_in_lookback.is_penalised then 1 end
+        ) as suspension_count,
+        count(
+            case when suspensions_in_lookback.is_unknown_reason then 1 end
+        ) as unknown_reason_count
+    from customers
+    left join suspensions_in_lookback
+        on customers.customer_id = suspensions_in_lookback.customer_id
+    group by customers.customer_id
+
+),
+
+final as (
+
+    select
+        customer_id,
+        cast(suspension_count as integer) as suspension_count,
+        cast(unknown_reason_count as integer) as unknown_reason_count
+    from counted
+
+)
+
+select * from final

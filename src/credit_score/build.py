@@ -1,0 +1,88 @@
+"""`credit-score build`: seeds, models and every test for one as-of date, then a short summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from credit_score.dbt import DbtOutcome, run_dbt
+from credit_score.settings import PROJECT_DIR
+
+TEST_TYPES = ("test", "unit_test")
+
+
+@dataclass
+class BuildReport:
+    outcome: DbtOutcome
+    seconds: float
+    rows_scored: int | None
+    star_distribution: list[tuple[int, str, int]]
+
+    @property
+    def tests(self) -> list:
+        return [r for r in self.outcome.results if r.resource_type in TEST_TYPES]
+
+    @property
+    def failed(self) -> list:
+        return self.outcome.with_status("fail", "error", "runtime error")
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.success and not self.failed
+
+
+def star_distribution(database: Path) -> tuple[int, list[tuple[int, str, int]]]:
+    """Rows in the mart and (star_level, star_label, customers) from the served DuckDB file."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        rows = con.execute(
+            "select star_level, star_label, count(*) from marts.customer_credit_score "
+            "group by star_level, star_label order by star_level desc"
+        ).fetchall()
+    finally:
+        con.close()
+    return sum(r[2] for r in rows), [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+def build(
+    as_of: dt.date,
+    *,
+    target: str = "duckdb",
+    database: Path | None = None,
+    project_dir: Path = PROJECT_DIR,
+    extra_vars: dict | None = None,
+) -> BuildReport:
+    started = time.perf_counter()
+    env = {"CREDIT_SCORE_DUCKDB": str(database)} if database else {}
+    variables = {"as_of_date": as_of.isoformat(), **(extra_vars or {})}
+    outcome = run_dbt(["build"], target=target, variables=variables, env=env, project_dir=project_dir)
+    rows, stars = None, []
+    if outcome.success and target == "duckdb" and database is not None:
+        rows, stars = star_distribution(database)
+    return BuildReport(outcome, time.perf_counter() - started, rows, stars)
+
+
+def print_summary(report: BuildReport, as_of: dt.date) -> None:
+    tests = report.tests
+    passed = sum(1 for t in tests if t.status == "pass")
+    warned = [t for t in tests if t.status == "warn"]
+    print()
+    print(f"credit-score build, as of {as_of.isoformat()}: {'OK' if report.ok else 'FAILED'} "
+          f"in {report.seconds:.1f}s")
+    if report.rows_scored is not None:
+        print(f"  customers scored: {report.rows_scored:,}")
+        for level, label, count in report.star_distribution:
+            share = count / report.rows_scored if report.rows_scored else 0
+            print(f"    {level} {label}  {count:>10,}  {share:6.1%}")
+    print(f"  tests: {passed} passed, {len(warned)} warned, "
+          f"{sum(1 for t in tests if t.status in ('fail', 'error'))} failed, of {len(tests)}")
+    for t in warned:
+        print(f"    warn: {t.name}: {t.message}")
+    for r in report.failed:
+        print(f"    FAILED {r.resource_type} {r.name}: {r.message}")
+    if report.outcome.error:
+        print(f"  dbt stopped: {report.outcome.error}")

@@ -1,0 +1,108 @@
+"""Land the three raw files of a folder in the warehouse schema `raw`, all or nothing.
+
+CSV values are landed as text, exactly as delivered: types are judged in staging, so a malformed
+value is kept and reported there instead of being lost here.  Parquet keeps the file's own types.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+
+from credit_score.settings import RAW_TABLES
+
+EXPECTED_COLUMNS: dict[str, list[str]] = {
+    "subscriptions": ["customer_id", "msisdn", "brand_code", "activation_date", "termination_date", "updated_at"],
+    "billing": ["bill_id", "customer_id", "bill_month", "amount"],
+    "suspensions": ["suspension_id", "customer_id", "suspended_at", "resumed_at", "reason_code"],
+}
+
+
+class LoadError(Exception):
+    """A file that cannot be landed; the message says which file and what was expected."""
+
+
+def find_raw_files(directory: Path) -> dict[str, Path]:
+    """The file of each raw table in directory: <table>.csv or <table>.parquet, exactly one each."""
+    if not directory.is_dir():
+        raise LoadError(f"{directory}: no such folder; expected a folder holding {', '.join(RAW_TABLES)} files")
+    found: dict[str, Path] = {}
+    for table in RAW_TABLES:
+        candidates = [p for p in (directory / f"{table}.csv", directory / f"{table}.parquet") if p.is_file()]
+        if not candidates:
+            raise LoadError(f"{directory / table}.csv: missing; expected {table}.csv or {table}.parquet")
+        if len(candidates) > 1:
+            raise LoadError(f"{directory}: both {table}.csv and {table}.parquet are there; keep one")
+        found[table] = candidates[0]
+    return found
+
+
+def _read_sql(path: Path) -> str:
+    quoted = str(path).replace("'", "''")
+    if path.suffix == ".parquet":
+        return f"read_parquet('{quoted}')"
+    return (
+        f"read_csv('{quoted}', header = true, delim = ',', quote = '\"', all_varchar = true, "
+        f"auto_detect = false, columns = {{{_columns_struct(path)}}}, "
+        "null_padding = false, strict_mode = true)"
+    )
+
+
+def _columns_struct(path: Path) -> str:
+    table = path.stem
+    return ", ".join(f"'{c}': 'VARCHAR'" for c in EXPECTED_COLUMNS[table])
+
+
+def _check_header(path: Path, encoding: str) -> None:
+    """The CSV's header names the contract's columns in the contract's order."""
+    expected = EXPECTED_COLUMNS[path.stem]
+    if path.suffix == ".parquet":
+        names = [r[0] for r in duckdb.sql(f"describe select * from read_parquet('{path}')").fetchall()]
+        if names != expected:
+            raise LoadError(f"{path}: columns are {names}; expected {expected}")
+        return
+    try:
+        with path.open("r", encoding=encoding) as f:
+            header = f.readline().rstrip("\r\n")
+    except UnicodeDecodeError as e:
+        raise LoadError(f"{path}, line 1: cannot decode the header as {encoding} ({e.reason})") from None
+    names = [c.strip() for c in header.split(",")]
+    if names != expected:
+        raise LoadError(f"{path}, line 1: header is {','.join(names)}; expected {','.join(expected)}")
+
+
+def load(directory: Path, database: Path, *, encoding: str = "utf-8", progress: bool = True) -> dict[str, int]:
+    """Replace raw.<table> for every table with the rows of directory's files; return rows per table.
+
+    One transaction: if any file cannot be read, the raw tables keep what they had.
+    """
+    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise LoadError(f"encoding {encoding!r} is not supported yet: deliver the files as UTF-8")
+    files = find_raw_files(directory)
+    for path in files.values():
+        _check_header(path, encoding)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    counts: dict[str, int] = {}
+    con = duckdb.connect(str(database))
+    try:
+        con.execute("begin transaction")
+        con.execute("create schema if not exists raw")
+        for table, path in files.items():
+            try:
+                con.execute(f"create or replace table raw.{table} as select * from {_read_sql(path)}")
+            except duckdb.Error as e:
+                raise LoadError(f"{path}: cannot be read as the {table} contract: {e}") from None
+            counts[table] = con.execute(f"select count(*) from raw.{table}").fetchone()[0]  # type: ignore[index]
+            if progress:
+                print(f"[load {time.perf_counter() - started:5.1f}s] raw.{table}: {counts[table]:,} rows from {path}",
+                      flush=True)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.close()
+    return counts

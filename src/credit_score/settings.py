@@ -1,0 +1,40 @@
+"""Where things are and which defaults apply; nothing here reads the clock except default_as_of_date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROFILES_DIR = PROJECT_DIR / "profiles"
+DEFAULT_DUCKDB_PATH = Path("warehouse") / "credit_score.duckdb"
+TARGETS = ("duckdb", "postgres", "spark")
+RAW_TABLES = ("subscriptions", "billing", "suspensions")
+
+
+def duckdb_path() -> Path:
+    """The warehouse file: $CREDIT_SCORE_DUCKDB, else warehouse/credit_score.duckdb (absolute)."""
+    configured = os.environ.get("CREDIT_SCORE_DUCKDB")
+    path = Path(configured) if configured else DEFAULT_DUCKDB_PATH
+    return path.resolve()
+
+
+def target_name(requested: str | None) -> str:
+    target = requested or os.environ.get("CREDIT_SCORE_TARGET") or "duckdb"
+    if target not in TARGETS:
+        raise SystemExit(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
+    return target
+
+
+def default_as_of_date(today: dt.date | None = None) -> dt.date:
+    """SPEC 5: the last day of the previous calendar month (today in UTC unless given)."""
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    return today.replace(day=1) - dt.timedelta(days=1)
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"'{text}' is not a date: write it as YYYY-MM-DD, e.g. 2026-10-31") from None
