@@ -1,0 +1,183 @@
+"""An independent implementation of SPEC section 1, for the tests only; the models never use it.
+
+Written from SPEC's text, not from the SQL: plain Python dates, exact fractions for money, and SPEC's
+numbers typed in here rather than read from the seeds.  Input: the raw files' rows as dicts of text.
+Output: the mart's rows as dicts of text, formatted like the expected CSVs of the worked examples.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+BRANDS = {  # code -> (brand name, points)
+    "G001": ("全球通", 50),
+    "G010": ("动感地带", 30),
+    "GS03": ("动感地带", 30),
+    "G002": ("神州行", 20),
+    "GS01": ("神州行", 20),
+}
+PENALISED_REASONS = {"ARREARS", "HIGH_USAGE"}
+HARMLESS_REASONS = {"CUSTOMER_REQUEST", "LOST", "ADMIN"}
+PENALTY = -100
+SPEND_WINDOW_MONTHS = 6
+LOOKBACK_MONTHS = 12
+STAR_LABELS = {5: "五星", 4: "四星", 3: "三星", 2: "二星", 1: "一星", 0: "准星"}
+
+COLUMNS = [
+    "customer_id", "as_of_date", "msisdn_masked", "brand_code", "brand_name", "activation_date",
+    "months_on_net", "tenure_years", "spend_months", "avg_monthly_spend", "suspension_count",
+    "brand_points", "tenure_points", "spend_points", "suspension_points", "credit_score",
+    "star_level", "star_label",
+]
+
+
+def tenure_points(years: int) -> int:
+    if years < 1:
+        return 0
+    if years < 2:
+        return 50
+    if years < 3:
+        return 150
+    if years < 4:
+        return 200
+    if years < 5:
+        return 250
+    return 300
+
+
+def spend_points(avg: Decimal) -> int:
+    for upper, points in ((20, 0), (50, 20), (80, 50), (120, 100), (200, 150), (400, 200)):
+        if avg <= upper:
+            return points
+    return 250
+
+
+def star_level(score: int) -> int:
+    for threshold, level in ((500, 5), (400, 4), (300, 3), (200, 2), (100, 1)):
+        if score >= threshold:
+            return level
+    return 0
+
+
+def _text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Month arithmetic clamped to the month's end (2024-02-29 - 12 months = 2023-02-28)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last))
+
+
+def months_on_net(activation: dt.date, as_of: dt.date) -> int:
+    return (
+        (as_of.year - activation.year) * 12
+        + (as_of.month - activation.month)
+        - (1 if as_of.day < activation.day else 0)
+    )
+
+
+def last_complete_month(as_of: dt.date) -> dt.date:
+    """First day of the last complete calendar month on as_of."""
+    is_month_end = as_of.day == calendar.monthrange(as_of.year, as_of.month)[1]
+    first = as_of.replace(day=1)
+    return first if is_month_end else add_months(first, -1)
+
+
+def parse_bill_month(text: str) -> dt.date:
+    text = text.strip()
+    if len(text) == 6:  # YYYYMM
+        return dt.date(int(text[:4]), int(text[4:]), 1)
+    return dt.date(int(text[:4]), int(text[5:7]), 1)  # YYYY-MM or YYYY-MM-DD
+
+
+def round_half_up(value: Fraction) -> Decimal:
+    """To 2 decimals, halves away from zero."""
+    cents = abs(value) * 100
+    whole = int(cents)
+    if cents - whole >= Fraction(1, 2):
+        whole += 1
+    signed = -whole if value < 0 else whole
+    return Decimal(signed).scaleb(-2)
+
+
+def mask(msisdn: str | None) -> str:
+    if msisdn is not None and len(msisdn) == 11 and all("0" <= c <= "9" for c in msisdn):
+        return f"{msisdn[:3]}****{msisdn[7:]}"
+    return ""
+
+
+def score(
+    subscriptions: Iterable[dict], billing: Iterable[dict], suspensions: Iterable[dict], as_of: dt.date
+) -> dict[str, dict[str, str]]:
+    """The mart's rows keyed by customer_id, every value as text ('' for null)."""
+    window_end = last_complete_month(as_of)
+    window_start = add_months(window_end, 1 - SPEND_WINDOW_MONTHS)
+    lookback_start = add_months(as_of, -LOOKBACK_MONTHS)
+
+    spend: dict[str, Fraction] = defaultdict(Fraction)
+    for bill in billing:
+        month = parse_bill_month(bill["bill_month"])
+        if window_start <= month <= window_end:
+            spend[bill["customer_id"].strip()] += Fraction(Decimal(bill["amount"].strip()))
+
+    penalised: dict[str, int] = defaultdict(int)
+    for s in suspensions:
+        day = dt.datetime.fromisoformat(s["suspended_at"].strip()).date()
+        reason = (_text(s.get("reason_code")) or "").upper()
+        if lookback_start < day <= as_of and reason not in HARMLESS_REASONS:
+            penalised[s["customer_id"].strip()] += 1
+
+    rows: dict[str, dict[str, str]] = {}
+    for sub in subscriptions:
+        customer = sub["customer_id"].strip()
+        activation = dt.date.fromisoformat(sub["activation_date"].strip())
+        termination_text = _text(sub.get("termination_date"))
+        termination = dt.date.fromisoformat(termination_text) if termination_text else None
+        if activation > as_of or (termination is not None and termination <= as_of):
+            continue
+        code = (_text(sub["brand_code"]) or "").upper()
+        brand_name, brand_points = BRANDS[code]
+        months = months_on_net(activation, as_of)
+        years = months // 12
+        activation_month = activation.replace(day=1)
+        months_between = (window_end.year - activation_month.year) * 12 + window_end.month - activation_month.month
+        spend_months = max(0, min(SPEND_WINDOW_MONTHS, months_between + 1))
+        average = round_half_up(spend[customer] / spend_months) if spend_months else Decimal("0.00")
+        count = penalised[customer]
+        parts = (brand_points, tenure_points(years), spend_points(average), count * PENALTY)
+        total = sum(parts)
+        level = star_level(total)
+        values = [
+            customer, as_of.isoformat(), mask(_text(sub.get("msisdn"))), code, brand_name,
+            activation.isoformat(), months, years, spend_months, f"{average:.2f}", count,
+            *parts, total, level, STAR_LABELS[level],
+        ]
+        rows[customer] = dict(zip(COLUMNS, (str(v) for v in values), strict=True))
+    return rows
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def score_folder(folder: Path, as_of: dt.date) -> dict[str, dict[str, str]]:
+    return score(
+        read_csv(folder / "subscriptions.csv"),
+        read_csv(folder / "billing.csv"),
+        read_csv(folder / "suspensions.csv"),
+        as_of,
+    )
