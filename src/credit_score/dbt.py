@@ -26,6 +26,7 @@ class NodeResult:
     status: str
     message: str | None
     failures: int | None
+    compiled_code: str | None = None
 
 
 @dataclass
@@ -54,6 +55,7 @@ def _invoke_in_child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
                 "status": str(r.status),
                 "message": r.message,
                 "failures": r.failures,
+                "compiled_code": getattr(node, "compiled_code", None),
             }
         )
     return {

@@ -1,0 +1,70 @@
+"""The rules live in the seeds: editing a CSV and rebuilding changes the scores with no SQL edit, and
+a broken band seed turns the build red, naming the test that caught it."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from credit_score.settings import PROJECT_DIR
+from pytests.conftest import MONTH_END
+from pytests.helpers import EXAMPLES, load_and_build, read_mart
+
+PROJECT_PARTS = ["dbt_project.yml", "models", "macros", "seeds", "tests", "profiles"]
+
+
+def copy_project(destination: Path) -> Path:
+    destination.mkdir(parents=True)
+    for part in PROJECT_PARTS:
+        source = PROJECT_DIR / part
+        if source.is_dir():
+            shutil.copytree(source, destination / part)
+        else:
+            shutil.copy(source, destination / part)
+    return destination
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_editing_band_seeds_changes_the_scores(tmp_path, examples_marts):
+    project = copy_project(tmp_path / "project")
+    seeds = project / "seeds"
+    edit(seeds / "spend_bands.csv", "120_to_200,120.00,200.00,150", "120_to_200,120.00,200.00,175")
+    edit(seeds / "tenure_bands.csv", "5_years_and_more,5,,300", "5_years_and_more,5,,280")
+    edit(seeds / "star_levels.csv", "4,四星,Four stars,400,500", "4,四星,Four stars,400,510")
+    edit(seeds / "star_levels.csv", "5,五星,Five stars,500,", "5,五星,Five stars,510,")
+
+    report = load_and_build(EXAMPLES, tmp_path / "warehouse.duckdb", MONTH_END, project_dir=project)
+    assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
+    edited = read_mart(tmp_path / "warehouse.duckdb")
+    _, original = examples_marts[MONTH_END]
+
+    # W01: 全球通 50 + 5 years (now 280) + 130.00 yuan (now 175) = 505, under the new 五星 threshold of 510
+    assert (edited["W01"]["credit_score"], edited["W01"]["star_label"]) == ("505", "四星")
+    assert (original["W01"]["credit_score"], original["W01"]["star_label"]) == ("500", "五星")
+    for customer, row in original.items():
+        delta = (25 if row["spend_points"] == "150" else 0) + (-20 if row["tenure_points"] == "300" else 0)
+        assert int(edited[customer]["credit_score"]) == int(row["credit_score"]) + delta, customer
+
+
+BROKEN_BANDS = {
+    "overlap": ("spend_bands.csv", "50_to_80,50.00,80.00,50", "50_to_80,45.00,80.00,50", "bands_are_contiguous"),
+    "gap": ("tenure_bands.csv", "2_to_3_years,2,3,150", "2_to_3_years,2,2,150", "bands_are_contiguous"),
+    "closed_top": ("star_levels.csv", "5,五星,Five stars,500,", "5,五星,Five stars,500,600", "bands_are_contiguous"),
+    "points_decrease": ("spend_bands.csv", "over_400,400.00,,250", "over_400,400.00,,190", "values_never_decrease"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_BANDS, ids=list(BROKEN_BANDS))
+def test_a_broken_band_seed_fails_the_build(tmp_path, case):
+    seed, old, new, test_name = BROKEN_BANDS[case]
+    project = copy_project(tmp_path / "project")
+    edit(project / "seeds" / seed, old, new)
+    report = load_and_build(EXAMPLES, tmp_path / "warehouse.duckdb", MONTH_END, project_dir=project)
+    assert not report.ok
+    failed = [r.name for r in report.failed]
+    assert any(name.startswith(test_name) and seed.removesuffix(".csv") in name for name in failed), failed
