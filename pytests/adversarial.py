@@ -62,11 +62,16 @@ def build(customers: int, as_of_dates: list[dt.date], seed: int = 1) -> dict[str
             termination = (as_of + dt.timedelta(days=rng.choice([-1, 0, 1, 40]))).isoformat()
         number = "1" + "".join(rng.choice("0123456789") for _ in range(10))
         msisdn = rng.choice([number] * 6 + [number[:10], number + "9", "+86" + number, "", "1381234567x"])
-        subscriptions.append({
-            "customer_id": customer, "msisdn": msisdn, "brand_code": rng.choice(CODES),
-            "activation_date": activation.isoformat(), "termination_date": termination,
-            "updated_at": f"{as_of.isoformat()} 02:00:00",
-        })
+        subscriptions.append(
+            {
+                "customer_id": customer,
+                "msisdn": msisdn,
+                "brand_code": rng.choice(CODES),
+                "activation_date": activation.isoformat(),
+                "termination_date": termination,
+                "updated_at": f"{as_of.isoformat()} 02:00:00",
+            }
+        )
 
         # bills aimed at a spend band edge: total = edge * months (in fen) + a few fen either way,
         # or exactly half a fen above the edge on average
@@ -90,29 +95,48 @@ def build(customers: int, as_of_dates: list[dt.date], seed: int = 1) -> dict[str
                 adjustment = -rng.randint(1, 5000)
                 parts = [amount - adjustment, adjustment]
             for p, part in enumerate(parts):
-                billing.append({
-                    "bill_id": f"{customer}-B{k}-{p}", "customer_id": customer,
-                    "bill_month": _bill_month_text(month, rng),
-                    "amount": f"{'-' if part < 0 else ''}{abs(part) // 100}.{abs(part) % 100:02d}",
-                })
+                billing.append(
+                    {
+                        "bill_id": f"{customer}-B{k}-{p}",
+                        "customer_id": customer,
+                        "bill_month": _bill_month_text(month, rng),
+                        "amount": f"{'-' if part < 0 else ''}{abs(part) // 100}.{abs(part) % 100:02d}",
+                    }
+                )
         for k, month in enumerate([add_months(window_end, -6), add_months(window_end, 1)]):
             if rng.random() < 0.5:  # just outside the window, either side
-                billing.append({
-                    "bill_id": f"{customer}-X{k}", "customer_id": customer,
-                    "bill_month": _bill_month_text(month, rng), "amount": f"{rng.randint(1, 99999)}.{rng.randint(0, 99):02d}",
-                })
+                billing.append(
+                    {
+                        "bill_id": f"{customer}-X{k}",
+                        "customer_id": customer,
+                        "bill_month": _bill_month_text(month, rng),
+                        "amount": f"{rng.randint(1, 99999)}.{rng.randint(0, 99):02d}",
+                    }
+                )
 
         lookback_start = add_months(as_of, -12)
         for k in range(rng.choice([0, 0, 1, 2, 3, 7])):
-            day = rng.choice([
-                lookback_start, lookback_start + dt.timedelta(days=1), as_of, as_of + dt.timedelta(days=1),
-                as_of - dt.timedelta(days=rng.randint(0, 500)),
-            ])
-            moment = dt.datetime.combine(day, dt.time(rng.choice([0, 12, 23]), rng.choice([0, 59]), rng.choice([0, 59])))
-            suspensions.append({
-                "suspension_id": f"{customer}-S{k}", "customer_id": customer,
-                "suspended_at": moment.strftime("%Y-%m-%d %H:%M:%S"),
-                "resumed_at": "" if rng.random() < 0.5 else (moment + dt.timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S"),
-                "reason_code": rng.choice(REASONS),
-            })
+            day = rng.choice(
+                [
+                    lookback_start,
+                    lookback_start + dt.timedelta(days=1),
+                    as_of,
+                    as_of + dt.timedelta(days=1),
+                    as_of - dt.timedelta(days=rng.randint(0, 500)),
+                ]
+            )
+            moment = dt.datetime.combine(
+                day, dt.time(rng.choice([0, 12, 23]), rng.choice([0, 59]), rng.choice([0, 59]))
+            )
+            suspensions.append(
+                {
+                    "suspension_id": f"{customer}-S{k}",
+                    "customer_id": customer,
+                    "suspended_at": moment.strftime("%Y-%m-%d %H:%M:%S"),
+                    "resumed_at": ""
+                    if rng.random() < 0.5
+                    else (moment + dt.timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S"),
+                    "reason_code": rng.choice(REASONS),
+                }
+            )
     return {"subscriptions": subscriptions, "billing": billing, "suspensions": suspensions}

@@ -31,10 +31,24 @@ LOOKBACK_MONTHS = 12
 STAR_LABELS = {5: "五星", 4: "四星", 3: "三星", 2: "二星", 1: "一星", 0: "准星"}
 
 COLUMNS = [
-    "customer_id", "as_of_date", "msisdn_masked", "brand_code", "brand_name", "activation_date",
-    "months_on_net", "tenure_years", "spend_months", "avg_monthly_spend", "suspension_count",
-    "brand_points", "tenure_points", "spend_points", "suspension_points", "credit_score",
-    "star_level", "star_label",
+    "customer_id",
+    "as_of_date",
+    "msisdn_masked",
+    "brand_code",
+    "brand_name",
+    "activation_date",
+    "months_on_net",
+    "tenure_years",
+    "spend_months",
+    "avg_monthly_spend",
+    "suspension_count",
+    "brand_points",
+    "tenure_points",
+    "spend_points",
+    "suspension_points",
+    "credit_score",
+    "star_level",
+    "star_label",
 ]
 
 
@@ -161,9 +175,21 @@ def score(
         total = sum(parts)
         level = star_level(total)
         values = [
-            customer, as_of.isoformat(), mask(_text(sub.get("msisdn"))), code, brand_name,
-            activation.isoformat(), months, years, spend_months, f"{average:.2f}", count,
-            *parts, total, level, STAR_LABELS[level],
+            customer,
+            as_of.isoformat(),
+            mask(_text(sub.get("msisdn"))),
+            code,
+            brand_name,
+            activation.isoformat(),
+            months,
+            years,
+            spend_months,
+            f"{average:.2f}",
+            count,
+            *parts,
+            total,
+            level,
+            STAR_LABELS[level],
         ]
         rows[customer] = dict(zip(COLUMNS, (str(v) for v in values), strict=True))
     return rows

@@ -43,9 +43,12 @@ def customers(draw, as_of: dt.date):
         activation = dt.date(draw(st.sampled_from([2016, 2020, 2024])), 2, 29)
     termination = draw(st.sampled_from(["", "", "", (as_of).isoformat(), (as_of + dt.timedelta(days=1)).isoformat()]))
     subscription = {
-        "customer_id": customer, "msisdn": draw(st.sampled_from(["13812341234", "1381234123", "", "+8613812341234"])),
-        "brand_code": draw(st.sampled_from(list(reference.BRANDS))), "activation_date": activation.isoformat(),
-        "termination_date": termination, "updated_at": "2026-11-01 02:00:00",
+        "customer_id": customer,
+        "msisdn": draw(st.sampled_from(["13812341234", "1381234123", "", "+8613812341234"])),
+        "brand_code": draw(st.sampled_from(list(reference.BRANDS))),
+        "activation_date": activation.isoformat(),
+        "termination_date": termination,
+        "updated_at": "2026-11-01 02:00:00",
     }
 
     window_end = reference.last_complete_month(as_of)
@@ -64,40 +67,69 @@ def customers(draw, as_of: dt.date):
             continue
         text_month = draw(st.sampled_from([month.isoformat(), month.strftime("%Y-%m"), month.strftime("%Y%m")]))
         sign = "-" if part < 0 else ""
-        bills.append({"bill_id": f"{customer}-{k}", "customer_id": customer, "bill_month": text_month,
-                      "amount": f"{sign}{abs(part) // 100}.{abs(part) % 100:02d}"})
+        bills.append(
+            {
+                "bill_id": f"{customer}-{k}",
+                "customer_id": customer,
+                "bill_month": text_month,
+                "amount": f"{sign}{abs(part) // 100}.{abs(part) % 100:02d}",
+            }
+        )
 
     lookback_start = reference.add_months(as_of, -12)
     suspensions = []
     for k in range(draw(st.integers(0, 4))):
-        day = draw(st.sampled_from([lookback_start, lookback_start + dt.timedelta(days=1), as_of,
-                                    as_of + dt.timedelta(days=1), lookback_start - dt.timedelta(days=1)]))
+        day = draw(
+            st.sampled_from(
+                [
+                    lookback_start,
+                    lookback_start + dt.timedelta(days=1),
+                    as_of,
+                    as_of + dt.timedelta(days=1),
+                    lookback_start - dt.timedelta(days=1),
+                ]
+            )
+        )
         at = draw(st.sampled_from(["00:00:00", "12:00:00", "23:59:59"]))
-        suspensions.append({"suspension_id": f"{customer}-S{k}", "customer_id": customer,
-                            "suspended_at": f"{day.isoformat()} {at}", "resumed_at": "",
-                            "reason_code": draw(st.sampled_from(["ARREARS", "HIGH_USAGE", "LOST", "XYZ"]))})
+        suspensions.append(
+            {
+                "suspension_id": f"{customer}-S{k}",
+                "customer_id": customer,
+                "suspended_at": f"{day.isoformat()} {at}",
+                "resumed_at": "",
+                "reason_code": draw(st.sampled_from(["ARREARS", "HIGH_USAGE", "LOST", "XYZ"])),
+            }
+        )
     return subscription, bills, suspensions
 
 
 def run_mart(con, sql, subscriptions, bills, suspensions) -> dict[str, dict[str, str]]:
-    for table, rows, width in (("subscriptions", subscriptions, 6), ("billing", bills, 4),
-                               ("suspensions", suspensions, 5)):
+    for table, rows, width in (
+        ("subscriptions", subscriptions, 6),
+        ("billing", bills, 4),
+        ("suspensions", suspensions, 5),
+    ):
         con.execute(f"delete from raw.{table}")
         if rows:
-            con.executemany(f"insert into raw.{table} values ({', '.join(['?'] * width)})",
-                            [[v or None for v in r.values()] for r in rows])
+            con.executemany(
+                f"insert into raw.{table} values ({', '.join(['?'] * width)})",
+                [[v or None for v in r.values()] for r in rows],
+            )
     cursor = con.execute(sql)
     columns = [d[0] for d in cursor.description]
     return {row[0]: dict(zip(columns, map(as_text, row), strict=True)) for row in cursor.fetchall()}
 
 
-@settings(max_examples=120, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_mart_sql_equals_reference_on_band_edges(compiled_mart, data):
     as_of, con, sql = compiled_mart
-    drawn = data.draw(st.lists(customers(as_of), min_size=1, max_size=12,
-                               unique_by=lambda c: c[0]["customer_id"]))
+    drawn = data.draw(st.lists(customers(as_of), min_size=1, max_size=12, unique_by=lambda c: c[0]["customer_id"]))
     subscriptions = [c[0] for c in drawn]
     bills = [b for c in drawn for b in c[1]]
     suspensions = [s for c in drawn for s in c[2]]

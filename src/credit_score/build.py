@@ -71,15 +71,16 @@ def print_summary(report: BuildReport, as_of: dt.date) -> None:
     passed = sum(1 for t in tests if t.status == "pass")
     warned = [t for t in tests if t.status == "warn"]
     print()
-    print(f"credit-score build, as of {as_of.isoformat()}: {'OK' if report.ok else 'FAILED'} "
-          f"in {report.seconds:.1f}s")
+    print(f"credit-score build, as of {as_of.isoformat()}: {'OK' if report.ok else 'FAILED'} in {report.seconds:.1f}s")
     if report.rows_scored is not None:
         print(f"  customers scored: {report.rows_scored:,}")
         for level, label, count in report.star_distribution:
             share = count / report.rows_scored if report.rows_scored else 0
             print(f"    {level} {label}  {count:>10,}  {share:6.1%}")
-    print(f"  tests: {passed} passed, {len(warned)} warned, "
-          f"{sum(1 for t in tests if t.status in ('fail', 'error'))} failed, of {len(tests)}")
+    print(
+        f"  tests: {passed} passed, {len(warned)} warned, "
+        f"{sum(1 for t in tests if t.status in ('fail', 'error'))} failed, of {len(tests)}"
+    )
     for t in warned:
         print(f"    warn: {t.name}: {t.message}")
     for r in report.failed:

@@ -65,7 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = build(as_of, database=database)
     print_summary(report, as_of)
     print(f"\ndemo finished in {time.perf_counter() - started:.1f}s. Query the mart:")
-    print(f"  duckdb -readonly {database} \"select * from marts.customer_credit_score limit 10\"")
+    print(f'  duckdb -readonly {database} "select * from marts.customer_credit_score limit 10"')
     return 0 if report.ok else 1
 
 

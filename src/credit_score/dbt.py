@@ -78,9 +78,12 @@ def run_dbt(
 
     args = [
         *command,
-        "--project-dir", str(project_dir),
-        "--profiles-dir", str(PROFILES_DIR if project_dir == PROJECT_DIR else project_dir / "profiles"),
-        "--target", target,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(PROFILES_DIR if project_dir == PROJECT_DIR else project_dir / "profiles"),
+        "--target",
+        target,
     ]
     if variables:
         args += ["--vars", yaml.safe_dump(variables, default_flow_style=True).strip()]

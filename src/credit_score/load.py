@@ -97,8 +97,10 @@ def load(directory: Path, database: Path, *, encoding: str = "utf-8", progress: 
                 raise LoadError(f"{path}: cannot be read as the {table} contract: {e}") from None
             counts[table] = con.execute(f"select count(*) from raw.{table}").fetchone()[0]  # type: ignore[index]
             if progress:
-                print(f"[load {time.perf_counter() - started:5.1f}s] raw.{table}: {counts[table]:,} rows from {path}",
-                      flush=True)
+                print(
+                    f"[load {time.perf_counter() - started:5.1f}s] raw.{table}: {counts[table]:,} rows from {path}",
+                    flush=True,
+                )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

@@ -29,7 +29,7 @@ def target_name(requested: str | None) -> str:
 
 def default_as_of_date(today: dt.date | None = None) -> dt.date:
     """SPEC 5: the last day of the previous calendar month (today in UTC unless given)."""
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or dt.datetime.now(dt.UTC).date()
     return today.replace(day=1) - dt.timedelta(days=1)
 
 

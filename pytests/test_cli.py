@@ -1,0 +1,178 @@
+"""The command line as a scheduler and a newcomer use it: exit codes, messages, determinism."""
+
+import datetime as dt
+import filecmp
+import json
+import os
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from credit_score.dbt import run_dbt
+from credit_score.settings import default_as_of_date
+from pytests import reference
+from pytests.conftest import MONTH_END
+from pytests.helpers import EXAMPLES, load_and_build, read_mart, write_folder
+
+
+def cli(*args, cwd, database):
+    env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database)}
+    return subprocess.run(
+        [sys.executable, "-m", "credit_score.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_default_as_of_date_is_the_last_day_of_the_previous_month():
+    assert default_as_of_date(dt.date(2026, 3, 1)) == dt.date(2026, 2, 28)
+    assert default_as_of_date(dt.date(2024, 3, 31)) == dt.date(2024, 2, 29)
+    assert default_as_of_date(dt.date(2026, 1, 15)) == dt.date(2025, 12, 31)
+
+
+def test_generate_is_deterministic_for_a_seed(tmp_path):
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        result = cli(
+            "generate",
+            "--customers",
+            "2000",
+            "--seed",
+            str(seed),
+            "--as-of",
+            "2026-10-31",
+            "--out",
+            str(tmp_path / name),
+            cwd=tmp_path,
+            database=tmp_path / "unused.duckdb",
+        )
+        assert result.returncode == 0, result.stderr
+    for table in ("subscriptions", "billing", "suspensions"):
+        assert filecmp.cmp(tmp_path / "a" / f"{table}.csv", tmp_path / "b" / f"{table}.csv", shallow=False)
+    assert not filecmp.cmp(tmp_path / "a" / "billing.csv", tmp_path / "c" / "billing.csv", shallow=False)
+
+
+def test_generated_data_has_what_the_rules_need(tmp_path):
+    cli(
+        "generate",
+        "--customers",
+        "5000",
+        "--as-of",
+        "2026-10-31",
+        "--out",
+        str(tmp_path),
+        cwd=tmp_path,
+        database=tmp_path / "unused.duckdb",
+    )
+    subs = reference.read_csv(tmp_path / "subscriptions.csv")
+    bills = reference.read_csv(tmp_path / "billing.csv")
+    suspensions = reference.read_csv(tmp_path / "suspensions.csv")
+    assert {s["brand_code"] for s in subs} == set(reference.BRANDS)
+    assert any(b["amount"].startswith("-") for b in bills), "no adjustments"
+    assert {len(b["bill_month"]) for b in bills} >= {6, 7, 10}, "not every bill_month form"
+    assert {s["reason_code"] for s in suspensions} >= {"ARREARS", "HIGH_USAGE", "CUSTOMER_REQUEST", "LOST", "ADMIN"}
+    assert any(s["termination_date"] for s in subs)
+    assert any(s["activation_date"] > "2026-10-31" for s in subs), "nobody activates after the as-of date"
+
+
+def test_parquet_files_score_like_csv_files(tmp_path):
+    marts = []
+    for file_format in ("csv", "parquet"):
+        folder = tmp_path / file_format
+        cli(
+            "generate",
+            "--customers",
+            "3000",
+            "--as-of",
+            "2026-10-31",
+            "--out",
+            str(folder),
+            "--format",
+            file_format,
+            cwd=tmp_path,
+            database=tmp_path / "unused.duckdb",
+        )
+        report = load_and_build(folder, tmp_path / f"{file_format}.duckdb", MONTH_END)
+        assert report.ok
+        marts.append(read_mart(tmp_path / f"{file_format}.duckdb"))
+    assert marts[0] == marts[1] and len(marts[0]) > 2500
+
+
+def test_build_exits_non_zero_and_names_the_failed_test(tmp_path):
+    tables = {t: reference.read_csv(EXAMPLES / f"{t}.csv") for t in ("subscriptions", "billing", "suspensions")}
+    tables["subscriptions"].append(dict(tables["subscriptions"][0]))  # W01 delivered twice
+    folder = write_folder(tmp_path / "raw", tables)
+    database = tmp_path / "warehouse.duckdb"
+    assert cli("load", str(folder), cwd=tmp_path, database=database).returncode == 0
+    result = cli("build", "--as-of", "2026-10-31", cwd=tmp_path, database=database)
+    assert result.returncode == 1
+    assert "FAILED test source_unique_telecom_subscriptions_customer_id" in result.stdout
+
+
+def test_load_refuses_a_bad_file_and_keeps_the_raw_tables(tmp_path):
+    database = tmp_path / "warehouse.duckdb"
+    assert cli("load", str(EXAMPLES), cwd=tmp_path, database=database).returncode == 0
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for table in ("subscriptions", "billing", "suspensions"):
+        (bad / f"{table}.csv").write_bytes((EXAMPLES / f"{table}.csv").read_bytes())
+    (bad / "billing.csv").write_text("bill_id,customer,bill_month,amount\nX,W01,2026-10,1.00\n", encoding="utf-8")
+    result = cli("load", str(bad), cwd=tmp_path, database=database)
+    assert result.returncode == 1
+    assert "billing.csv, line 1" in result.stderr and "expected bill_id,customer_id,bill_month,amount" in result.stderr
+    con = duckdb.connect(str(database), read_only=True)
+    assert con.execute("select count(*) from raw.billing").fetchone()[0] == 63
+    con.close()
+
+
+def test_a_bad_as_of_date_is_refused_with_the_expected_form(tmp_path):
+    result = cli("build", "--as-of", "2026-02-30", cwd=tmp_path, database=tmp_path / "w.duckdb")
+    assert result.returncode != 0
+    assert "YYYY-MM-DD" in result.stderr
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    result = cli(
+        "demo",
+        "--customers",
+        "3000",
+        "--as-of",
+        "2026-10-31",
+        cwd=tmp_path,
+        database=tmp_path / "warehouse" / "demo.duckdb",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "customers scored:" in result.stdout and "准星" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("docs")
+    database = tmp / "warehouse.duckdb"
+    assert load_and_build(EXAMPLES, database, MONTH_END).ok
+    outcome = run_dbt(
+        ["docs", "generate", "--target-path", str(tmp / "target")],
+        env={"CREDIT_SCORE_DUCKDB": str(database)},
+        variables={"as_of_date": "2026-10-31"},
+    )
+    assert outcome.success, outcome.error
+    manifest = json.loads((tmp / "target" / "manifest.json").read_text())
+    catalog = json.loads((tmp / "target" / "catalog.json").read_text())
+    return manifest, catalog
+
+
+def test_docs_describe_every_model_seed_source_and_column(docs):
+    manifest, catalog = docs
+    undocumented = []
+    nodes = {**manifest["nodes"], **manifest["sources"]}
+    for unique_id, node in nodes.items():
+        if node["resource_type"] not in ("model", "seed", "source") or node["package_name"] != "credit_score":
+            continue
+        if not node["description"].strip():
+            undocumented.append(unique_id)
+        documented = {name for name, c in node["columns"].items() if c["description"].strip()}
+        in_warehouse = catalog["nodes"].get(unique_id) or catalog["sources"].get(unique_id)
+        assert in_warehouse, f"{unique_id} is not in the catalog"
+        for column in in_warehouse["columns"]:
+            if column.lower() not in documented:
+                undocumented.append(f"{unique_id}.{column}")
+    assert undocumented == []
