@@ -130,7 +130,22 @@ compared as (
 
 )
 
-select *
+select
+    customer_id,
+    brand_code,
+    tenure_years,
+    months_on_net,
+    avg_monthly_spend,
+    suspension_count,
+    brand_points,
+    expected_brand_points,
+    tenure_points,
+    expected_tenure_points,
+    spend_points,
+    expected_spend_points,
+    suspension_points,
+    expected_suspension_points,
+    credit_score
 from compared
 where
     expected_brand_points is null

@@ -38,22 +38,34 @@ window_spend as (
 
 ),
 
-months_counted as (
+activation_months as (
 
     select
         customers.customer_id,
-        coalesce(window_spend.window_spend, 0) as window_spend,
-        greatest(
-            0,
-            least(
-                {{ var('spend_window_months') }},
-                {{ dbt.datediff(month_start('customers.activation_date'), 'spend_window.window_end_month', 'month') }} + 1
-            )
-        ) as spend_months
+        {{ month_start('customers.activation_date') }} as activation_month,
+        spend_window.window_end_month,
+        coalesce(window_spend.window_spend, 0) as window_spend
     from customers
     cross join spend_window
     left join window_spend
         on customers.customer_id = window_spend.customer_id
+
+),
+
+months_counted as (
+
+    select
+        customer_id,
+        window_spend,
+        greatest(
+            0,
+            least(
+                {{ var('spend_window_months') }},
+                -- both are first days of months, so this counts calendar months between them
+                {{ full_months_between('activation_month', 'window_end_month') }} + 1
+            )
+        ) as spend_months
+    from activation_months
 
 ),
 

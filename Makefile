@@ -1,0 +1,27 @@
+# The two commands of the README: `make demo` and `make test`.  Both create the virtual environment
+# in .venv/ when it is missing (or when pyproject.toml changed) and install the pinned versions.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/credit-score demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src pytests
+	$(BIN)/sqlfluff lint models macros tests
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf target logs data warehouse
