@@ -176,3 +176,20 @@ def test_docs_describe_every_model_seed_source_and_column(docs):
             if column.lower() not in documented:
                 undocumented.append(f"{unique_id}.{column}")
     assert undocumented == []
+
+
+@pytest.mark.parametrize(("age_days", "expected"), [(1, "pass"), (40, "warn"), (100, "error")])
+def test_source_freshness_judges_updated_at(tmp_path, age_days, expected):
+    """Freshness compares with the clock, so the rows are dated relative to now, not to a fixed day."""
+    tables = {t: reference.read_csv(EXAMPLES / f"{t}.csv") for t in ("subscriptions", "billing", "suspensions")}
+    stamp = (dt.datetime.now(dt.UTC) - dt.timedelta(days=age_days)).strftime("%Y-%m-%d %H:%M:%S")
+    for row in tables["subscriptions"]:
+        row["updated_at"] = stamp
+    database = tmp_path / "warehouse.duckdb"
+    from credit_score.load import load
+
+    load(write_folder(tmp_path / "raw", tables), database, progress=False)
+    outcome = run_dbt(["source", "freshness", "--output", str(tmp_path / "sources.json")],
+                      env={"CREDIT_SCORE_DUCKDB": str(database)})
+    statuses = {r.name: r.status for r in outcome.results}
+    assert statuses["subscriptions"] == expected

@@ -30,9 +30,7 @@ def test_build_ran_every_kind_of_test(examples_marts, as_of):
     assert kinds == {"test", "unit_test"}
     assert sum(1 for r in report.tests if r.resource_type == "unit_test") >= 15
     # the one unknown reason code (W09's XYZ) is warned about, not hidden
-    assert [r.name for r in report.tests if r.status == "warn"] == [
-        "relationships_stg_telecom__suspensions_reason_code__reason_code__ref_suspension_reasons_"
-    ]
+    assert [r.name for r in report.tests if r.status == "warn"] == ["stg_telecom__suspensions_reason_code_is_known"]
 
 
 @pytest.mark.parametrize("as_of", [MONTH_END, MID_MONTH], ids=str)
