@@ -189,7 +189,8 @@ def test_source_freshness_judges_updated_at(tmp_path, age_days, expected):
     from credit_score.load import load
 
     load(write_folder(tmp_path / "raw", tables), database, progress=False)
-    outcome = run_dbt(["source", "freshness", "--output", str(tmp_path / "sources.json")],
-                      env={"CREDIT_SCORE_DUCKDB": str(database)})
+    outcome = run_dbt(
+        ["source", "freshness", "--output", str(tmp_path / "sources.json")], env={"CREDIT_SCORE_DUCKDB": str(database)}
+    )
     statuses = {r.name: r.status for r in outcome.results}
     assert statuses["subscriptions"] == expected

@@ -64,8 +64,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("== 3/3 dbt build (seeds, models, tests)")
     report = build(as_of, database=database)
     print_summary(report, as_of)
-    print(f"\ndemo finished in {time.perf_counter() - started:.1f}s. Query the mart:")
-    print(f'  duckdb -readonly {database} "select * from marts.customer_credit_score limit 10"')
+    print(f"\ndemo finished in {time.perf_counter() - started:.1f}s. Query the mart (read-only):")
+    query = "select * from marts.customer_credit_score limit 10"
+    snippet = f"import duckdb; duckdb.connect('{database}', read_only=True).sql('{query}').show()"
+    print(f'  {sys.executable} -c "{snippet}"')
     return 0 if report.ok else 1
 
 
