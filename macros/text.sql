@@ -4,21 +4,27 @@
 {%- endmacro %}
 
 
+{#- True when the whole text matches the regular expression (false for null). -#}
+{% macro matches_pattern(expression, pattern) -%}
+    {{ return(adapter.dispatch('matches_pattern', 'credit_score')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__matches_pattern(expression, pattern) -%}
+    coalesce(regexp_full_match({{ expression }}, '{{ pattern }}'), false)
+{%- endmacro %}
+
+{% macro postgres__matches_pattern(expression, pattern) -%}
+    coalesce({{ expression }} ~ '^(?:{{ pattern }})$', false)
+{%- endmacro %}
+
+{% macro spark__matches_pattern(expression, pattern) -%}
+    coalesce({{ expression }} rlike '^(?:{{ pattern }})$', false)
+{%- endmacro %}
+
+
 {#- True when the text is exactly 11 ASCII digits (a mainland mobile number). -#}
 {% macro is_eleven_digits(expression) -%}
-    {{ return(adapter.dispatch('is_eleven_digits', 'credit_score')(expression)) }}
-{%- endmacro %}
-
-{% macro default__is_eleven_digits(expression) -%}
-    coalesce(regexp_full_match({{ expression }}, '[0-9]{11}'), false)
-{%- endmacro %}
-
-{% macro postgres__is_eleven_digits(expression) -%}
-    coalesce({{ expression }} ~ '^[0-9]{11}$', false)
-{%- endmacro %}
-
-{% macro spark__is_eleven_digits(expression) -%}
-    coalesce({{ expression }} rlike '^[0-9]{11}$', false)
+    {{ matches_pattern(expression, '[0-9]{11}') }}
 {%- endmacro %}
 
 
@@ -32,4 +38,28 @@
                 "substring(" ~ expression ~ ", 8, 4)",
             ]) }}
     end
+{%- endmacro %}
+
+
+{#- A JSON object of (key, value expression) pairs, as text: the raw values kept in the audit. -#}
+{% macro json_object_text(pairs) -%}
+    {{ return(adapter.dispatch('json_object_text', 'credit_score')(pairs)) }}
+{%- endmacro %}
+
+{% macro default__json_object_text(pairs) -%}
+    cast(json_object(
+        {%- for key, value in pairs %}'{{ key }}', {{ value }}{{ ", " if not loop.last }}{% endfor -%}
+    ) as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{% macro postgres__json_object_text(pairs) -%}
+    cast(json_build_object(
+        {%- for key, value in pairs %}'{{ key }}', {{ value }}{{ ", " if not loop.last }}{% endfor -%}
+    ) as text)
+{%- endmacro %}
+
+{% macro spark__json_object_text(pairs) -%}
+    to_json(named_struct(
+        {%- for key, value in pairs %}'{{ key }}', {{ value }}{{ ", " if not loop.last }}{% endfor -%}
+    ))
 {%- endmacro %}

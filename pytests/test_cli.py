@@ -99,13 +99,14 @@ def test_parquet_files_score_like_csv_files(tmp_path):
 
 def test_build_exits_non_zero_and_names_the_failed_test(tmp_path):
     tables = {t: reference.read_csv(EXAMPLES / f"{t}.csv") for t in ("subscriptions", "billing", "suspensions")}
-    tables["subscriptions"].append(dict(tables["subscriptions"][0]))  # W01 delivered twice
+    # one customer of thirteen with an unknown brand: 7.7 % rejected, over the 1 % threshold
+    tables["subscriptions"].append({**tables["subscriptions"][0], "customer_id": "X01", "brand_code": "G999"})
     folder = write_folder(tmp_path / "raw", tables)
     database = tmp_path / "warehouse.duckdb"
     assert cli("load", str(folder), cwd=tmp_path, database=database).returncode == 0
     result = cli("build", "--as-of", "2026-10-31", cwd=tmp_path, database=database)
     assert result.returncode == 1
-    assert "FAILED test source_unique_telecom_subscriptions_customer_id" in result.stdout
+    assert "FAILED test assert_reject_share_within_threshold" in result.stdout
 
 
 def test_load_refuses_a_bad_file_and_keeps_the_raw_tables(tmp_path):

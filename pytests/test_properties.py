@@ -20,15 +20,23 @@ AS_OF_DATES = [dt.date(2026, 10, 31), dt.date(2024, 2, 29), dt.date(2026, 3, 15)
 SPEND_EDGES = [0, 20, 50, 80, 120, 200, 400]
 
 
+VALIDATION_MODELS = ["int_subscriptions_validated", "int_billing_validated", "int_suspensions_validated"]
+
+
 @pytest.fixture(scope="module", params=AS_OF_DATES, ids=str)
 def compiled_mart(request, tmp_path_factory):
+    """(as_of, connection, SQL that re-runs the chain from raw): the validation tables are rebuilt
+    from their compiled SQL, then the mart's compiled SQL reads them through the views."""
     as_of = request.param
     database = tmp_path_factory.mktemp("properties") / "warehouse.duckdb"
     report = load_and_build(EXAMPLES, database, as_of)
     assert report.ok
-    [mart] = [r for r in report.outcome.results if r.name == "customer_credit_score" and r.resource_type == "model"]
+    compiled = {r.name: r.compiled_code for r in report.outcome.results if r.resource_type == "model"}
+    refresh = [
+        f'create or replace table "warehouse"."intermediate"."{name}" as {compiled[name]}' for name in VALIDATION_MODELS
+    ]
     con = duckdb.connect(str(database))
-    yield as_of, con, mart.compiled_code
+    yield as_of, con, (refresh, compiled["customer_credit_score"])
     con.close()
 
 
@@ -115,7 +123,10 @@ def run_mart(con, sql, subscriptions, bills, suspensions) -> dict[str, dict[str,
                 f"insert into raw.{table} values ({', '.join(['?'] * width)})",
                 [[v or None for v in r.values()] for r in rows],
             )
-    cursor = con.execute(sql)
+    refresh, mart_sql = sql
+    for statement in refresh:
+        con.execute(statement)
+    cursor = con.execute(mart_sql)
     columns = [d[0] for d in cursor.description]
     return {row[0]: dict(zip(columns, map(as_text, row), strict=True)) for row in cursor.fetchall()}
 

@@ -1,12 +1,13 @@
 {#
-    The mart holds exactly the population of SPEC 1 on its as-of date: every staged customer active
+    The mart holds exactly the population of SPEC 1 on its as-of date: every accepted customer active
     on that day once, and nobody else.  Returns the customers missing from, or extra in, the mart.
 #}
 with
 
 subscriptions as (
 
-    select * from {{ ref('stg_telecom__subscriptions') }}
+    select * from {{ ref('int_subscriptions_validated') }}
+    where rejection_reason is null
 
 ),
 

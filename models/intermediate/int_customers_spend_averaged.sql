@@ -13,7 +13,8 @@ customers as (
 
 billing as (
 
-    select * from {{ ref('stg_telecom__billing') }}
+    select * from {{ ref('int_billing_validated') }}
+    where rejection_reason is null
 
 ),
 

@@ -13,7 +13,8 @@ customers as (
 
 suspensions as (
 
-    select * from {{ ref('stg_telecom__suspensions') }}
+    select * from {{ ref('int_suspensions_validated') }}
+    where rejection_reason is null
 
 ),
 

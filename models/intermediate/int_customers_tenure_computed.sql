@@ -3,7 +3,8 @@ with
 
 subscriptions as (
 
-    select * from {{ ref('stg_telecom__subscriptions') }}
+    select * from {{ ref('int_subscriptions_validated') }}
+    where rejection_reason is null
 
 ),
 

@@ -1,7 +1,7 @@
 """Land the three raw files of a folder in the warehouse schema `raw`, all or nothing.
 
-CSV values are landed as text, exactly as delivered: types are judged in staging, so a malformed
-value is kept and reported there instead of being lost here.  Parquet keeps the file's own types.
+Values are landed as text, exactly as delivered (Parquet values in their text form): types are
+judged in staging, so a malformed value is kept and reported there instead of being lost here.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def find_raw_files(directory: Path) -> dict[str, Path]:
 def _read_sql(path: Path) -> str:
     quoted = str(path).replace("'", "''")
     if path.suffix == ".parquet":
-        return f"read_parquet('{quoted}')"
+        # raw is text whatever the format, so staging judges every file the same way
+        columns = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in EXPECTED_COLUMNS[path.stem])
+        return f"(select {columns} from read_parquet('{quoted}'))"
     return (
         f"read_csv('{quoted}', header = true, delim = ',', quote = '\"', all_varchar = true, "
         f"auto_detect = false, columns = {{{_columns_struct(path)}}}, "

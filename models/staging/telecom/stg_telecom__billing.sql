@@ -1,3 +1,8 @@
+{#-
+    Every delivered bill: text trimmed, the amount parsed as exact yuan and bill_month normalised from
+    any of its three forms (a day of the month, YYYY-MM, YYYYMM) to the month's first day; both null
+    when the text is not in the contract's form.
+-#}
 with
 
 source as (
@@ -11,35 +16,30 @@ cleaned as (
     select
         {{ clean_text('bill_id') }} as bill_id,
         {{ clean_text('customer_id') }} as customer_id,
-        {{ clean_text('bill_month') }} as bill_month,
-        {{ clean_text('amount') }} as amount
+        {{ clean_text('bill_month') }} as bill_month_text,
+        {{ clean_text('amount') }} as amount_text
     from source
 
 ),
 
-renamed as (
+parsed as (
 
     select
         -- ids
         bill_id,
         customer_id,
 
-        -- numbers: yuan, exact
-        cast(amount as decimal(12, 2)) as amount,
+        -- strings
+        bill_month_text,
+        amount_text,
 
-        -- dates: YYYYMM, YYYY-MM and YYYY-MM-DD all become the first day of the billing month
-        cast(
-            case
-                when length(bill_month) = 6
-                    then {{ dbt.concat([
-                        "substring(bill_month, 1, 4)", "'-'", "substring(bill_month, 5, 2)", "'-01'"
-                    ]) }}
-                else {{ dbt.concat(["substring(bill_month, 1, 7)", "'-01'"]) }}
-            end
-            as date
-        ) as bill_month
+        -- numbers: yuan, exact
+        {{ parse_amount('amount_text') }} as amount,
+
+        -- dates
+        {{ parse_bill_month('bill_month_text') }} as bill_month
     from cleaned
 
 )
 
-select * from renamed
+select * from parsed

@@ -1,3 +1,8 @@
+{#-
+    Every delivered subscription row: text trimmed (empty = null), typed values parsed (null when the
+    text is not in the contract's form), the brand code upper-cased and the number masked.  The raw
+    number stops here: only its mask, whether it was 11 digits and a hash (to tell versions apart) go on.
+-#}
 with
 
 source as (
@@ -12,34 +17,38 @@ cleaned as (
         {{ clean_text('customer_id') }} as customer_id,
         {{ clean_text('msisdn') }} as msisdn,
         upper({{ clean_text('brand_code') }}) as brand_code,
-        {{ clean_text('activation_date') }} as activation_date,
-        {{ clean_text('termination_date') }} as termination_date,
-        {{ clean_text('updated_at') }} as updated_at
+        {{ clean_text('activation_date') }} as activation_date_text,
+        {{ clean_text('termination_date') }} as termination_date_text,
+        {{ clean_text('updated_at') }} as updated_at_text
     from source
 
 ),
 
-renamed as (
+parsed as (
 
     select
         -- ids
         customer_id,
 
-        -- strings: the raw number stops here; only its masked form goes on
+        -- strings
         {{ mask_msisdn('msisdn') }} as msisdn_masked,
+        {{ dbt.hash('msisdn') }} as msisdn_hash,
         brand_code,
+        activation_date_text,
+        termination_date_text,
+        updated_at_text,
 
         -- booleans
         {{ is_eleven_digits('msisdn') }} as has_valid_msisdn,
 
         -- dates
-        cast(activation_date as date) as activation_date,
-        cast(termination_date as date) as termination_date,
+        {{ parse_date('activation_date_text') }} as activation_date,
+        {{ parse_date('termination_date_text') }} as termination_date,
 
         -- timestamps
-        cast(updated_at as timestamp) as updated_at
+        {{ parse_timestamp('updated_at_text') }} as updated_at
     from cleaned
 
 )
 
-select * from renamed
+select * from parsed

@@ -1,3 +1,4 @@
+{#- Every delivered suspension event: text trimmed, reason upper-cased, timestamps parsed (null when unreadable). -#}
 with
 
 source as (
@@ -12,13 +13,13 @@ cleaned as (
         {{ clean_text('suspension_id') }} as suspension_id,
         {{ clean_text('customer_id') }} as customer_id,
         upper({{ clean_text('reason_code') }}) as reason_code,
-        {{ clean_text('suspended_at') }} as suspended_at,
-        {{ clean_text('resumed_at') }} as resumed_at
+        {{ clean_text('suspended_at') }} as suspended_at_text,
+        {{ clean_text('resumed_at') }} as resumed_at_text
     from source
 
 ),
 
-renamed as (
+parsed as (
 
     select
         -- ids
@@ -27,15 +28,24 @@ renamed as (
 
         -- strings
         reason_code,
-
-        -- dates: the day of the suspension decides whether it is in the lookback window
-        cast(cast(suspended_at as timestamp) as date) as suspended_date,
+        suspended_at_text,
+        resumed_at_text,
 
         -- timestamps
-        cast(suspended_at as timestamp) as suspended_at,
-        cast(resumed_at as timestamp) as resumed_at
+        {{ parse_timestamp('suspended_at_text') }} as suspended_at,
+        {{ parse_timestamp('resumed_at_text') }} as resumed_at
     from cleaned
+
+),
+
+dated as (
+
+    select
+        *,
+        -- the day of the suspension decides whether it is in the lookback window
+        cast(suspended_at as date) as suspended_date
+    from parsed
 
 )
 
-select * from renamed
+select * from dated

@@ -1,0 +1,134 @@
+{#-
+    Each distinct delivered subscription row once, with how many identical copies were delivered and
+    why it cannot be used (null: accepted).  When a customer is delivered in several versions, the one
+    with the latest updated_at wins and the others are superseded; versions tied on the latest
+    updated_at conflict and are all rejected.  The first reason that applies is given.
+-#}
+with
+
+subscriptions as (
+
+    select * from {{ ref('stg_telecom__subscriptions') }}
+
+),
+
+brand_codes as (
+
+    select * from {{ ref('brand_codes') }}
+
+),
+
+distinct_rows as (
+
+    select
+        customer_id,
+        msisdn_masked,
+        msisdn_hash,
+        brand_code,
+        activation_date_text,
+        termination_date_text,
+        updated_at_text,
+        has_valid_msisdn,
+        activation_date,
+        termination_date,
+        updated_at,
+        count(*) as copies
+    from subscriptions
+    group by
+        customer_id,
+        msisdn_masked,
+        msisdn_hash,
+        brand_code,
+        activation_date_text,
+        termination_date_text,
+        updated_at_text,
+        has_valid_msisdn,
+        activation_date,
+        termination_date,
+        updated_at
+
+),
+
+versions_ranked as (
+
+    select
+        distinct_rows.*,
+        brand_codes.brand_code is not null as is_known_brand,
+        count(*) over (partition by distinct_rows.customer_id) as version_count,
+        rank() over (
+            partition by distinct_rows.customer_id
+            order by distinct_rows.updated_at desc nulls last
+        ) as recency_rank
+    from distinct_rows
+    left join brand_codes
+        on distinct_rows.brand_code = brand_codes.brand_code
+
+),
+
+latest_counted as (
+
+    select
+        *,
+        sum(case when recency_rank = 1 then 1 else 0 end)
+            over (partition by customer_id) as latest_version_count
+    from versions_ranked
+
+),
+
+judged as (
+
+    select
+        *,
+        case
+            when customer_id is null then 'missing_customer_id'
+            when recency_rank > 1 then 'superseded'
+            when latest_version_count > 1 then 'conflicting_versions'
+            when activation_date_text is null then 'missing_activation_date'
+            when activation_date is null then 'unreadable_activation_date'
+            when termination_date_text is not null and termination_date is null
+                then 'unreadable_termination_date'
+            when updated_at_text is not null and updated_at is null then 'unreadable_updated_at'
+            when brand_code is null then 'missing_brand_code'
+            when not is_known_brand then 'unknown_brand_code'
+            when termination_date < activation_date then 'termination_before_activation'
+        end as rejection_reason
+    from latest_counted
+
+),
+
+final as (
+
+    select
+        -- ids
+        customer_id,
+
+        -- strings
+        msisdn_masked,
+        brand_code,
+        rejection_reason,
+        {{ json_object_text([
+            ('customer_id', 'customer_id'),
+            ('msisdn_masked', 'msisdn_masked'),
+            ('brand_code', 'brand_code'),
+            ('activation_date', 'activation_date_text'),
+            ('termination_date', 'termination_date_text'),
+            ('updated_at', 'updated_at_text'),
+        ]) }} as raw_values,
+
+        -- numbers
+        cast(copies as integer) as copies,
+
+        -- booleans
+        has_valid_msisdn,
+
+        -- dates
+        activation_date,
+        termination_date,
+
+        -- timestamps
+        updated_at
+    from judged
+
+)
+
+select * from final
