@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from credit_score.dbt import run_dbt
-from credit_score.settings import default_as_of_date
+from credit_score.settings import default_as_of_date, work_path
 from pytests import reference
 from pytests.conftest import MONTH_END
 from pytests.helpers import EXAMPLES, load_and_build, read_mart, write_folder
@@ -120,7 +120,7 @@ def test_load_refuses_a_bad_file_and_keeps_the_raw_tables(tmp_path):
     result = cli("load", str(bad), cwd=tmp_path, database=database)
     assert result.returncode == 1
     assert "billing.csv, line 1" in result.stderr and "expected bill_id,customer_id,bill_month,amount" in result.stderr
-    con = duckdb.connect(str(database), read_only=True)
+    con = duckdb.connect(str(work_path(database)), read_only=True)
     assert con.execute("select count(*) from raw.billing").fetchone()[0] == 63
     con.close()
 
@@ -152,7 +152,7 @@ def docs(tmp_path_factory):
     assert load_and_build(EXAMPLES, database, MONTH_END).ok
     outcome = run_dbt(
         ["docs", "generate", "--target-path", str(tmp / "target")],
-        env={"CREDIT_SCORE_DUCKDB": str(database)},
+        env={"CREDIT_SCORE_DUCKDB_WORK": str(work_path(database))},
         variables={"as_of_date": "2026-10-31"},
     )
     assert outcome.success, outcome.error
@@ -191,7 +191,8 @@ def test_source_freshness_judges_updated_at(tmp_path, age_days, expected):
 
     load(write_folder(tmp_path / "raw", tables), database, progress=False)
     outcome = run_dbt(
-        ["source", "freshness", "--output", str(tmp_path / "sources.json")], env={"CREDIT_SCORE_DUCKDB": str(database)}
+        ["source", "freshness", "--output", str(tmp_path / "sources.json")],
+        env={"CREDIT_SCORE_DUCKDB_WORK": str(work_path(database))},
     )
     statuses = {r.name: r.status for r in outcome.results}
     assert statuses["subscriptions"] == expected

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from credit_score.settings import work_path
 from pytests import reference
 from pytests.helpers import EXAMPLES, as_text, differences, load_and_build
 
@@ -32,10 +33,9 @@ def compiled_mart(request, tmp_path_factory):
     report = load_and_build(EXAMPLES, database, as_of)
     assert report.ok
     compiled = {r.name: r.compiled_code for r in report.outcome.results if r.resource_type == "model"}
-    refresh = [
-        f'create or replace table "warehouse"."intermediate"."{name}" as {compiled[name]}' for name in VALIDATION_MODELS
-    ]
-    con = duckdb.connect(str(database))
+    work = work_path(database)
+    refresh = [f"create or replace table intermediate.{name} as {compiled[name]}" for name in VALIDATION_MODELS]
+    con = duckdb.connect(str(work))
     yield as_of, con, (refresh, compiled["customer_credit_score"])
     con.close()
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 
 from credit_score.dbt import DbtOutcome, run_dbt
-from credit_score.settings import PROJECT_DIR
+from credit_score.publish import publish, warehouse_lock
+from credit_score.settings import PROJECT_DIR, work_path
 
 TEST_TYPES = ("test", "unit_test")
 
@@ -21,6 +22,7 @@ class BuildReport:
     seconds: float
     rows_scored: int | None
     star_distribution: list[tuple[int, str, int]]
+    published: Path | None = None
 
     @property
     def tests(self) -> list:
@@ -56,14 +58,23 @@ def build(
     project_dir: Path = PROJECT_DIR,
     extra_vars: dict | None = None,
 ) -> BuildReport:
+    """dbt build for as_of; on DuckDB, publish the marts to `database` (the served file) only when
+    every error-level test passed.  A failed build leaves the served file exactly as it was."""
     started = time.perf_counter()
-    env = {"CREDIT_SCORE_DUCKDB": str(database)} if database else {}
     variables = {"as_of_date": as_of.isoformat(), **(extra_vars or {})}
-    outcome = run_dbt(["build"], target=target, variables=variables, env=env, project_dir=project_dir)
-    rows, stars = None, []
-    if outcome.success and target == "duckdb" and database is not None:
-        rows, stars = star_distribution(database)
-    return BuildReport(outcome, time.perf_counter() - started, rows, stars)
+    if target != "duckdb" or database is None:
+        outcome = run_dbt(["build"], target=target, variables=variables, project_dir=project_dir)
+        return BuildReport(outcome, time.perf_counter() - started, None, [])
+    with warehouse_lock(database):
+        env = {"CREDIT_SCORE_DUCKDB_WORK": str(work_path(database))}
+        outcome = run_dbt(["build"], target=target, variables=variables, env=env, project_dir=project_dir)
+        report = BuildReport(outcome, 0.0, None, [])
+        if report.ok:
+            passed = sum(1 for t in report.tests if t.status in ("pass", "warn"))
+            report.published = publish(work_path(database), database, as_of=as_of, tests_passed=passed)
+            report.rows_scored, report.star_distribution = star_distribution(database)
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def print_summary(report: BuildReport, as_of: dt.date) -> None:
@@ -87,3 +98,7 @@ def print_summary(report: BuildReport, as_of: dt.date) -> None:
         print(f"    FAILED {r.resource_type} {r.name}: {r.message}")
     if report.outcome.error:
         print(f"  dbt stopped: {report.outcome.error}")
+    if report.published:
+        print(f"  published to {report.published} (BI reads this file, read-only)")
+    elif not report.ok:
+        print("  nothing published: BI keeps reading the previous mart")

@@ -104,8 +104,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from credit_score.publish import WarehouseBusy
+
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except WarehouseBusy as e:
+        print(f"credit-score {args.command}: {e}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: a scheduler may retry later
 
 
 if __name__ == "__main__":

@@ -2,20 +2,26 @@
 
 Why a child process: dbt keeps global state between invocations, and dbt-duckdb keeps its DuckDB
 connection open inside the process after dbtRunner returns.  A DuckDB file has one writer or many
-readers, so the harness could not read the mart it just built, and a second build in the same process
-could see the first one's state.  When the child exits, its connection is gone with it.
+readers, so the harness could not read or publish the mart it just built.  When the child exits, its
+connection is gone with it.  The child also dies with its parent (Linux PR_SET_PDEATHSIG): a build
+killed with kill -9 leaves no orphan holding the warehouse file, so the next build can start.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
+import sys
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from credit_score.settings import PROFILES_DIR, PROJECT_DIR
+from credit_score.settings import PROJECT_DIR
+
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -39,30 +45,43 @@ class DbtOutcome:
         return [r for r in self.results if r.status in statuses]
 
 
-def _invoke_in_child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+def _die_with_parent(parent_pid: int) -> None:
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def _child_main(args: list[str], env: dict[str, str], parent_pid: int, reply: Connection) -> None:
+    _die_with_parent(parent_pid)
     os.environ.update(env)
     from dbt.cli.main import dbtRunner  # imported here: only the child pays for it
 
-    outcome = dbtRunner().invoke(args)
-    results = []
-    for r in getattr(outcome.result, "results", None) or []:
-        node = r.node
-        results.append(
-            {
-                "unique_id": node.unique_id,
-                "resource_type": str(node.resource_type),
-                "name": node.name,
-                "status": str(r.status),
-                "message": r.message,
-                "failures": r.failures,
-                "compiled_code": getattr(node, "compiled_code", None),
-            }
-        )
-    return {
-        "success": bool(outcome.success),
-        "results": results,
-        "error": None if outcome.exception is None else str(outcome.exception),
-    }
+    try:
+        outcome = dbtRunner().invoke(args)
+        results = []
+        for r in getattr(outcome.result, "results", None) or []:
+            node = r.node
+            results.append(
+                {
+                    "unique_id": node.unique_id,
+                    "resource_type": str(node.resource_type),
+                    "name": node.name,
+                    "status": str(r.status),
+                    "message": r.message,
+                    "failures": r.failures,
+                    "compiled_code": getattr(node, "compiled_code", None),
+                }
+            )
+        answer = {
+            "success": bool(outcome.success),
+            "results": results,
+            "error": None if outcome.exception is None else str(outcome.exception),
+        }
+    except BaseException as e:  # report, never hang the parent
+        answer = {"success": False, "results": [], "error": f"{type(e).__name__}: {e}"}
+    reply.send(answer)
+    reply.close()
 
 
 def run_dbt(
@@ -81,15 +100,23 @@ def run_dbt(
         "--project-dir",
         str(project_dir),
         "--profiles-dir",
-        str(PROFILES_DIR if project_dir == PROJECT_DIR else project_dir / "profiles"),
+        str(project_dir / "profiles"),
         "--target",
         target,
     ]
     if variables:
         args += ["--vars", yaml.safe_dump(variables, default_flow_style=True).strip()]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        raw = pool.submit(_invoke_in_child, args, dict(env or {})).result()
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child_main, args=(args, dict(env or {}), os.getpid(), send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        raw = receive.recv()
+    except EOFError:
+        raw = {"success": False, "results": [], "error": f"dbt's process ended without an answer ({child.exitcode})"}
+    finally:
+        child.join()
     return DbtOutcome(
         success=raw["success"],
         results=[NodeResult(**r) for r in raw["results"]],

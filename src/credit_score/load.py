@@ -11,7 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from credit_score.settings import RAW_TABLES
+from credit_score.publish import warehouse_lock
+from credit_score.settings import RAW_TABLES, work_path
 
 EXPECTED_COLUMNS: dict[str, list[str]] = {
     "subscriptions": ["customer_id", "msisdn", "brand_code", "activation_date", "termination_date", "updated_at"],
@@ -78,8 +79,15 @@ def _check_header(path: Path, encoding: str) -> None:
 def load(directory: Path, database: Path, *, encoding: str = "utf-8", progress: bool = True) -> dict[str, int]:
     """Replace raw.<table> for every table with the rows of directory's files; return rows per table.
 
-    One transaction: if any file cannot be read, the raw tables keep what they had.
+    database is the served file; the raw tables live in its work file beside it (see publish.py), so
+    loading never disturbs BI.  One transaction: if any file cannot be read, the raw tables keep what
+    they had.
     """
+    with warehouse_lock(database):
+        return _load(directory, work_path(database), encoding=encoding, progress=progress)
+
+
+def _load(directory: Path, database: Path, *, encoding: str, progress: bool) -> dict[str, int]:
     if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
         raise LoadError(f"encoding {encoding!r} is not supported yet: deliver the files as UTF-8")
     files = find_raw_files(directory)

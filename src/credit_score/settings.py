@@ -38,3 +38,8 @@ def parse_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise SystemExit(f"'{text}' is not a date: write it as YYYY-MM-DD, e.g. 2026-10-31") from None
+
+
+def work_path(served: Path) -> Path:
+    """The file dbt builds in, beside the served one: warehouse/credit_score.work.duckdb."""
+    return served.with_name(f"{served.stem}.work{served.suffix}")
