@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -10,19 +9,13 @@ from pathlib import Path
 import duckdb
 
 from credit_score.build import BuildReport, build
-from credit_score.load import EXPECTED_COLUMNS, load
+from credit_score.load import load, write_csv_tables
 
 EXAMPLES = Path(__file__).parent / "data" / "examples"
 
 
 def write_folder(folder: Path, tables: dict[str, list[dict[str, str]]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for table, rows in tables.items():
-        with (folder / f"{table}.csv").open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=EXPECTED_COLUMNS[table])
-            writer.writeheader()
-            writer.writerows(rows)
-    return folder
+    return write_csv_tables(folder, tables)
 
 
 def load_and_build(folder: Path, database: Path, as_of: dt.date, **kwargs) -> BuildReport:

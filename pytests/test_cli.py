@@ -196,3 +196,19 @@ def test_source_freshness_judges_updated_at(tmp_path, age_days, expected):
     )
     statuses = {r.name: r.status for r in outcome.results}
     assert statuses["subscriptions"] == expected
+
+
+def test_demo_with_bad_rows_shows_the_audit(tmp_path):
+    result = cli(
+        "demo",
+        "--customers",
+        "5000",
+        "--as-of",
+        "2026-10-31",
+        "--with-bad-rows",
+        cwd=tmp_path,
+        database=tmp_path / "warehouse" / "demo.duckdb",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "audit.reconciliation" in result.stdout
+    assert "termination_before_activation" in result.stdout and "bill_month_in_future" in result.stdout

@@ -59,16 +59,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     database = settings.duckdb_path()
     print(f"== 1/3 generate {args.customers:,} customers as of {as_of} into {data_dir}")
     generate(args.customers, data_dir, seed=args.seed, as_of=as_of)
+    if args.with_bad_rows:
+        from credit_score import badrows
+        from credit_score.load import read_csv_tables, write_csv_tables
+
+        mixed, _ = badrows.mix_in(read_csv_tables(data_dir))
+        write_csv_tables(data_dir, mixed)
+        print(f"   mixed in {len(badrows.KINDS)} kinds of bad rows (see src/credit_score/badrows.py)")
     print(f"== 2/3 load into {database}")
     load(data_dir, database)
     print("== 3/3 dbt build (seeds, models, tests)")
     report = build(as_of, database=database)
     print_summary(report, as_of)
+    if args.with_bad_rows and report.published:
+        print_audit(database)
     print(f"\ndemo finished in {time.perf_counter() - started:.1f}s. Query the mart (read-only):")
     query = "select * from marts.customer_credit_score limit 10"
     snippet = f"import duckdb; duckdb.connect('{database}', read_only=True).sql('{query}').show()"
     print(f'  {sys.executable} -c "{snippet}"')
     return 0 if report.ok else 1
+
+
+def print_audit(database: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        print("\naudit.reconciliation (raw rows = accepted + rejected + exact duplicates):")
+        con.sql("select * from audit.reconciliation order by source_table").show()
+        print("audit.rejected_records, by reason (one example each):")
+        con.sql(
+            "select source_table, rejection_reason, count(*) as rows, min(raw_values) as example "
+            "from audit.rejected_records group by all order by source_table, rejection_reason"
+        ).show(max_width=200, max_rows=100)
+    finally:
+        con.close()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -99,6 +124,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--as-of", help="YYYY-MM-DD (default: last day of the previous month)")
     d.add_argument("--out", default="data/demo")
+    d.add_argument("--with-bad-rows", action="store_true", help="mix bad rows in and show the audit tables")
     d.set_defaults(func=cmd_demo)
     return p
 

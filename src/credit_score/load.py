@@ -6,6 +6,7 @@ judged in staging, so a malformed value is kept and reported there instead of be
 
 from __future__ import annotations
 
+import csv
 import time
 from pathlib import Path
 
@@ -118,3 +119,23 @@ def _load(directory: Path, database: Path, *, encoding: str, progress: bool) -> 
     finally:
         con.close()
     return counts
+
+
+def read_csv_tables(directory: Path) -> dict[str, list[dict[str, str]]]:
+    """The three CSV files of directory as lists of rows of text (small data: demos and tests)."""
+    tables = {}
+    for table in RAW_TABLES:
+        with (directory / f"{table}.csv").open(newline="", encoding="utf-8") as f:
+            tables[table] = list(csv.DictReader(f))
+    return tables
+
+
+def write_csv_tables(directory: Path, tables: dict[str, list[dict[str, str]]]) -> Path:
+    """Write rows of text as <table>.csv files in the raw contract's column order."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for table, rows in tables.items():
+        with (directory / f"{table}.csv").open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=EXPECTED_COLUMNS[table])
+            writer.writeheader()
+            writer.writerows(rows)
+    return directory
