@@ -6,7 +6,10 @@ judged in staging, so a malformed value is kept and reported there instead of be
 
 from __future__ import annotations
 
+import codecs
 import csv
+import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,21 +44,20 @@ def find_raw_files(directory: Path) -> dict[str, Path]:
     return found
 
 
-def _read_sql(path: Path) -> str:
+def _read_sql(path: Path, table: str) -> str:
     quoted = str(path).replace("'", "''")
     if path.suffix == ".parquet":
         # raw is text whatever the format, so staging judges every file the same way
-        columns = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in EXPECTED_COLUMNS[path.stem])
+        columns = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in EXPECTED_COLUMNS[table])
         return f"(select {columns} from read_parquet('{quoted}'))"
     return (
         f"read_csv('{quoted}', header = true, delim = ',', quote = '\"', all_varchar = true, "
-        f"auto_detect = false, columns = {{{_columns_struct(path)}}}, "
+        f"auto_detect = false, columns = {{{_columns_struct(table)}}}, "
         "null_padding = false, strict_mode = true)"
     )
 
 
-def _columns_struct(path: Path) -> str:
-    table = path.stem
+def _columns_struct(table: str) -> str:
     return ", ".join(f"'{c}': 'VARCHAR'" for c in EXPECTED_COLUMNS[table])
 
 
@@ -68,11 +70,11 @@ def _check_header(path: Path, encoding: str) -> None:
             raise LoadError(f"{path}: columns are {names}; expected {expected}")
         return
     try:
-        with path.open("r", encoding=encoding) as f:
-            header = f.readline().rstrip("\r\n")
-    except UnicodeDecodeError as e:
-        raise LoadError(f"{path}, line 1: cannot decode the header as {encoding} ({e.reason})") from None
-    names = [c.strip() for c in header.split(",")]
+        with path.open("rb") as f:
+            header = f.readline().decode("utf-8-sig" if encoding == "utf-8" else encoding).rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise LoadError(f"{path}, line 1: the header is not {encoding}. {_encoding_hint(encoding)}") from None
+    names = [c.strip().strip('"') for c in header.split(",")]
     if names != expected:
         raise LoadError(f"{path}, line 1: header is {','.join(names)}; expected {','.join(expected)}")
 
@@ -89,8 +91,10 @@ def load(directory: Path, database: Path, *, encoding: str = "utf-8", progress: 
 
 
 def _load(directory: Path, database: Path, *, encoding: str, progress: bool) -> dict[str, int]:
-    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        raise LoadError(f"encoding {encoding!r} is not supported yet: deliver the files as UTF-8")
+    try:
+        encoding = codecs.lookup(encoding).name
+    except LookupError:
+        raise LoadError(f"unknown encoding {encoding!r}: use utf-8 (the default) or gb18030") from None
     files = find_raw_files(directory)
     for path in files.values():
         _check_header(path, encoding)
@@ -102,10 +106,11 @@ def _load(directory: Path, database: Path, *, encoding: str, progress: bool) -> 
         con.execute("begin transaction")
         con.execute("create schema if not exists raw")
         for table, path in files.items():
-            try:
-                con.execute(f"create or replace table raw.{table} as select * from {_read_sql(path)}")
-            except duckdb.Error as e:
-                raise LoadError(f"{path}: cannot be read as the {table} contract: {e}") from None
+            with _as_utf8(path, encoding, database.parent) as readable:
+                try:
+                    con.execute(f"create or replace table raw.{table} as select * from {_read_sql(readable, table)}")
+                except duckdb.Error as e:
+                    raise LoadError(_explain(path, str(e), encoding)) from None
             counts[table] = con.execute(f"select count(*) from raw.{table}").fetchone()[0]  # type: ignore[index]
             if progress:
                 print(
@@ -119,6 +124,63 @@ def _load(directory: Path, database: Path, *, encoding: str, progress: bool) -> 
     finally:
         con.close()
     return counts
+
+
+def _encoding_hint(encoding: str) -> str:
+    if encoding == "utf-8":
+        return "Chinese exports are often GB18030: try `credit-score load DIR --encoding gb18030`."
+    return "Check the file's encoding."
+
+
+def _explain(path: Path, message: str, encoding: str) -> str:
+    """DuckDB's CSV error as one line a person can act on: file, line, what was expected."""
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    if not line:
+        return f"{path}: cannot be read: {message.splitlines()[0]}"
+    where = f"{path}, line {line.group(1)}"
+    original = re.search(r"Original Line: (.*)", message)
+    shown = f": {original.group(1)[:200]!r}" if original else ""
+    columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    if columns:
+        expected = ",".join(EXPECTED_COLUMNS[path.stem])
+        return f"{where}: expected {columns.group(1)} fields ({expected}), found {columns.group(2)}{shown}"
+    if "Invalid unicode" in message:
+        return f"{where}: bytes that are not valid {encoding}. {_encoding_hint(encoding)}"
+    if "unterminated quote" in message:
+        return f"{where}: a quoted value is never closed{shown}"
+    return f"{where}: {message.splitlines()[0]}{shown}"
+
+
+class _as_utf8:
+    """The file itself when it is UTF-8 (or Parquet), else a temporary UTF-8 copy, decoded strictly."""
+
+    CHUNK = 16 * 1024 * 1024
+
+    def __init__(self, path: Path, encoding: str, scratch: Path):
+        self.path, self.encoding, self.scratch = path, encoding, scratch
+        self.copy: Path | None = None
+
+    def __enter__(self) -> Path:
+        if self.path.suffix == ".parquet" or self.encoding == "utf-8":
+            return self.path
+        handle, name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".csv", dir=self.scratch)
+        self.copy = Path(name)
+        decoder = codecs.getincrementaldecoder(self.encoding)(errors="strict")
+        lines_before = 0
+        with self.path.open("rb") as source, open(handle, "w", encoding="utf-8", newline="") as target:
+            while chunk := source.read(self.CHUNK):
+                try:
+                    target.write(decoder.decode(chunk))
+                except UnicodeDecodeError as e:
+                    line = lines_before + chunk[: max(e.start, 0)].count(b"\n") + 1
+                    raise LoadError(f"{self.path}, line {line}: bytes that are not valid {self.encoding}") from None
+                lines_before += chunk.count(b"\n")
+            target.write(decoder.decode(b"", final=True))
+        return self.copy
+
+    def __exit__(self, *exc: object) -> None:
+        if self.copy is not None:
+            self.copy.unlink(missing_ok=True)
 
 
 def read_csv_tables(directory: Path) -> dict[str, list[dict[str, str]]]:
