@@ -21,12 +21,7 @@ subscriptions as (
 
 customers as (
 
-    select
-        customer_id,
-        max(case when rejection_reason is null then 1 else 0 end) as has_accepted_version
-    from subscriptions
-    where customer_id is not null
-    group by customer_id
+    select * from {{ ref('int_customer_ids_resolved') }}
 
 ),
 
@@ -76,7 +71,7 @@ judged as (
             when distinct_rows.amount is null then 'unreadable_amount'
             when distinct_rows.bill_month > export_month.latest_plausible_bill_month then 'bill_month_in_future'
             when customers.customer_id is null then 'unknown_customer'
-            when customers.has_accepted_version = 0 then 'customer_rejected'
+            when not customers.has_accepted_version then 'customer_rejected'
         end as rejection_reason
     from distinct_rows
     cross join export_month

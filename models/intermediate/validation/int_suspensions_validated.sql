@@ -11,20 +11,9 @@ suspensions as (
 
 ),
 
-subscriptions as (
-
-    select * from {{ ref('int_subscriptions_validated') }}
-
-),
-
 customers as (
 
-    select
-        customer_id,
-        max(case when rejection_reason is null then 1 else 0 end) as has_accepted_version
-    from subscriptions
-    where customer_id is not null
-    group by customer_id
+    select * from {{ ref('int_customer_ids_resolved') }}
 
 ),
 
@@ -66,7 +55,7 @@ judged as (
             when distinct_rows.resumed_at_text is not null and distinct_rows.resumed_at is null
                 then 'unreadable_resumed_at'
             when customers.customer_id is null then 'unknown_customer'
-            when customers.has_accepted_version = 0 then 'customer_rejected'
+            when not customers.has_accepted_version then 'customer_rejected'
         end as rejection_reason
     from distinct_rows
     left join customers
