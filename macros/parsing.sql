@@ -51,3 +51,14 @@
 {% macro default__safe_cast_to(expression, data_type) -%}
     try_cast({{ expression }} as {{ data_type }})
 {%- endmacro %}
+
+{#- PostgreSQL has no try_cast: functions created by prepare_warehouse() (on-run-start). -#}
+{% macro postgres__safe_cast_to(expression, data_type) -%}
+    {%- if data_type | lower == 'date' -%}
+        {{ target.schema }}.credit_score_try_date({{ expression }})
+    {%- elif data_type | lower in ('timestamp', 'timestamp without time zone') -%}
+        {{ target.schema }}.credit_score_try_timestamp({{ expression }})
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("safe_cast_to: no PostgreSQL implementation for " ~ data_type) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,3 +1,5 @@
+{{ config(grants=published_grants()) }}
+
 {#-
     Every delivered row accounted for, per raw table: raw_rows = accepted_rows + rejected_rows +
     exact_duplicate_rows.  Rows are counted once per distinct content (accepted, rejected); further

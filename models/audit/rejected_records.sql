@@ -1,3 +1,5 @@
+{{ config(grants=published_grants()) }}
+
 {#- Every delivered row that cannot be used, once per distinct row, with its table, id and reason. -#}
 with
 

@@ -1,3 +1,5 @@
+{{ config(grants=published_grants()) }}
+
 {#-
     Every in-scope subscriber's credit score and star level on the as-of date.  Each part's points
     come from a seed; the star is the band of the star seed that holds the total.

@@ -26,11 +26,16 @@ def cmd_load(args: argparse.Namespace) -> int:
     from credit_score.load import LoadError, load
 
     target = settings.target_name(args.target)
-    if target != "duckdb":
-        print(f"load --target {target} is not available yet; only duckdb", file=sys.stderr)
+    if target == "spark":
+        print("load --target spark is not available yet", file=sys.stderr)
         return 2
     try:
-        load(Path(args.directory), settings.duckdb_path(), encoding=args.encoding)
+        if target == "postgres":
+            from credit_score import postgres
+
+            postgres.load(Path(args.directory), encoding=args.encoding)
+        else:
+            load(Path(args.directory), settings.duckdb_path(), encoding=args.encoding)
     except LoadError as e:
         print(f"credit-score load: {e}", file=sys.stderr)
         print("Nothing was loaded: the raw tables keep what they had.", file=sys.stderr)

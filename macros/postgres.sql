@@ -1,0 +1,53 @@
+{#
+    What PostgreSQL needs before the models run (an on-run-start hook; nothing on other engines):
+    - try-cast functions, because PostgreSQL has no try_cast and staging must turn unreadable text
+      into null instead of failing;
+    - the BI reader role, allowed into the published schemas only.  SELECT on each published table
+      comes from the models' `grants` config.
+#}
+{% macro prepare_warehouse() -%}
+    {{ return(adapter.dispatch('prepare_warehouse', 'credit_score')()) }}
+{%- endmacro %}
+
+{% macro default__prepare_warehouse() -%}
+    select 1
+{%- endmacro %}
+
+{% macro postgres__prepare_warehouse() -%}
+    create or replace function {{ target.schema }}.credit_score_try_date(value text) returns date
+    language plpgsql immutable as $body$
+    begin
+        return value::date;
+    exception when others then
+        return null;
+    end
+    $body$;
+
+    create or replace function {{ target.schema }}.credit_score_try_timestamp(value text) returns timestamp
+    language plpgsql immutable as $body$
+    begin
+        return value::timestamp;
+    exception when others then
+        return null;
+    end
+    $body$;
+
+    do $body$
+    begin
+        create role {{ var('bi_reader_role') }} login;
+    exception when duplicate_object then
+        null;
+    end
+    $body$;
+
+    {% for schema in ['marts', 'audit'] %}
+        create schema if not exists {{ schema }};
+        grant usage on schema {{ schema }} to {{ var('bi_reader_role') }};
+    {% endfor %}
+{%- endmacro %}
+
+
+{#- Grants for a published model: SELECT for the BI reader role where the engine has roles. -#}
+{% macro published_grants() -%}
+    {{ return({'select': [var('bi_reader_role')]} if target.type == 'postgres' else {}) }}
+{%- endmacro %}

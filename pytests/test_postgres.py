@@ -1,0 +1,170 @@
+"""The same project on a real PostgreSQL server: identical marts to DuckDB, a read-only BI role, and
+publishing that shows readers the previous audited mart or the new one, never a mix or an error."""
+
+import datetime as dt
+import os
+import threading
+import time
+from decimal import Decimal
+
+import psycopg2
+import pytest
+
+from credit_score import postgres
+from credit_score.build import build
+from credit_score.generate import generate
+from pytests import adversarial, reference
+from pytests.conftest import MID_MONTH, MONTH_END
+from pytests.helpers import as_text, differences, load_and_build, read_mart, write_folder
+from pytests.pg_server import PostgresServer
+
+
+@pytest.fixture(scope="module")
+def server():
+    pg = PostgresServer().start()
+    saved = {k: os.environ.get(k) for k in pg.environment()}
+    os.environ.update(pg.environment())
+    yield pg
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    pg.stop()
+
+
+def read_pg_mart(**connect) -> dict[str, dict[str, str]]:
+    con = postgres.connect(**connect)
+    try:
+        with con.cursor() as cur:
+            cur.execute("select * from marts.customer_credit_score")
+            columns = [d[0] for d in cur.description]
+            return {row[0]: dict(zip(columns, map(as_text, row), strict=True)) for row in cur.fetchall()}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def parity_data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("parity_pg")
+    generate(5000, folder, seed=99, as_of=MONTH_END, progress=False)
+    realistic = {t: reference.read_csv(folder / f"{t}.csv") for t in ("subscriptions", "billing", "suspensions")}
+    edges = adversarial.build(1000, [MONTH_END, MID_MONTH], seed=5)
+    return write_folder(folder, {t: realistic[t] + edges[t] for t in realistic})
+
+
+@pytest.mark.parametrize("as_of", [MONTH_END, MID_MONTH], ids=str)
+def test_postgres_mart_is_identical_to_duckdb(server, parity_data, tmp_path, as_of):
+    duck = load_and_build(parity_data, tmp_path / "warehouse.duckdb", as_of)
+    assert duck.ok
+    postgres.load(parity_data, progress=False)
+    pg = build(as_of, target="postgres")
+    assert pg.ok, [f"{r.name}: {r.message}" for r in pg.failed]
+    assert len(pg.tests) == len(duck.tests), "every dbt test runs on PostgreSQL too"
+    duckdb_mart = read_mart(tmp_path / "warehouse.duckdb")
+    assert len(reference.read_csv(parity_data / "subscriptions.csv")) >= 6000
+    assert len(duckdb_mart) > 4000
+    assert differences(read_pg_mart(), duckdb_mart) == []
+
+
+def test_reader_role_reads_marts_and_nothing_else(server, parity_data):
+    postgres.load(parity_data, progress=False)
+    assert build(MONTH_END, target="postgres").ok
+    reader = postgres.connect(user="credit_score_reader")
+    try:
+        with reader.cursor() as cur:
+            cur.execute("select count(*), sum(credit_score) from marts.customer_credit_score")
+            rows, total = cur.fetchone()
+            assert rows > 5000 and total != 0
+            cur.execute("select count(*) from audit.reconciliation")
+            assert cur.fetchone()[0] == 3
+        reader.rollback()
+        for forbidden in (
+            "raw.subscriptions",
+            "staging.stg_telecom__subscriptions",
+            "intermediate.int_customers_tenure_computed",
+            "marts_unpublished.customer_credit_score",
+        ):
+            with reader.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute(f"select 1 from {forbidden} limit 1")
+            reader.rollback()
+        with reader.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute("delete from marts.customer_credit_score")
+        reader.rollback()
+    finally:
+        reader.close()
+
+
+def test_publishing_on_postgres_is_all_or_nothing_for_readers(server, tmp_path):
+    september, october, broken = tmp_path / "sep", tmp_path / "oct", tmp_path / "broken"
+    generate(2000, september, seed=21, as_of=dt.date(2026, 9, 30), progress=False)
+    generate(2000, october, seed=22, as_of=MONTH_END, progress=False)
+    generate(2000, broken, seed=23, as_of=MONTH_END, progress=False)
+    subscriptions = reference.read_csv(broken / "subscriptions.csv")
+    for row in subscriptions[:100]:
+        row["brand_code"] = "G999"
+    write_folder(broken, {"subscriptions": subscriptions})
+
+    postgres.load(september, progress=False)
+    assert build(dt.date(2026, 9, 30), target="postgres").ok
+    before = read_pg_mart()
+
+    seen, errors, stop = set(), [], threading.Event()
+
+    def read_in_a_loop():
+        con = postgres.connect(user="credit_score_reader")
+        con.autocommit = True
+        while not stop.is_set():
+            try:
+                with con.cursor() as cur:
+                    cur.execute(
+                        "select max(as_of_date), count(*), count(distinct as_of_date) from marts.customer_credit_score"
+                    )
+                    as_of, rows, dates = cur.fetchone()
+                    seen.add((as_of, rows, dates))
+            except Exception as e:  # noqa: BLE001 - any error is a failure of the guarantee
+                errors.append(repr(e))
+            time.sleep(0.01)
+        con.close()
+
+    reader = threading.Thread(target=read_in_a_loop)
+    reader.start()
+    try:
+        postgres.load(broken, progress=False)
+        failing = build(MONTH_END, target="postgres")
+        assert not failing.ok
+        assert "assert_reject_share_within_threshold" in [r.name for r in failing.failed]
+        assert read_pg_mart() == before
+
+        postgres.load(october, progress=False)
+        assert build(MONTH_END, target="postgres").ok
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == []
+    expected_rows = {
+        dt.date(2026, 9, 30): len(before),
+        MONTH_END: len(read_pg_mart()),
+    }
+    assert seen == {(day, rows, 1) for day, rows in expected_rows.items()}
+
+
+def test_load_refuses_a_bad_file_on_postgres_too(server, tmp_path):
+    from credit_score.load import LoadError
+    from pytests.helpers import EXAMPLES
+
+    postgres.load(EXAMPLES, progress=False)
+    bad = write_folder(
+        tmp_path / "bad",
+        {t: reference.read_csv(EXAMPLES / f"{t}.csv") for t in ("subscriptions", "billing", "suspensions")},
+    )
+    (bad / "billing.csv").write_text("bill_id,customer_id,bill_month,amount\nB1,W01,2026-10\n", encoding="utf-8")
+    with pytest.raises(LoadError, match=r"billing\.csv, line 2: expected 4 fields"):
+        postgres.load(bad, progress=False)
+    con = postgres.connect()
+    with con.cursor() as cur:
+        cur.execute("select count(*), sum(cast(amount as numeric)) from raw.billing")
+        delivered = reference.read_csv(EXAMPLES / "billing.csv")
+        assert cur.fetchone() == (len(delivered), sum(Decimal(r["amount"]) for r in delivered))
+    con.close()
