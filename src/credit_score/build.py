@@ -73,6 +73,17 @@ def build(
             report.rows_scored, report.star_distribution = postgres.star_distribution()
         report.seconds = time.perf_counter() - started
         return report
+    if target == "spark":
+        from credit_score import spark
+        from credit_score.settings import spark_warehouse
+
+        env = {"CREDIT_SCORE_SPARK_WAREHOUSE": str(spark_warehouse())}
+        outcome = run_dbt(["build"], target=target, variables=variables, env=env, project_dir=project_dir)
+        report = BuildReport(outcome, 0.0, None, [])
+        if report.ok:
+            report.rows_scored, report.star_distribution = spark.star_distribution()
+        report.seconds = time.perf_counter() - started
+        return report
     if target != "duckdb" or database is None:
         outcome = run_dbt(["build"], target=target, variables=variables, project_dir=project_dir)
         return BuildReport(outcome, time.perf_counter() - started, None, [])

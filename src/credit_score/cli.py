@@ -26,11 +26,12 @@ def cmd_load(args: argparse.Namespace) -> int:
     from credit_score.load import LoadError, load
 
     target = settings.target_name(args.target)
-    if target == "spark":
-        print("load --target spark is not available yet", file=sys.stderr)
-        return 2
     try:
-        if target == "postgres":
+        if target == "spark":
+            from credit_score import spark
+
+            spark.load(Path(args.directory), encoding=args.encoding)
+        elif target == "postgres":
             from credit_score import postgres
 
             postgres.load(Path(args.directory), encoding=args.encoding)

@@ -43,3 +43,8 @@ def parse_date(text: str) -> dt.date:
 def work_path(served: Path) -> Path:
     """The file dbt builds in, beside the served one: warehouse/credit_score.work.duckdb."""
     return served.with_name(f"{served.stem}.work{served.suffix}")
+
+
+def spark_warehouse() -> Path:
+    """Session-mode Spark's folder: parquet tables under tables/, the Derby metastore beside them."""
+    return Path(os.environ.get("CREDIT_SCORE_SPARK_WAREHOUSE", "warehouse/spark")).resolve()
