@@ -13,9 +13,9 @@ import pytest
 from credit_score import postgres
 from credit_score.build import build
 from credit_score.generate import generate
-from pytests import adversarial, reference
+from pytests import reference
 from pytests.conftest import MID_MONTH, MONTH_END
-from pytests.helpers import as_text, differences, load_and_build, read_mart, write_folder
+from pytests.helpers import as_text, differences, write_folder
 from pytests.pg_server import PostgresServer
 
 
@@ -44,24 +44,13 @@ def read_pg_mart(**connect) -> dict[str, dict[str, str]]:
         con.close()
 
 
-@pytest.fixture(scope="module")
-def parity_data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("parity_pg")
-    generate(5000, folder, seed=99, as_of=MONTH_END, progress=False)
-    realistic = {t: reference.read_csv(folder / f"{t}.csv") for t in ("subscriptions", "billing", "suspensions")}
-    edges = adversarial.build(1000, [MONTH_END, MID_MONTH], seed=5)
-    return write_folder(folder, {t: realistic[t] + edges[t] for t in realistic})
-
-
 @pytest.mark.parametrize("as_of", [MONTH_END, MID_MONTH], ids=str)
-def test_postgres_mart_is_identical_to_duckdb(server, parity_data, tmp_path, as_of):
-    duck = load_and_build(parity_data, tmp_path / "warehouse.duckdb", as_of)
-    assert duck.ok
+def test_postgres_mart_is_identical_to_duckdb(server, parity_data, duckdb_parity_marts, as_of):
+    duck, duckdb_mart = duckdb_parity_marts[as_of]
     postgres.load(parity_data, progress=False)
     pg = build(as_of, target="postgres")
     assert pg.ok, [f"{r.name}: {r.message}" for r in pg.failed]
     assert len(pg.tests) == len(duck.tests), "every dbt test runs on PostgreSQL too"
-    duckdb_mart = read_mart(tmp_path / "warehouse.duckdb")
     assert len(reference.read_csv(parity_data / "subscriptions.csv")) >= 6000
     assert len(duckdb_mart) > 4000
     assert differences(read_pg_mart(), duckdb_mart) == []
