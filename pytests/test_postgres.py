@@ -157,3 +157,26 @@ def test_load_refuses_a_bad_file_on_postgres_too(server, tmp_path):
         delivered = reference.read_csv(EXAMPLES / "billing.csv")
         assert cur.fetchone() == (len(delivered), sum(Decimal(r["amount"]) for r in delivered))
     con.close()
+
+
+def test_the_command_line_loads_and_builds_on_postgres(server, tmp_path):
+    import subprocess
+    import sys
+
+    from pytests.helpers import EXAMPLES
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "credit_score.cli", *args],
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+        )
+
+    loaded = cli("load", str(EXAMPLES), "--target", "postgres")
+    assert loaded.returncode == 0, loaded.stderr
+    built = cli("build", "--as-of", "2026-10-31", "--target", "postgres")
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert "customers scored: 10" in built.stdout and "published to postgres" in built.stdout

@@ -21,7 +21,13 @@ AS_OF_DATES = [dt.date(2026, 10, 31), dt.date(2024, 2, 29), dt.date(2026, 3, 15)
 SPEND_EDGES = [0, 20, 50, 80, 120, 200, 400]
 
 
-VALIDATION_MODELS = ["int_subscriptions_validated", "int_billing_validated", "int_suspensions_validated"]
+# every table between raw and the mart's views, in dependency order
+VALIDATION_MODELS = [
+    "int_subscriptions_validated",
+    "int_customer_ids_resolved",
+    "int_billing_validated",
+    "int_suspensions_validated",
+]
 
 
 @pytest.fixture(scope="module", params=AS_OF_DATES, ids=str)
@@ -36,6 +42,10 @@ def compiled_mart(request, tmp_path_factory):
     work = work_path(database)
     refresh = [f"create or replace table intermediate.{name} as {compiled[name]}" for name in VALIDATION_MODELS]
     con = duckdb.connect(str(work))
+    tables = con.execute(
+        "select table_name from duckdb_tables() where schema_name = 'intermediate' order by 1"
+    ).fetchall()
+    assert sorted(VALIDATION_MODELS) == [t[0] for t in tables], "a new intermediate table must be refreshed here"
     yield as_of, con, (refresh, compiled["customer_credit_score"])
     con.close()
 
