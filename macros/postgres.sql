@@ -14,23 +14,17 @@
 {%- endmacro %}
 
 {% macro postgres__prepare_warehouse() -%}
-    create or replace function {{ target.schema }}.credit_score_try_date(value text) returns date
-    language plpgsql immutable as $body$
-    begin
-        return value::date;
-    exception when others then
-        return null;
-    end
-    $body$;
-
-    create or replace function {{ target.schema }}.credit_score_try_timestamp(value text) returns timestamp
-    language plpgsql immutable as $body$
-    begin
-        return value::timestamp;
-    exception when others then
-        return null;
-    end
-    $body$;
+    {% for data_type in ['date', 'timestamp'] %}
+        create or replace function {{ target.schema }}.credit_score_try_{{ data_type }}(value text)
+        returns {{ data_type }}
+        language plpgsql immutable as $body$
+        begin
+            return value::{{ data_type }};
+        exception when others then
+            return null;
+        end
+        $body$;
+    {% endfor %}
 
     do $body$
     begin

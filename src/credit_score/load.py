@@ -183,6 +183,26 @@ class _as_utf8:
             self.copy.unlink(missing_ok=True)
 
 
+def export_checked(
+    files: dict[str, Path], encoding: str, scratch: Path, file_format: str
+) -> dict[str, tuple[Path, int]]:
+    """Read each raw file exactly as the DuckDB load does (same checks, same messages) and write it to
+    scratch as all-text CSV or Parquet, for engines that load from files (PostgreSQL, Spark)."""
+    exported: dict[str, tuple[Path, int]] = {}
+    for table, path in files.items():
+        target = scratch / f"{table}.{file_format}"
+        with _as_utf8(path, encoding, scratch) as readable:
+            try:
+                written = duckdb.execute(
+                    f"copy (select * from {_read_sql(readable, table)}) to '{target}' "
+                    f"(format {file_format}{', header true' if file_format == 'csv' else ''})"
+                ).fetchone()
+            except duckdb.Error as e:
+                raise LoadError(_explain(path, str(e), encoding)) from None
+        exported[table] = (target, int(written[0]) if written else 0)
+    return exported
+
+
 def read_csv_tables(directory: Path) -> dict[str, list[dict[str, str]]]:
     """The three CSV files of directory as lists of rows of text (small data: demos and tests)."""
     tables = {}

@@ -15,9 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from credit_score.load import EXPECTED_COLUMNS, LoadError, _as_utf8, _explain, _read_sql, find_raw_files
+from credit_score.load import EXPECTED_COLUMNS, export_checked, find_raw_files
 from credit_score.settings import RAW_TABLES
 
 PUBLISHED = {"marts": "marts_unpublished", "audit": "audit_unpublished"}
@@ -53,17 +51,7 @@ def load(directory: Path, *, encoding: str = "utf-8", progress: bool = True) -> 
     started = time.perf_counter()
     counts: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="credit-score-load-") as scratch:
-        checked: dict[str, Path] = {}
-        for table, path in files.items():
-            csv_copy = Path(scratch) / f"{table}.csv"
-            with _as_utf8(path, encoding, Path(scratch)) as readable:
-                try:
-                    duckdb.execute(
-                        f"copy (select * from {_read_sql(readable, table)}) to '{csv_copy}' (format csv, header true)"
-                    )
-                except duckdb.Error as e:
-                    raise LoadError(_explain(path, str(e), encoding)) from None
-            checked[table] = csv_copy
+        checked = {table: path for table, (path, _) in export_checked(files, encoding, Path(scratch), "csv").items()}
         con = connect()
         try:
             with con, con.cursor() as cur:  # one transaction: all three tables or none

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from credit_score.load import LoadError, _as_utf8, _explain, _read_sql, find_raw_files
+from credit_score.load import LoadError, export_checked, find_raw_files
 from credit_score.settings import spark_warehouse
 
 
@@ -61,17 +61,7 @@ def load(directory: Path, *, encoding: str = "utf-8", progress: bool = True) -> 
     shutil.rmtree(incoming, ignore_errors=True)
     incoming.mkdir(parents=True)
     started = time.perf_counter()
-    counts: dict[str, int] = {}
-    for table, path in files.items():
-        with _as_utf8(path, encoding, incoming) as readable:
-            try:
-                written = duckdb.execute(
-                    f"copy (select * from {_read_sql(readable, table)}) to '{incoming / table}.parquet' "
-                    "(format parquet)"
-                ).fetchone()
-            except duckdb.Error as e:
-                raise LoadError(_explain(path, str(e), encoding)) from None
-        counts[table] = int(written[0]) if written else 0
+    counts = {table: count for table, (_, count) in export_checked(files, encoding, incoming, "parquet").items()}
     context = multiprocessing.get_context("spawn")
     child = context.Process(target=_save_tables, args=(str(incoming), str(warehouse), list(files), os.getpid()))
     child.start()
