@@ -30,6 +30,7 @@ def session_settings(warehouse: Path) -> dict[str, str]:
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
         "spark.driver.memory": "4g",
+        "spark.driver.extraJavaOptions": f"-Dderby.stream.error.file={warehouse}/derby.log",
     }
 
 
