@@ -212,3 +212,27 @@ def test_demo_with_bad_rows_shows_the_audit(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "audit.reconciliation" in result.stdout
     assert "termination_before_activation" in result.stdout and "bill_month_in_future" in result.stdout
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_generate_gives_the_same_rows_whatever_the_chunk_size(tmp_path, file_format):
+    from credit_score.generate import generate
+
+    for name, chunk in (("whole", 10**6), ("chunked", 700)):
+        generate(
+            2500,
+            tmp_path / name,
+            seed=8,
+            as_of=MONTH_END,
+            file_format=file_format,
+            progress=False,
+            chunk_customers=chunk,
+        )
+    for table in ("subscriptions", "billing", "suspensions"):
+        whole, chunked = (tmp_path / n / f"{table}.{file_format}" for n in ("whole", "chunked"))
+        if file_format == "csv":
+            assert filecmp.cmp(whole, chunked, shallow=False), table
+        else:
+            rows = [duckdb.sql(f"select * from read_parquet('{p}')").fetchall() for p in (whole, chunked)]
+            assert rows[0] == rows[1] and len(rows[0]) > 0, table
+    assert not list((tmp_path / "chunked").glob(".generate-*")), "part files were left behind"

@@ -19,6 +19,8 @@ What the data looks like, per customer:
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,7 +72,7 @@ def _pick(u: str, choices: list[tuple[str, float]]) -> str:
     return f"case {' '.join(branches)} else '{choices[-1][0]}' end"
 
 
-def _customers_sql(n: int, seed: int, as_of: dt.date) -> str:
+def _customers_sql(start: int, stop: int, seed: int, as_of: dt.date) -> str:
     u = lambda purpose: _uniform(seed, "i", purpose)  # noqa: E731
     prefixes = "[" + ",".join(f"'{p}'" for p in MSISDN_PREFIXES) + "]"
     brand = _pick(u("brand"), [("G002", 0.35), ("GS01", 0.20), ("G010", 0.20), ("GS03", 0.10), ("G001", 0.15)])
@@ -94,7 +96,7 @@ def _customers_sql(n: int, seed: int, as_of: dt.date) -> str:
             exp(ln(4500) + 0.9 * sqrt(-2 * ln(1 - {u("spend_a")})) * cos(2 * pi() * {u("spend_b")}))
                 as spend_level_fen,
             {u("arrears_prone")} < 0.05 as is_arrears_prone
-        from range({n}) as t(i)
+        from range({start}, {stop}) as t(i)
     )
     select
         i,
@@ -221,6 +223,23 @@ def _suspensions_sql(seed: int, as_of: dt.date) -> str:
     """
 
 
+CHUNK_CUSTOMERS = 1_000_000
+CSV_OPTIONS = "(format csv, header {header}, dateformat '%Y-%m-%d', timestampformat '%Y-%m-%d %H:%M:%S')"
+OUTPUTS = {
+    "subscriptions": lambda seed, as_of: (
+        "select customer_id, msisdn, brand_code, activation_date, termination_date, updated_at "
+        "from customers order by i"
+    ),
+    "billing": lambda seed, as_of: (
+        f"select bill_id, customer_id, bill_month, amount from ({_bills_sql(seed, as_of)}) order by i, k, bill_id"
+    ),
+    "suspensions": lambda seed, as_of: (
+        "select suspension_id, customer_id, suspended_at, resumed_at, reason_code "
+        f"from ({_suspensions_sql(seed, as_of)}) order by i, k"
+    ),
+}
+
+
 def generate(
     customers: int,
     out_dir: Path,
@@ -229,13 +248,23 @@ def generate(
     as_of: dt.date,
     file_format: str = "csv",
     progress: bool = True,
+    chunk_customers: int = CHUNK_CUSTOMERS,
 ) -> dict[str, int]:
-    """Write subscriptions, billing and suspensions files to out_dir; return rows per table."""
+    """Write subscriptions, billing and suspensions files to out_dir; return rows per table.
+
+    Customers are drawn chunk_customers at a time, each chunk's rows written in order to part files
+    that are then joined: memory stays that of one chunk, and because every draw is a hash of its
+    row's keys, the files are byte for byte the same whatever the chunk size.
+    """
     if customers < 1:
         raise ValueError("--customers must be at least 1")
     if file_format not in ("csv", "parquet"):
         raise ValueError("--format must be csv or parquet")
     out_dir.mkdir(parents=True, exist_ok=True)
+    for table in OUTPUTS:
+        for stale in out_dir.glob(f"{table}.*"):
+            stale.unlink()
+    parts_dir = Path(tempfile.mkdtemp(prefix=".generate-", dir=out_dir))
     con = duckdb.connect()
     started = time.perf_counter()
 
@@ -243,31 +272,37 @@ def generate(
         if progress:
             print(f"[generate {time.perf_counter() - started:5.1f}s] {message}", flush=True)
 
-    con.execute(f"create temp table customers as {_customers_sql(customers, seed, as_of)}")
-    say(f"{customers:,} customers drawn")
-    outputs = {
-        "subscriptions": (
-            "select customer_id, msisdn, brand_code, activation_date, termination_date, updated_at "
-            "from customers order by i"
-        ),
-        "billing": f"select bill_id, customer_id, bill_month, amount from ({_bills_sql(seed, as_of)}) "
-        "order by i, k, bill_id",
-        "suspensions": (
-            "select suspension_id, customer_id, suspended_at, resumed_at, reason_code "
-            f"from ({_suspensions_sql(seed, as_of)}) order by i, k"
-        ),
-    }
-    counts: dict[str, int] = {}
-    for table, query in outputs.items():
-        for stale in out_dir.glob(f"{table}.*"):
-            stale.unlink()
-        target = out_dir / f"{table}.{file_format}"
-        if file_format == "csv":
-            options = "(format csv, header true, dateformat '%Y-%m-%d', timestampformat '%Y-%m-%d %H:%M:%S')"
-        else:
-            options = "(format parquet, compression zstd)"
-        written = con.execute(f"copy ({query}) to '{target}' {options}").fetchone()
-        counts[table] = int(written[0]) if written else 0
-        say(f"{table}: {counts[table]:,} rows -> {target}")
-    con.close()
+    counts = dict.fromkeys(OUTPUTS, 0)
+    parts: dict[str, list[Path]] = {table: [] for table in OUTPUTS}
+    try:
+        for number, start in enumerate(range(0, customers, chunk_customers)):
+            stop = min(start + chunk_customers, customers)
+            con.execute(f"create or replace temp table customers as {_customers_sql(start, stop, seed, as_of)}")
+            for table, query in OUTPUTS.items():
+                part = parts_dir / f"{table}.{number:05d}.{file_format}"
+                if file_format == "csv":
+                    options = CSV_OPTIONS.format(header="true" if number == 0 else "false")
+                else:
+                    options = "(format parquet, compression zstd)"
+                written = con.execute(f"copy ({query(seed, as_of)}) to '{part}' {options}").fetchone()
+                counts[table] += int(written[0]) if written else 0
+                parts[table].append(part)
+            say(f"customers {start:,} to {stop - 1:,} written")
+        for table, files in parts.items():
+            target = out_dir / f"{table}.{file_format}"
+            if file_format == "csv":
+                with target.open("wb") as joined:
+                    for part in files:
+                        with part.open("rb") as piece:
+                            shutil.copyfileobj(piece, joined, 16 * 1024 * 1024)
+            else:
+                listed = ", ".join(f"'{p}'" for p in files)
+                con.execute("set preserve_insertion_order = true")
+                con.execute(
+                    f"copy (select * from read_parquet([{listed}])) to '{target}' (format parquet, compression zstd)"
+                )
+            say(f"{table}: {counts[table]:,} rows -> {target}")
+    finally:
+        con.close()
+        shutil.rmtree(parts_dir, ignore_errors=True)
     return counts
