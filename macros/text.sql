@@ -63,3 +63,21 @@
         {%- for key, value in pairs %}'{{ key }}', {{ value }}{{ ", " if not loop.last }}{% endfor -%}
     ))
 {%- endmacro %}
+
+
+{#-
+    Each distinct row of `relation` once, with `copies`: how many identical rows were delivered.
+    The validation models use it so that an exact duplicate is kept once and counted, never lost.
+-#}
+{% macro collapse_exact_duplicates(relation, columns) -%}
+    select
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        count(*) as copies
+    from {{ relation }}
+    group by
+        {%- for column in columns %}
+        {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+{%- endmacro %}

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from credit_score.dbt import run_dbt
+from credit_score.load import read_csv_tables
 from credit_score.settings import default_as_of_date, work_path
 from pytests import reference
 from pytests.conftest import MONTH_END
@@ -98,7 +99,7 @@ def test_parquet_files_score_like_csv_files(tmp_path):
 
 
 def test_build_exits_non_zero_and_names_the_failed_test(tmp_path):
-    tables = {t: reference.read_csv(EXAMPLES / f"{t}.csv") for t in ("subscriptions", "billing", "suspensions")}
+    tables = read_csv_tables(EXAMPLES)
     # one customer of thirteen with an unknown brand: 7.7 % rejected, over the 1 % threshold
     tables["subscriptions"].append({**tables["subscriptions"][0], "customer_id": "X01", "brand_code": "G999"})
     folder = write_folder(tmp_path / "raw", tables)
@@ -182,7 +183,7 @@ def test_docs_describe_every_model_seed_source_and_column(docs):
 @pytest.mark.parametrize(("age_days", "expected"), [(1, "pass"), (40, "warn"), (100, "error")])
 def test_source_freshness_judges_updated_at(tmp_path, age_days, expected):
     """Freshness compares with the clock, so the rows are dated relative to now, not to a fixed day."""
-    tables = {t: reference.read_csv(EXAMPLES / f"{t}.csv") for t in ("subscriptions", "billing", "suspensions")}
+    tables = read_csv_tables(EXAMPLES)
     stamp = (dt.datetime.now(dt.UTC) - dt.timedelta(days=age_days)).strftime("%Y-%m-%d %H:%M:%S")
     for row in tables["subscriptions"]:
         row["updated_at"] = stamp

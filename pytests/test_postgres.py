@@ -140,13 +140,13 @@ def test_publishing_on_postgres_is_all_or_nothing_for_readers(server, tmp_path):
 
 
 def test_load_refuses_a_bad_file_on_postgres_too(server, tmp_path):
-    from credit_score.load import LoadError
+    from credit_score.load import LoadError, read_csv_tables
     from pytests.helpers import EXAMPLES
 
     postgres.load(EXAMPLES, progress=False)
     bad = write_folder(
         tmp_path / "bad",
-        {t: reference.read_csv(EXAMPLES / f"{t}.csv") for t in ("subscriptions", "billing", "suspensions")},
+        read_csv_tables(EXAMPLES),
     )
     (bad / "billing.csv").write_text("bill_id,customer_id,bill_month,amount\nB1,W01,2026-10\n", encoding="utf-8")
     with pytest.raises(LoadError, match=r"billing\.csv, line 2: expected 4 fields"):

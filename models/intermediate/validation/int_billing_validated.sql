@@ -38,22 +38,14 @@ export_month as (
 
 distinct_rows as (
 
-    select
-        bill_id,
-        customer_id,
-        bill_month_text,
-        amount_text,
-        bill_month,
-        amount,
-        count(*) as copies
-    from billing
-    group by
-        bill_id,
-        customer_id,
-        bill_month_text,
-        amount_text,
-        bill_month,
-        amount
+    {{ collapse_exact_duplicates('billing', [
+        'bill_id',
+        'customer_id',
+        'bill_month_text',
+        'amount_text',
+        'bill_month',
+        'amount',
+    ]) }}
 
 ),
 

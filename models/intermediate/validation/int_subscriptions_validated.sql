@@ -20,32 +20,19 @@ brand_codes as (
 
 distinct_rows as (
 
-    select
-        customer_id,
-        msisdn_masked,
-        msisdn_hash,
-        brand_code,
-        activation_date_text,
-        termination_date_text,
-        updated_at_text,
-        has_valid_msisdn,
-        activation_date,
-        termination_date,
-        updated_at,
-        count(*) as copies
-    from subscriptions
-    group by
-        customer_id,
-        msisdn_masked,
-        msisdn_hash,
-        brand_code,
-        activation_date_text,
-        termination_date_text,
-        updated_at_text,
-        has_valid_msisdn,
-        activation_date,
-        termination_date,
-        updated_at
+    {{ collapse_exact_duplicates('subscriptions', [
+        'customer_id',
+        'msisdn_masked',
+        'msisdn_hash',
+        'brand_code',
+        'activation_date_text',
+        'termination_date_text',
+        'updated_at_text',
+        'has_valid_msisdn',
+        'activation_date',
+        'termination_date',
+        'updated_at',
+    ]) }}
 
 ),
 

@@ -19,26 +19,16 @@ customers as (
 
 distinct_rows as (
 
-    select
-        suspension_id,
-        customer_id,
-        reason_code,
-        suspended_at_text,
-        resumed_at_text,
-        suspended_at,
-        resumed_at,
-        suspended_date,
-        count(*) as copies
-    from suspensions
-    group by
-        suspension_id,
-        customer_id,
-        reason_code,
-        suspended_at_text,
-        resumed_at_text,
-        suspended_at,
-        resumed_at,
-        suspended_date
+    {{ collapse_exact_duplicates('suspensions', [
+        'suspension_id',
+        'customer_id',
+        'reason_code',
+        'suspended_at_text',
+        'resumed_at_text',
+        'suspended_at',
+        'resumed_at',
+        'suspended_date',
+    ]) }}
 
 ),
 
