@@ -57,6 +57,7 @@ def _good_customer(tables: Tables) -> str:
 
 
 def _rejected_customer_tag() -> str:
+    """The customer of the 'brand unknown' kind (its tag), which the 'rejected customer' kinds point at."""
     return "BAD-brand-unknown"
 
 
@@ -256,10 +257,7 @@ def mix_in(good: Tables, kinds: list[BadRowKind] = KINDS) -> tuple[Tables, dict[
     mixed = {table: list(rows) for table, rows in good.items()}
     added: dict[str, list[Row]] = {}
     for kind in kinds:
-        tag = tag_of(kind)
-        if kind.name == "brand unknown":
-            tag = "brand-unknown"  # the customer the 'rejected customer' kinds point at
-        rows = kind.make(tag, good)
+        rows = kind.make(tag_of(kind), good)
         mixed[kind.table].extend(rows)
         added[kind.name] = rows
     return mixed, added

@@ -11,7 +11,7 @@ import duckdb
 
 from credit_score.dbt import DbtOutcome, run_dbt
 from credit_score.publish import publish, warehouse_lock
-from credit_score.settings import PROJECT_DIR, work_path
+from credit_score.settings import PROJECT_DIR, duckdb_path, work_path
 
 TEST_TYPES = ("test", "unit_test")
 
@@ -58,7 +58,8 @@ def build(
     project_dir: Path = PROJECT_DIR,
     extra_vars: dict | None = None,
 ) -> BuildReport:
-    """dbt build for as_of; on DuckDB, publish the marts to `database` (the served file) only when
+    """dbt build for as_of; on DuckDB, publish the marts to `database` (the served file; default
+    $CREDIT_SCORE_DUCKDB or warehouse/credit_score.duckdb) only when
     every error-level test passed.  A failed build leaves the served file exactly as it was."""
     started = time.perf_counter()
     variables = {"as_of_date": as_of.isoformat(), **(extra_vars or {})}
@@ -84,9 +85,7 @@ def build(
             report.rows_scored, report.star_distribution = spark.star_distribution()
         report.seconds = time.perf_counter() - started
         return report
-    if target != "duckdb" or database is None:
-        outcome = run_dbt(["build"], target=target, variables=variables, project_dir=project_dir)
-        return BuildReport(outcome, time.perf_counter() - started, None, [])
+    database = database or duckdb_path()
     with warehouse_lock(database):
         env = {"CREDIT_SCORE_DUCKDB_WORK": str(work_path(database))}
         outcome = run_dbt(["build"], target=target, variables=variables, env=env, project_dir=project_dir)
