@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from credit_score.dbt import DbtOutcome, run_dbt
+from credit_score.history import duckdb_history
 from credit_score.publish import publish, warehouse_lock
 from credit_score.settings import PROJECT_DIR, duckdb_path, work_path
 
@@ -50,6 +51,17 @@ def star_distribution(database: Path) -> tuple[int, list[tuple[int, str, int]]]:
     return sum(r[2] for r in rows), [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 
+def _duckdb_history_step(work: Path, served: Path, step) -> None:
+    """Run one HistoryTables step on the work file in a transaction, closed before dbt opens it."""
+    con, tables = duckdb_history(work, served)
+    try:
+        con.execute("begin transaction")
+        step(tables)
+        con.execute("commit")
+    finally:
+        con.close()
+
+
 def build(
     as_of: dt.date,
     *,
@@ -66,12 +78,14 @@ def build(
     if target == "postgres":
         from credit_score import postgres
 
+        postgres.history_step(lambda h: h.prepare(as_of))
         outcome = run_dbt(["build"], target=target, variables=variables, project_dir=project_dir)
         report = BuildReport(outcome, 0.0, None, [])
         if report.ok:
-            postgres.publish()
+            postgres.publish(as_of)
             report.published = Path("postgres: marts, audit")
             report.rows_scored, report.star_distribution = postgres.star_distribution()
+        postgres.history_step(lambda h: h.settle(as_of, published=report.published is not None))
         report.seconds = time.perf_counter() - started
         return report
     if target == "spark":
@@ -86,14 +100,17 @@ def build(
         report.seconds = time.perf_counter() - started
         return report
     database = database or duckdb_path()
+    work = work_path(database)
     with warehouse_lock(database):
-        env = {"CREDIT_SCORE_DUCKDB_WORK": str(work_path(database))}
+        _duckdb_history_step(work, database, lambda h: h.prepare(as_of))
+        env = {"CREDIT_SCORE_DUCKDB_WORK": str(work)}
         outcome = run_dbt(["build"], target=target, variables=variables, env=env, project_dir=project_dir)
         report = BuildReport(outcome, 0.0, None, [])
         if report.ok:
             passed = sum(1 for t in report.tests if t.status in ("pass", "warn"))
-            report.published = publish(work_path(database), database, as_of=as_of, tests_passed=passed)
+            report.published = publish(work, database, as_of=as_of, tests_passed=passed)
             report.rows_scored, report.star_distribution = star_distribution(database)
+        _duckdb_history_step(work, database, lambda h: h.settle(as_of, published=report.published is not None))
     report.seconds = time.perf_counter() - started
     return report
 

@@ -47,11 +47,26 @@ def cmd_load(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from credit_score.build import build, print_summary
 
-    as_of = _as_of(args.as_of)
+    if (args.from_month is None) != (args.to_month is None):
+        raise SystemExit("credit-score build: give --from and --to together (a backfill), or neither")
+    if args.from_month and args.as_of:
+        raise SystemExit("credit-score build: --as-of builds one date; --from/--to build every month end between")
+    if args.from_month:
+        dates = settings.month_ends(settings.parse_month(args.from_month), settings.parse_month(args.to_month))
+    else:
+        dates = [_as_of(args.as_of)]
     target = settings.target_name(args.target)
-    report = build(as_of, target=target, database=settings.duckdb_path() if target == "duckdb" else None)
-    print_summary(report, as_of)
-    return 0 if report.ok else 1
+    for number, as_of in enumerate(dates, start=1):
+        if len(dates) > 1:
+            print(f"== backfill {number}/{len(dates)}: as of {as_of}", flush=True)
+        report = build(as_of, target=target, database=settings.duckdb_path() if target == "duckdb" else None)
+        print_summary(report, as_of)
+        if not report.ok:
+            if len(dates) > 1:
+                done = ", ".join(d.isoformat() for d in dates[: number - 1]) or "none"
+                print(f"backfill stopped at {as_of}: months built and published before it: {done}")
+            return 1
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -122,6 +137,10 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="run dbt (seeds, models, tests) for an as-of date")
     b.add_argument("--as-of", help="YYYY-MM-DD (default: last day of the previous month)")
+    b.add_argument(
+        "--from", dest="from_month", metavar="MONTH", help="backfill: first month (YYYY-MM), scored at its last day"
+    )
+    b.add_argument("--to", dest="to_month", metavar="MONTH", help="backfill: last month (YYYY-MM), inclusive")
     b.add_argument("--target", help="duckdb (default), postgres or spark")
     b.set_defaults(func=cmd_build)
 

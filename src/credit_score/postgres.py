@@ -72,20 +72,49 @@ def load(directory: Path, *, encoding: str = "utf-8", progress: bool = True) -> 
     return counts
 
 
-def publish() -> None:
-    """Move every table of marts_unpublished / audit_unpublished into marts / audit, atomically."""
+def history_step(step) -> None:
+    """Run one HistoryTables step (see history.py) in its own transaction."""
+    from credit_score.history import postgres_history
+
+    con = connect()
+    try:
+        with con:
+            step(postgres_history(con))
+    finally:
+        con.close()
+
+
+def publish(as_of) -> None:
+    """Atomically (one transaction): move every table of marts_unpublished / audit_unpublished into
+    marts / audit, and copy the built month of the history into marts' history (which stays)."""
+    from credit_score.history import HISTORY, postgres_history
+
     con = connect()
     try:
         with con, con.cursor() as cur:
             for published, unpublished in PUBLISHED.items():
                 cur.execute(
                     "select table_name from information_schema.tables where table_schema = %s "
-                    "and table_type = 'BASE TABLE' order by table_name",
-                    [unpublished],
+                    "and table_type = 'BASE TABLE' and table_name not in (%s, 'history_pending') "
+                    "order by table_name",
+                    [unpublished, HISTORY],
                 )
                 for (table,) in cur.fetchall():
                     cur.execute(f'drop table if exists {published}."{table}"')
                     cur.execute(f'alter table {unpublished}."{table}" set schema {published}')
+            history = postgres_history(con)
+            cur.execute(f"create table if not exists {history.published} (like {history.built} including all)")
+            cur.execute(  # the grants dbt gave the built table (the BI reader role's SELECT)
+                "select grantee, privilege_type from information_schema.role_table_grants "
+                "where table_schema = 'marts_unpublished' and table_name = %s and grantee <> current_user",
+                [HISTORY],
+            )
+            for grantee, privilege in cur.fetchall():
+                cur.execute(f'grant {privilege} on {history.published} to "{grantee}"')
+            cur.execute(f"delete from {history.published} where as_of_date = %s", [as_of])
+            cur.execute(
+                f"insert into {history.published} select * from {history.built} where as_of_date = %s", [as_of]
+            )
     finally:
         con.close()
 

@@ -40,6 +40,31 @@ def parse_date(text: str) -> dt.date:
         raise SystemExit(f"'{text}' is not a date: write it as YYYY-MM-DD, e.g. 2026-10-31") from None
 
 
+def month_end(day: dt.date) -> dt.date:
+    following = day.replace(day=28) + dt.timedelta(days=4)
+    return following - dt.timedelta(days=following.day)
+
+
+def parse_month(text: str) -> dt.date:
+    """YYYY-MM (or any YYYY-MM-DD of the month): that month's last day."""
+    try:
+        day = dt.date.fromisoformat(f"{text}-01" if len(text) == 7 else text)
+    except ValueError:
+        raise SystemExit(f"'{text}' is not a month: write it as YYYY-MM, e.g. 2026-01") from None
+    return month_end(day)
+
+
+def month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The last day of every month from first's month to last's month, oldest first."""
+    if first > last:
+        raise SystemExit(f"--from {first:%Y-%m} is after --to {last:%Y-%m}")
+    ends, day = [], month_end(first)
+    while day <= month_end(last):
+        ends.append(day)
+        day = month_end(day + dt.timedelta(days=1))
+    return ends
+
+
 def work_path(served: Path) -> Path:
     """The file dbt builds in, beside the served one: warehouse/credit_score.work.duckdb."""
     return served.with_name(f"{served.stem}.work{served.suffix}")

@@ -1,0 +1,46 @@
+{#
+    The history's rows for the as-of date just built are exactly the mart's rows: none missing, none
+    extra, every column equal (a rebuilt month is replaced, not added to).  Returns the rows that are
+    on one side only, with the side they are on.
+#}
+{%- set columns = [
+    'customer_id', 'as_of_date', 'msisdn_masked', 'brand_code', 'brand_name', 'activation_date',
+    'months_on_net', 'tenure_years', 'spend_months', 'avg_monthly_spend', 'suspension_count',
+    'brand_points', 'tenure_points', 'spend_points', 'suspension_points', 'credit_score',
+    'star_level', 'star_label'
+] -%}
+
+with
+
+scores as (
+
+    select {{ columns | join(', ') }} from {{ ref('customer_credit_score') }}
+
+),
+
+history_month as (
+
+    select {{ columns | join(', ') }} from {{ ref('customer_credit_score_history') }}
+    where as_of_date = {{ as_of_date() }}
+
+),
+
+only_in_mart as (
+
+    select * from scores
+    except
+    select * from history_month
+
+),
+
+only_in_history as (
+
+    select * from history_month
+    except
+    select * from scores
+
+)
+
+select 'missing from the history' as side, * from only_in_mart
+union all
+select 'not in the mart' as side, * from only_in_history
