@@ -81,3 +81,9 @@
         {{ column }}{{ "," if not loop.last }}
         {%- endfor %}
 {%- endmacro %}
+
+
+{#- In a GROUP BY: true when the group's rows all hold the same value of column (or all null). -#}
+{% macro rows_agree_on(column) -%}
+    (count({{ column }}) = 0 or (count({{ column }}) = count(*) and min({{ column }}) = max({{ column }})))
+{%- endmacro %}

@@ -33,6 +33,7 @@ class NodeResult:
     message: str | None
     failures: int | None
     compiled_code: str | None = None
+    execution_time: float = 0.0
 
 
 @dataclass
@@ -71,6 +72,7 @@ def _child_main(args: list[str], env: dict[str, str], parent_pid: int, reply: Co
                     "message": r.message,
                     "failures": r.failures,
                     "compiled_code": getattr(node, "compiled_code", None),
+                    "execution_time": float(getattr(r, "execution_time", 0.0) or 0.0),
                 }
             )
         answer = {

@@ -19,6 +19,7 @@ What the data looks like, per customer:
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 import time
@@ -223,6 +224,22 @@ def _suspensions_sql(seed: int, as_of: dt.date) -> str:
     """
 
 
+def _append(piece, joined) -> None:
+    """Append one part file to the joined file inside the kernel (copy_file_range), no user-space copy."""
+    size = os.fstat(piece.fileno()).st_size
+    offset = 0
+    try:
+        while offset < size:
+            copied = os.copy_file_range(piece.fileno(), joined.fileno(), size - offset, offset)
+            if copied == 0:
+                break
+            offset += copied
+    except OSError:  # a filesystem without it: the ordinary copy
+        piece.seek(offset)
+        joined.seek(0, os.SEEK_END)
+        shutil.copyfileobj(piece, joined, 16 * 1024 * 1024)
+
+
 CHUNK_CUSTOMERS = 1_000_000
 CSV_OPTIONS = "(format csv, header {header}, dateformat '%Y-%m-%d', timestampformat '%Y-%m-%d %H:%M:%S')"
 OUTPUTS = {
@@ -294,7 +311,7 @@ def generate(
                 with target.open("wb") as joined:
                     for part in files:
                         with part.open("rb") as piece:
-                            shutil.copyfileobj(piece, joined, 16 * 1024 * 1024)
+                            _append(piece, joined)
             else:
                 listed = ", ".join(f"'{p}'" for p in files)
                 con.execute("set preserve_insertion_order = true")

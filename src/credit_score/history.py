@@ -60,9 +60,7 @@ class HistoryTables:
             return
         self.execute(f"delete from {self.built} where as_of_date = ?", [month])
         if self.exists(self.published):
-            self.execute(
-                f"insert into {self.built} select * from {self.published} where as_of_date = ?", [month]
-            )
+            self.execute(f"insert into {self.built} select * from {self.published} where as_of_date = ?", [month])
 
 
 def duckdb_history(work_db, served_path) -> tuple[Any, HistoryTables]:

@@ -112,9 +112,7 @@ def publish(as_of) -> None:
             for grantee, privilege in cur.fetchall():
                 cur.execute(f'grant {privilege} on {history.published} to "{grantee}"')
             cur.execute(f"delete from {history.published} where as_of_date = %s", [as_of])
-            cur.execute(
-                f"insert into {history.published} select * from {history.built} where as_of_date = %s", [as_of]
-            )
+            cur.execute(f"insert into {history.published} select * from {history.built} where as_of_date = %s", [as_of])
     finally:
         con.close()
 

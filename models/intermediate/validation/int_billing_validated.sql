@@ -36,9 +36,43 @@ export_month as (
 
 ),
 
-distinct_rows as (
+versions_by_id as (
 
-    {{ collapse_exact_duplicates('billing', [
+    -- one pass, grouped by id (cheaper than grouping by every column): an id whose rows all agree
+    -- is one distinct bill, delivered `copies` times
+    select
+        bill_id,
+        count(*) as copies,
+        min(customer_id) as customer_id,
+        min(bill_month_text) as bill_month_text,
+        min(amount_text) as amount_text,
+        min(bill_month) as bill_month,
+        min(amount) as amount,
+        {{ rows_agree_on('customer_id') }}
+        and {{ rows_agree_on('bill_month_text') }}
+        and {{ rows_agree_on('amount_text') }} as rows_agree
+    from billing
+    where bill_id is not null
+    group by bill_id
+
+),
+
+irregular_billing as (
+
+    -- rows without an id, and every row of an id delivered with different contents (rare)
+    select * from billing
+    where
+        bill_id is null
+        or bill_id in (
+            select versions_by_id.bill_id from versions_by_id
+            where not versions_by_id.rows_agree
+        )
+
+),
+
+irregular_rows as (
+
+    {{ collapse_exact_duplicates('irregular_billing', [
         'bill_id',
         'customer_id',
         'bill_month_text',
@@ -49,13 +83,42 @@ distinct_rows as (
 
 ),
 
+distinct_rows as (
+
+    select
+        bill_id,
+        customer_id,
+        bill_month_text,
+        amount_text,
+        bill_month,
+        amount,
+        copies,
+        false as has_conflicting_id
+    from versions_by_id
+    where rows_agree
+
+    union all
+
+    select
+        bill_id,
+        customer_id,
+        bill_month_text,
+        amount_text,
+        bill_month,
+        amount,
+        copies,
+        bill_id is not null as has_conflicting_id
+    from irregular_rows
+
+),
+
 judged as (
 
     select
         distinct_rows.*,
         case
             when distinct_rows.bill_id is null then 'missing_bill_id'
-            when count(*) over (partition by distinct_rows.bill_id) > 1 then 'conflicting_duplicate_id'
+            when distinct_rows.has_conflicting_id then 'conflicting_duplicate_id'
             when distinct_rows.customer_id is null then 'missing_customer_id'
             when distinct_rows.bill_month_text is null then 'missing_bill_month'
             when distinct_rows.bill_month is null then 'unreadable_bill_month'
@@ -81,12 +144,13 @@ final as (
 
         -- strings
         rejection_reason,
-        {{ json_object_text([
+        -- only where someone will read it: building JSON for every accepted row is most of the cost
+        case when rejection_reason is not null then {{ json_object_text([
             ('bill_id', 'bill_id'),
             ('customer_id', 'customer_id'),
             ('bill_month', 'bill_month_text'),
             ('amount', 'amount_text'),
-        ]) }} as raw_values,
+        ]) }} end as raw_values,
 
         -- numbers
         amount,

@@ -93,14 +93,15 @@ final as (
         msisdn_masked,
         brand_code,
         rejection_reason,
-        {{ json_object_text([
+        -- only where someone will read it: building JSON for every accepted row is most of the cost
+        case when rejection_reason is not null then {{ json_object_text([
             ('customer_id', 'customer_id'),
             ('msisdn_masked', 'msisdn_masked'),
             ('brand_code', 'brand_code'),
             ('activation_date', 'activation_date_text'),
             ('termination_date', 'termination_date_text'),
             ('updated_at', 'updated_at_text'),
-        ]) }} as raw_values,
+        ]) }} end as raw_values,
 
         -- numbers
         cast(copies as integer) as copies,

@@ -63,13 +63,14 @@ final as (
         -- strings
         reason_code,
         rejection_reason,
-        {{ json_object_text([
+        -- only where someone will read it: building JSON for every accepted row is most of the cost
+        case when rejection_reason is not null then {{ json_object_text([
             ('suspension_id', 'suspension_id'),
             ('customer_id', 'customer_id'),
             ('suspended_at', 'suspended_at_text'),
             ('resumed_at', 'resumed_at_text'),
             ('reason_code', 'reason_code'),
-        ]) }} as raw_values,
+        ]) }} end as raw_values,
 
         -- numbers
         cast(copies as integer) as copies,
