@@ -290,7 +290,7 @@ def bench_history(workdir: Path, as_of: dt.date, months: int, say) -> list[dict]
     for _ in range(months):
         day = day.replace(day=1) - dt.timedelta(days=1)
         dates.append(day)
-    dates.append(dates[-1])  # the last month once more: rebuilding an existing month
+    dates.append(as_of)  # an existing month rebuilt (and the mart left as of as_of again)
     for day in dates:
         con = duckdb.connect(str(served), read_only=True)
         before = con.execute("select count(*) from marts.customer_credit_score_history").fetchone()[0]
