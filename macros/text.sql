@@ -83,7 +83,19 @@
 {%- endmacro %}
 
 
-{#- In a GROUP BY: true when the group's rows all hold the same value of column (or all null). -#}
-{% macro rows_agree_on(column) -%}
-    (count({{ column }}) = 0 or (count({{ column }}) = count(*) and min({{ column }}) = max({{ column }})))
+{#- A 64-bit hash of a text value, for finding repeated keys cheaply (never trusted alone). -#}
+{% macro hash_of(expression) -%}
+    {{ return(adapter.dispatch('hash_of', 'credit_score')(expression)) }}
+{%- endmacro %}
+
+{% macro default__hash_of(expression) -%}
+    hash({{ expression }})
+{%- endmacro %}
+
+{% macro postgres__hash_of(expression) -%}
+    hashtextextended({{ expression }}, 0)
+{%- endmacro %}
+
+{% macro spark__hash_of(expression) -%}
+    xxhash64({{ expression }})
 {%- endmacro %}

@@ -27,13 +27,17 @@ VALIDATION_MODELS = [
     "int_customer_ids_resolved",
     "int_billing_validated",
     "int_suspensions_validated",
+    # the per-customer tables, in dependency order
+    "int_customers_tenure_computed",
+    "int_customers_spend_averaged",
+    "int_customers_suspensions_counted",
 ]
 
 
 @pytest.fixture(scope="module", params=AS_OF_DATES, ids=str)
 def compiled_mart(request, tmp_path_factory):
-    """(as_of, connection, SQL that re-runs the chain from raw): the validation tables are rebuilt
-    from their compiled SQL, then the mart's compiled SQL reads them through the views."""
+    """(as_of, connection, SQL that re-runs the chain from raw): the intermediate tables are rebuilt
+    from their compiled SQL in dependency order, then the mart's compiled SQL reads them."""
     as_of = request.param
     database = tmp_path_factory.mktemp("properties") / "warehouse.duckdb"
     report = load_and_build(EXAMPLES, database, as_of)

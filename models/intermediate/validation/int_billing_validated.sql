@@ -36,50 +36,52 @@ export_month as (
 
 ),
 
-versions_by_id as (
+repeated_id_hashes as (
 
-    -- one pass, grouped by id (cheaper than grouping by every column): an id whose rows all agree
-    -- is one distinct bill, delivered `copies` times
-    select
-        bill_id,
-        count(*) as copies,
-        min(customer_id) as customer_id,
-        min(bill_month_text) as bill_month_text,
-        min(amount_text) as amount_text,
-        min(bill_month) as bill_month,
-        min(amount) as amount,
-        {{ rows_agree_on('customer_id') }}
-        and {{ rows_agree_on('bill_month_text') }}
-        and {{ rows_agree_on('amount_text') }} as rows_agree
+    -- Ids delivered more than once are rare; finding them is the costly part, so it is done on a
+    -- 64-bit hash of the id (a small fixed-width key) instead of on the rows' text.  Two ids
+    -- sharing a hash only send both to the exact path below, so the result never depends on it.
+    select {{ hash_of('bill_id') }} as id_hash
     from billing
-    where bill_id is not null
-    group by bill_id
+    group by {{ hash_of('bill_id') }}
+    having count(*) > 1
 
 ),
 
-irregular_billing as (
+billing_routed as (
 
-    -- rows without an id, and every row of an id delivered with different contents (rare)
-    select * from billing
-    where
-        bill_id is null
-        or bill_id in (
-            select versions_by_id.bill_id from versions_by_id
-            where not versions_by_id.rows_agree
-        )
+    select
+        billing.*,
+        billing.bill_id is null or repeated_id_hashes.id_hash is not null as needs_comparing
+    from billing
+    left join repeated_id_hashes
+        on {{ hash_of('billing.bill_id') }} = repeated_id_hashes.id_hash
 
 ),
 
-irregular_rows as (
+rows_to_compare as (
 
-    {{ collapse_exact_duplicates('irregular_billing', [
-        'bill_id',
-        'customer_id',
-        'bill_month_text',
-        'amount_text',
-        'bill_month',
-        'amount',
-    ]) }}
+    select * from billing_routed
+    where needs_comparing
+
+),
+
+compared_rows as (
+
+    -- each distinct row once, with its copies; an id left with several versions is conflicting
+    select
+        *,
+        bill_id is not null and count(*) over (partition by bill_id) > 1 as has_conflicting_id
+    from (
+        {{ collapse_exact_duplicates('rows_to_compare', [
+            'bill_id',
+            'customer_id',
+            'bill_month_text',
+            'amount_text',
+            'bill_month',
+            'amount',
+        ]) }}
+    ) as collapsed
 
 ),
 
@@ -92,10 +94,10 @@ distinct_rows as (
         amount_text,
         bill_month,
         amount,
-        copies,
+        1 as copies,
         false as has_conflicting_id
-    from versions_by_id
-    where rows_agree
+    from billing_routed
+    where not needs_comparing
 
     union all
 
@@ -107,8 +109,8 @@ distinct_rows as (
         bill_month,
         amount,
         copies,
-        bill_id is not null as has_conflicting_id
-    from irregular_rows
+        has_conflicting_id
+    from compared_rows
 
 ),
 
