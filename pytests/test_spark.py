@@ -55,3 +55,12 @@ def test_spark_mart_is_identical_to_duckdb(spark_loaded, duckdb_parity_marts, as
     assert len(report.tests) == len(duck.tests), "every dbt test runs on Spark too"
     assert report.rows_scored == len(duckdb_mart) > 4000
     assert differences(read_spark_mart(warehouse), duckdb_mart) == []
+    # the history's partition of this date holds the same rows (the other date's stays beside it)
+    history = spark.mart_path(warehouse).with_name("customer_credit_score_history")
+    cursor = duckdb.execute(
+        f"select * from read_parquet('{history}/*/*.parquet', hive_partitioning = true) where as_of_date = ?",
+        [as_of],
+    )
+    columns = [d[0] for d in cursor.description]
+    month = {row[0]: dict(zip(columns, map(as_text, row), strict=True)) for row in cursor.fetchall()}
+    assert differences(month, duckdb_mart) == []

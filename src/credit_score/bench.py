@@ -406,7 +406,8 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
         "Written by `credit-score bench` (see the README); do not edit by hand. Each figure is the median of",
         "the runs shown; memory is the peak resident set of the whole process tree. `rows/s` counts input",
         "rows (subscriptions + bills + suspensions). Rows of the bound and of pandas were compared with the",
-        "published mart, every column: the differences column must read 0.",
+        "published mart, every column: the differences column must read 0. What the figures mean, and why",
+        "a budget is missed: [performance.md](performance.md).",
         "",
     ]
     machines = {json.dumps(r["machine"], sort_keys=True) for r in results}
