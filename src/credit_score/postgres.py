@@ -79,6 +79,8 @@ def history_step(step) -> None:
     con = connect()
     try:
         with con:
+            with con.cursor() as cur:  # a first build: dbt has not created it yet
+                cur.execute(f"create schema if not exists {PUBLISHED['marts']}")
             step(postgres_history(con))
     finally:
         con.close()
