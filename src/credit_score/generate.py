@@ -127,44 +127,58 @@ def _customers_sql(start: int, stop: int, seed: int, as_of: dt.date) -> str:
 
 
 def _bills_sql(seed: int, as_of: dt.date) -> str:
-    key = "c.i, m.k"
-    u = lambda purpose: _uniform(seed, key, purpose)  # noqa: E731
+    """Bills in file order (customer, then month from the latest back, then the month's bills by id)
+    without a sort: every step is a projection, a filter or an unnest, which DuckDB keeps in the order
+    of its input (preserve_insertion_order), and the customers come in order.  Sorting 115 million
+    bills at 10 million customers cost a third of `generate`."""
+    u = lambda purpose: _uniform(seed, "i, k", purpose)  # noqa: E731
     fmt = _pick(u("format"), [("day1", 0.85), ("ym", 0.07), ("yyyymm", 0.05), ("anyday", 0.03)])
     as_of_month = f"date_trunc('month', date '{as_of.isoformat()}')"
     return f"""
-    with months as (
+    with customer_months as (
         select
-            c.i,
-            c.customer_id,
-            m.k,
-            cast({as_of_month} - interval 1 month * m.k as date) as bill_month,
-            c.spend_level_fen * (0.75 + 0.5 * {u("noise")}) as amount_fen,
+            i, customer_id, activation_date, termination_date, spend_level_fen,
+            unnest(range({BILL_HISTORY_MONTHS})) as k
+        from customers
+    ),
+    months as (
+        select
+            i,
+            customer_id,
+            k,
+            cast({as_of_month} - interval 1 month * k as date) as bill_month,
+            spend_level_fen * (0.75 + 0.5 * {u("noise")}) as amount_fen,
             {u("skip")} as u_skip,
             {u("second")} as u_second,
             {u("adjust")} as u_adjust,
             {u("day")} as u_day,
             {fmt} as month_format
-        from customers as c
-        cross join range({BILL_HISTORY_MONTHS}) as m(k)
-        where cast({as_of_month} - interval 1 month * m.k as date) >= date_trunc('month', c.activation_date)
-          and (c.termination_date is null
-               or cast({as_of_month} - interval 1 month * m.k as date) <= c.termination_date)
+        from customer_months
+        where cast({as_of_month} - interval 1 month * k as date) >= date_trunc('month', activation_date)
+          and (termination_date is null
+               or cast({as_of_month} - interval 1 month * k as date) <= termination_date)
+    ),
+    -- a month's bills in id order: the bill (kind 0), a second bill (1), a negative adjustment (2)
+    kinds as (
+        select *, unnest([0, 1, 2]) as kind
+        from months
     ),
     bills as (
-        select i, k, customer_id, bill_month, month_format, u_day,
-               'B' || customer_id || '-' || strftime(bill_month, '%Y%m') as bill_id,
-               cast(round(amount_fen) as bigint) as fen
-        from months where u_skip >= 0.04
-        union all
-        select i, k, customer_id, bill_month, 'day1', 0,
-               'B' || customer_id || '-' || strftime(bill_month, '%Y%m') || '-2',
-               cast(round(amount_fen * 0.3 * u_second / 0.03) as bigint)
-        from months where u_skip >= 0.04 and u_second < 0.03
-        union all
-        select i, k, customer_id, bill_month, 'day1', 0,
-               'B' || customer_id || '-' || strftime(bill_month, '%Y%m') || '-A',
-               -cast(round(amount_fen * 0.3 * u_adjust / 0.02) as bigint)
-        from months where u_adjust < 0.02
+        select
+            i, k, customer_id, bill_month,
+            case when kind = 0 then month_format else 'day1' end as month_format,
+            case when kind = 0 then u_day else 0 end as u_day,
+            'B' || customer_id || '-' || strftime(bill_month, '%Y%m')
+                || case kind when 1 then '-2' when 2 then '-A' else '' end as bill_id,
+            case kind
+                when 0 then cast(round(amount_fen) as bigint)
+                when 1 then cast(round(amount_fen * 0.3 * u_second / 0.03) as bigint)
+                else -cast(round(amount_fen * 0.3 * u_adjust / 0.02) as bigint)
+            end as fen
+        from kinds
+        where (kind = 0 and u_skip >= 0.04)
+           or (kind = 1 and u_skip >= 0.04 and u_second < 0.03)
+           or (kind = 2 and u_adjust < 0.02)
     )
     select
         i, k,
@@ -248,7 +262,7 @@ OUTPUTS = {
         "from customers order by i"
     ),
     "billing": lambda seed, as_of: (
-        f"select bill_id, customer_id, bill_month, amount from ({_bills_sql(seed, as_of)}) order by i, k, bill_id"
+        f"select bill_id, customer_id, bill_month, amount from ({_bills_sql(seed, as_of)})"
     ),
     "suspensions": lambda seed, as_of: (
         "select suspension_id, customer_id, suspended_at, resumed_at, reason_code "
