@@ -13,6 +13,27 @@ billing as (
 
 ),
 
+billing_ids as (
+
+    -- The same staging rows are read three times on purpose: once with every column parsed (the
+    -- bills delivered once, nearly all of them), once for the ids alone (to find the repeated ones)
+    -- and once as text (the few repeated ones).  A CTE read twice would be materialised whole, which
+    -- at 10 million customers (145 million bills) no longer fits in memory and spills to disk.
+    select bill_id from {{ ref('stg_telecom__billing') }}
+
+),
+
+billing_texts as (
+
+    select
+        bill_id,
+        customer_id,
+        bill_month_text,
+        amount_text
+    from {{ ref('stg_telecom__billing') }}
+
+),
+
 subscriptions as (
 
     select * from {{ ref('int_subscriptions_validated') }}
@@ -42,35 +63,55 @@ repeated_id_hashes as (
     -- 64-bit hash of the id (a small fixed-width key) instead of on the rows' text.  Two ids
     -- sharing a hash only send both to the exact path below, so the result never depends on it.
     select {{ hash_of('bill_id') }} as id_hash
-    from billing
+    from billing_ids
     group by {{ hash_of('bill_id') }}
     having count(*) > 1
 
 ),
 
-billing_routed as (
+single_rows as (
 
+    -- the common case: an id delivered once, so the row is its own distinct row
     select
-        billing.*,
-        billing.bill_id is null or repeated_id_hashes.id_hash is not null as needs_comparing
+        billing.bill_id,
+        billing.customer_id,
+        billing.bill_month_text,
+        billing.amount_text,
+        billing.bill_month,
+        billing.amount,
+        1 as copies,
+        false as has_conflicting_id
     from billing
     left join repeated_id_hashes
         on {{ hash_of('billing.bill_id') }} = repeated_id_hashes.id_hash
+    where
+        billing.bill_id is not null
+        and repeated_id_hashes.id_hash is null
 
 ),
 
 rows_to_compare as (
 
-    select * from billing_routed
-    where needs_comparing
+    -- ids delivered more than once, and rows without an id: compared as delivered text
+    select * from billing_texts
+    where
+        bill_id is null
+        or {{ hash_of('bill_id') }} in (select repeated_id_hashes.id_hash from repeated_id_hashes)
 
 ),
 
 compared_rows as (
 
-    -- each distinct row once, with its copies; an id left with several versions is conflicting
+    -- each distinct row once, with its copies, parsed as staging parses it; an id left with
+    -- several versions is conflicting
     select
-        *,
+        bill_id,
+        customer_id,
+        bill_month_text,
+        amount_text,
+        {{ parse_bill_month('bill_month_text') }} as bill_month,
+        {{ parse_amount('amount_text') }} as amount,
+        copies,
         bill_id is not null and count(*) over (partition by bill_id) > 1 as has_conflicting_id
     from (
         {{ collapse_exact_duplicates('rows_to_compare', [
@@ -78,8 +119,6 @@ compared_rows as (
             'customer_id',
             'bill_month_text',
             'amount_text',
-            'bill_month',
-            'amount',
         ]) }}
     ) as collapsed
 
@@ -87,30 +126,9 @@ compared_rows as (
 
 distinct_rows as (
 
-    select
-        bill_id,
-        customer_id,
-        bill_month_text,
-        amount_text,
-        bill_month,
-        amount,
-        1 as copies,
-        false as has_conflicting_id
-    from billing_routed
-    where not needs_comparing
-
+    select * from single_rows
     union all
-
-    select
-        bill_id,
-        customer_id,
-        bill_month_text,
-        amount_text,
-        bill_month,
-        amount,
-        copies,
-        has_conflicting_id
-    from compared_rows
+    select * from compared_rows
 
 ),
 
