@@ -12,27 +12,148 @@ subscriptions as (
 
 ),
 
+-- read again, ids alone, to find the repeated ones without materialising every parsed row
+subscription_ids as (
+
+    select customer_id from {{ ref('stg_telecom__subscriptions') }}
+
+),
+
 brand_codes as (
 
     select * from {{ ref('brand_codes') }}
 
 ),
 
+repeated_id_hashes as (
+
+    -- Customers delivered in more than one row (versions or copies) are few; finding them on a
+    -- 64-bit hash of the id spares the ranking windows for everybody else.  Two ids sharing a hash
+    -- only send both to the exact path below, so the result never depends on it.
+    select {{ hash_of('customer_id') }} as id_hash
+    from subscription_ids
+    group by {{ hash_of('customer_id') }}
+    having count(*) > 1
+
+),
+
+subscriptions_routed as (
+
+    select
+        subscriptions.*,
+        subscriptions.customer_id is null or repeated_id_hashes.id_hash is not null as needs_comparing
+    from subscriptions
+    left join repeated_id_hashes
+        on {{ hash_of('subscriptions.customer_id') }} = repeated_id_hashes.id_hash
+
+),
+
+rows_to_compare as (
+
+    select * from subscriptions_routed
+    where needs_comparing
+
+),
+
+compared_rows as (
+
+    -- each distinct row once with its copies, its versions ranked by recency
+    select
+        *,
+        count(*) over (partition by customer_id) as version_count,
+        rank() over (
+            partition by customer_id
+            order by updated_at desc nulls last
+        ) as recency_rank
+    from (
+        {{ collapse_exact_duplicates('rows_to_compare', [
+            'customer_id',
+            'msisdn_masked',
+            'msisdn_hash',
+            'brand_code',
+            'activation_date_text',
+            'termination_date_text',
+            'updated_at_text',
+            'has_valid_msisdn',
+            'activation_date',
+            'termination_date',
+            'updated_at',
+        ]) }}
+    ) as collapsed
+
+),
+
+compared_counted as (
+
+    select
+        *,
+        sum(case when recency_rank = 1 then 1 else 0 end)
+            over (partition by customer_id) as latest_version_count
+    from compared_rows
+
+),
+
+single_rows as (
+
+    -- the common case: a customer delivered once is its own only version
+    select
+        customer_id,
+        msisdn_masked,
+        msisdn_hash,
+        brand_code,
+        activation_date_text,
+        termination_date_text,
+        updated_at_text,
+        has_valid_msisdn,
+        activation_date,
+        termination_date,
+        updated_at,
+        1 as copies,
+        1 as version_count,
+        1 as recency_rank,
+        1 as latest_version_count
+    from subscriptions_routed
+    where not needs_comparing
+
+),
+
 distinct_rows as (
 
-    {{ collapse_exact_duplicates('subscriptions', [
-        'customer_id',
-        'msisdn_masked',
-        'msisdn_hash',
-        'brand_code',
-        'activation_date_text',
-        'termination_date_text',
-        'updated_at_text',
-        'has_valid_msisdn',
-        'activation_date',
-        'termination_date',
-        'updated_at',
-    ]) }}
+    select
+        customer_id,
+        msisdn_masked,
+        msisdn_hash,
+        brand_code,
+        activation_date_text,
+        termination_date_text,
+        updated_at_text,
+        has_valid_msisdn,
+        activation_date,
+        termination_date,
+        updated_at,
+        copies,
+        version_count,
+        recency_rank,
+        latest_version_count
+    from single_rows
+    union all
+    select
+        customer_id,
+        msisdn_masked,
+        msisdn_hash,
+        brand_code,
+        activation_date_text,
+        termination_date_text,
+        updated_at_text,
+        has_valid_msisdn,
+        activation_date,
+        termination_date,
+        updated_at,
+        copies,
+        version_count,
+        recency_rank,
+        latest_version_count
+    from compared_counted
 
 ),
 
@@ -40,25 +161,10 @@ versions_ranked as (
 
     select
         distinct_rows.*,
-        brand_codes.brand_code is not null as is_known_brand,
-        count(*) over (partition by distinct_rows.customer_id) as version_count,
-        rank() over (
-            partition by distinct_rows.customer_id
-            order by distinct_rows.updated_at desc nulls last
-        ) as recency_rank
+        brand_codes.brand_code is not null as is_known_brand
     from distinct_rows
     left join brand_codes
         on distinct_rows.brand_code = brand_codes.brand_code
-
-),
-
-latest_counted as (
-
-    select
-        *,
-        sum(case when recency_rank = 1 then 1 else 0 end)
-            over (partition by customer_id) as latest_version_count
-    from versions_ranked
 
 ),
 
@@ -79,7 +185,7 @@ judged as (
             when not is_known_brand then 'unknown_brand_code'
             when termination_date < activation_date then 'termination_before_activation'
         end as rejection_reason
-    from latest_counted
+    from versions_ranked
 
 ),
 
