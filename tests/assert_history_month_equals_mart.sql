@@ -41,6 +41,12 @@ only_in_history as (
 
 )
 
-select 'missing from the history' as side, * from only_in_mart
+select
+    'missing from the history' as side,
+    {{ columns | join(',\n    ') }}
+from only_in_mart
 union all
-select 'not in the mart' as side, * from only_in_history
+select
+    'not in the mart' as side,
+    {{ columns | join(',\n    ') }}
+from only_in_history
