@@ -157,6 +157,25 @@ def _command(kind: str, as_of: dt.date, workdir: Path) -> list[str]:
     return [sys.executable, "-m", "credit_score.bench", "_worker", kind, as_of.isoformat(), str(workdir)]
 
 
+def dbt_profile(top: int = 12) -> list[dict]:
+    """The slowest nodes of the dbt invocation that just ended (target/run_results.json): where the
+    time of a `models` or `build` run goes.  Nodes run on 4 dbt threads sharing 2 cores, so a
+    node's seconds include waiting for the others; the ranking is what matters."""
+    path = PROJECT_DIR / "target" / "run_results.json"
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text(encoding="utf-8")).get("results", [])
+    nodes = [
+        {
+            "node": r["unique_id"].split(".", 1)[0] + " " + r["unique_id"].rsplit(".", 1)[-1],
+            "seconds": round(float(r.get("execution_time") or 0), 2),
+        }
+        for r in results
+    ]
+    nodes.sort(key=lambda n: n["seconds"], reverse=True)
+    return nodes[:top] + [{"node": f"all {len(nodes)} nodes", "seconds": round(sum(n["seconds"] for n in nodes), 1)}]
+
+
 # --- checking that the four agree ---------------------------------------------------------------
 
 COLUMNS = (
@@ -233,6 +252,7 @@ def bench_one(
     con.close()
     total_rows = sum(input_rows.values())
     samples: dict[str, list[dict]] = {k: [] for k in KINDS}
+    profiles: dict[str, list[dict]] = {}
     order = ["build", "models", "bound", "pandas"]  # build first: it creates the seeds and the mart
     if customers > pandas_max:
         order.remove("pandas")
@@ -241,6 +261,8 @@ def bench_one(
         for kind in order:
             sample = measure(_command(kind, as_of, workdir), env=env, log=log)
             samples[kind].append(sample)
+            if kind in ("models", "build"):
+                profiles[kind] = dbt_profile()
             say(f"  run {run + 1}/{runs} {kind}: {sample['seconds']:.1f}s, {sample['peak_rss_bytes'] / 2**30:.2f} GiB")
     agreement = compare(workdir, with_pandas="pandas" in samples)
     say(f"  rows compared: {agreement}")
@@ -268,6 +290,7 @@ def bench_one(
         if "pandas" in samples
         else f"not run above {pandas_max:,} customers: it holds every bill in memory (see docs/benchmarks.md)",
         "agreement": agreement,
+        "profile": profiles,
         "machine": machine(),
         "measured_on": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -480,6 +503,34 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
                 f"| {h['as_of']} | {h['history_rows_before']:,} | {h['month_rows']:,} | "
                 f"{h['history_model_seconds']:.2f} | {h['mart_model_seconds']:.2f} | {h['build_seconds']:.1f} |"
             )
+        added = [h for h in r["history"] if h["history_rows_after"] > h["history_rows_before"]]
+        if added:
+            one = statistics.median(h["build_seconds"] for h in added)
+            months = len({h["as_of"] for h in r["history"]})
+            lines += [
+                "",
+                f"Adding a month costs one build ({one:.1f} s, of which the history model "
+                f"{statistics.median(h['history_model_seconds'] for h in added):.2f} s) whatever the history's "
+                f"length; rebuilding the {months} months kept from scratch would cost {months} builds "
+                f"(about {months * one:.0f} s), and 12 months about {12 * one:.0f} s.",
+            ]
+    for r in results:
+        if not r.get("profile"):
+            continue
+        lines += [
+            "",
+            f"## Where the time goes ({r['customers']:,} customers, last run, seconds per dbt node)",
+            "",
+            "Nodes run on 4 dbt threads over 2 cores, so a node's seconds include waiting for the others.",
+            "",
+            "| models alone: node | s | build with tests: node | s |",
+            "|---|---|---|---|",
+        ]
+        models, build = r["profile"].get("models", []), r["profile"].get("build", [])
+        for i in range(max(len(models), len(build))):
+            m = models[i] if i < len(models) else {"node": "", "seconds": ""}
+            b = build[i] if i < len(build) else {"node": "", "seconds": ""}
+            lines.append(f"| {m['node']} | {m['seconds']} | {b['node']} | {b['seconds']} |")
     lines += ["", "![time against customers](benchmarks.png)", ""]
     report.write_text("\n".join(lines), encoding="utf-8")
     _chart(results, chart)
