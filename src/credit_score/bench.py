@@ -157,6 +157,13 @@ def _command(kind: str, as_of: dt.date, workdir: Path) -> list[str]:
     return [sys.executable, "-m", "credit_score.bench", "_worker", kind, as_of.isoformat(), str(workdir)]
 
 
+def _node_name(unique_id: str) -> str:
+    """'model.credit_score.x' -> 'model x'; a data test's id ends with a hash, its name comes before."""
+    kind, _, *rest = unique_id.split(".")
+    name = rest[0] if kind == "test" and len(rest) > 1 else rest[-1]
+    return f"{kind} {name}"
+
+
 def dbt_profile(top: int = 12) -> list[dict]:
     """The slowest nodes of the dbt invocation that just ended (target/run_results.json): where the
     time of a `models` or `build` run goes.  Nodes run on 4 dbt threads sharing 2 cores, so a
@@ -167,7 +174,7 @@ def dbt_profile(top: int = 12) -> list[dict]:
     results = json.loads(path.read_text(encoding="utf-8")).get("results", [])
     nodes = [
         {
-            "node": r["unique_id"].split(".", 1)[0] + " " + r["unique_id"].rsplit(".", 1)[-1],
+            "node": _node_name(r["unique_id"]),
             "seconds": round(float(r.get("execution_time") or 0), 2),
         }
         for r in results
