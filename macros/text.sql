@@ -95,6 +95,20 @@
 {%- endmacro %}
 
 
+{#-
+    The 64-bit hashes (as id_hash) of the keys of `relation` that occur more than once.  Repeated keys
+    are rare, and finding them on a small fixed-width hash instead of the text is the cheap way; two
+    keys sharing a hash only send both rows to the caller's exact comparison, so a result never
+    depends on the hash.
+-#}
+{% macro repeated_key_hashes(relation, key) -%}
+    select {{ hash_of(key) }} as id_hash
+    from {{ relation }}
+    group by {{ hash_of(key) }}
+    having count(*) > 1
+{%- endmacro %}
+
+
 {#- A 64-bit hash of a text value, for finding repeated keys cheaply (never trusted alone). -#}
 {% macro hash_of(expression) -%}
     {{ return(adapter.dispatch('hash_of', 'credit_score')(expression)) }}

@@ -59,13 +59,8 @@ export_month as (
 
 repeated_id_hashes as (
 
-    -- Ids delivered more than once are rare; finding them is the costly part, so it is done on a
-    -- 64-bit hash of the id (a small fixed-width key) instead of on the rows' text.  Two ids
-    -- sharing a hash only send both to the exact path below, so the result never depends on it.
-    select {{ hash_of('bill_id') }} as id_hash
-    from billing_ids
-    group by {{ hash_of('bill_id') }}
-    having count(*) > 1
+    -- ids delivered more than once: rare, and the costly part to find (see the macro)
+    {{ repeated_key_hashes('billing_ids', 'bill_id') }}
 
 ),
 

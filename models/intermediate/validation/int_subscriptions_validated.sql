@@ -27,13 +27,8 @@ brand_codes as (
 
 repeated_id_hashes as (
 
-    -- Customers delivered in more than one row (versions or copies) are few; finding them on a
-    -- 64-bit hash of the id spares the ranking windows for everybody else.  Two ids sharing a hash
-    -- only send both to the exact path below, so the result never depends on it.
-    select {{ hash_of('customer_id') }} as id_hash
-    from subscription_ids
-    group by {{ hash_of('customer_id') }}
-    having count(*) > 1
+    -- customers delivered in more than one row (versions or copies): only they need ranking
+    {{ repeated_key_hashes('subscription_ids', 'customer_id') }}
 
 ),
 
@@ -119,41 +114,10 @@ single_rows as (
 
 distinct_rows as (
 
-    select
-        customer_id,
-        msisdn_masked,
-        msisdn_hash,
-        brand_code,
-        activation_date_text,
-        termination_date_text,
-        updated_at_text,
-        has_valid_msisdn,
-        activation_date,
-        termination_date,
-        updated_at,
-        copies,
-        version_count,
-        recency_rank,
-        latest_version_count
-    from single_rows
+    -- single_rows and compared_counted have the same columns in the same order
+    select * from single_rows
     union all
-    select
-        customer_id,
-        msisdn_masked,
-        msisdn_hash,
-        brand_code,
-        activation_date_text,
-        termination_date_text,
-        updated_at_text,
-        has_valid_msisdn,
-        activation_date,
-        termination_date,
-        updated_at,
-        copies,
-        version_count,
-        recency_rank,
-        latest_version_count
-    from compared_counted
+    select * from compared_counted
 
 ),
 
