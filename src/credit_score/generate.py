@@ -129,7 +129,7 @@ def _customers_sql(start: int, stop: int, seed: int, as_of: dt.date) -> str:
 def _bills_sql(seed: int, as_of: dt.date) -> str:
     """Bills in file order (customer, then month from the latest back, then the month's bills by id)
     without a sort: every step is a projection, a filter or an unnest, which DuckDB keeps in the order
-    of its input (preserve_insertion_order), and the customers come in order.  Sorting 115 million
+    of its input (preserve_insertion_order), and the customers come in order.  Sorting 145 million
     bills at 10 million customers cost a third of `generate`."""
     u = lambda purpose: _uniform(seed, "i, k", purpose)  # noqa: E731
     fmt = _pick(u("format"), [("day1", 0.85), ("ym", 0.07), ("yyyymm", 0.05), ("anyday", 0.03)])

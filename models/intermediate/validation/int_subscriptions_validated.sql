@@ -12,7 +12,8 @@ subscriptions as (
 
 ),
 
--- read again, ids alone, to find the repeated ones without materialising every parsed row
+-- read again, ids alone, to find the repeated ones: so the parsed rows are materialised once
+-- (subscriptions_routed, read by both paths below), not a second time for the hashes
 subscription_ids as (
 
     select customer_id from {{ ref('stg_telecom__subscriptions') }}
