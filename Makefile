@@ -21,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/sqlfluff lint models macros tests
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf target logs data warehouse

@@ -32,3 +32,4 @@
         as decimal(18, 2)
     )
 {%- endmacro %}
+

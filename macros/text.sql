@@ -53,45 +53,88 @@
 {%- endmacro %}
 
 
-{#- A JSON object of (key, value expression) pairs, as text: the raw values kept in the audit. -#}
+{#-
+    A JSON object of (key, value expression) pairs, as text: the raw values kept in the audit.  Written
+    out key by key, compact and in the given order, a null as `null`, so that every engine writes the
+    same text (their own JSON builders differ in spacing, key order and whether nulls are kept).
+-#}
 {% macro json_object_text(pairs) -%}
-    {{ return(adapter.dispatch('json_object_text', 'credit_score')(pairs)) }}
+    {%- set parts = ["'{'"] -%}
+    {%- for key, value in pairs -%}
+        {%- do parts.append("'" ~ ("" if loop.first else ",") ~ '"' ~ key ~ '":' ~ "'") -%}
+        {%- do parts.append(json_value_text(value)) -%}
+    {%- endfor -%}
+    {%- do parts.append("'}'") -%}
+    {{ dbt.concat(parts) }}
 {%- endmacro %}
 
-{% macro default__json_object_text(pairs) -%}
-    cast(json_object(
-        {%- for key, value in pairs %}'{{ key }}', {{ value }}{{ ", " if not loop.last }}{% endfor -%}
-    ) as {{ dbt.type_string() }})
+
+{#- A text value as JSON text: the string quoted and escaped, or null. -#}
+{% macro json_value_text(expression) -%}
+    {{ return(adapter.dispatch('json_value_text', 'credit_score')(expression)) }}
 {%- endmacro %}
 
-{% macro postgres__json_object_text(pairs) -%}
-    cast(json_build_object(
-        {%- for key, value in pairs %}'{{ key }}', {{ value }}{{ ", " if not loop.last }}{% endfor -%}
-    ) as text)
+{% macro default__json_value_text(expression) -%}
+    coalesce(cast(to_json({{ expression }}) as {{ dbt.type_string() }}), 'null')
 {%- endmacro %}
 
-{% macro spark__json_object_text(pairs) -%}
-    to_json(named_struct(
-        {%- for key, value in pairs %}'{{ key }}', {{ value }}{{ ", " if not loop.last }}{% endfor -%}
-    ))
+{% macro postgres__json_value_text(expression) -%}
+    coalesce(to_json({{ expression }})::text, 'null')
+{%- endmacro %}
+
+{#- Spark has no JSON for a lone value: the one element of a JSON array, brackets taken off. -#}
+{% macro spark__json_value_text(expression) -%}
+    regexp_extract(to_json(array({{ expression }})), '^\\[(.*)\\]$', 1)
 {%- endmacro %}
 
 
 {#-
-    Each distinct row of `relation` once, with `copies`: how many identical rows were delivered.
-    The validation models use it so that an exact duplicate is kept once and counted, never lost.
+    Each distinct row of `relation` (the same values in `columns`) once, with `copies` (how many
+    identical rows were delivered, in one delivery or several), the delivery_id and file_line of its
+    first copy (the earliest delivered_on, then the lowest line, then the delivery id) and
+    `latest_delivered_on` (when its latest copy arrived).  The validation models use it for the rows
+    they compare, so that an exact duplicate is kept once, counted and traced, never lost.
 -#}
-{% macro collapse_exact_duplicates(relation, columns) -%}
+{% macro first_copies(relation, columns) -%}
+    {%- set distinct_row = columns | join(', ') -%}
     select
         {%- for column in columns %}
         {{ column }},
         {%- endfor %}
-        count(*) as copies
-    from {{ relation }}
-    group by
-        {%- for column in columns %}
-        {{ column }}{{ "," if not loop.last }}
-        {%- endfor %}
+        delivery_id,
+        file_line,
+        copies,
+        latest_delivered_on
+    from (
+        select
+            {%- for column in columns %}
+            {{ column }},
+            {%- endfor %}
+            delivery_id,
+            file_line,
+            count(*) over (partition by {{ distinct_row }}) as copies,
+            max(delivered_on) over (partition by {{ distinct_row }}) as latest_delivered_on,
+            row_number() over (
+                partition by {{ distinct_row }}
+                order by delivered_on, file_line, {{ byte_order('delivery_id') }}
+            ) as copy_number
+        from {{ relation }}
+    ) as numbered
+    where copy_number = 1
+{%- endmacro %}
+
+
+{#- Text compared byte by byte, whatever the database's collation (PostgreSQL's may sort by locale). -#}
+{% macro byte_order(expression) -%}
+    {{ return(adapter.dispatch('byte_order', 'credit_score')(expression)) }}
+{%- endmacro %}
+
+{% macro default__byte_order(expression) -%}
+    {{ expression }}
+{%- endmacro %}
+
+{% macro postgres__byte_order(expression) -%}
+    {{ expression }} collate "C"
 {%- endmacro %}
 
 

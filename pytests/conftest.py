@@ -1,4 +1,5 @@
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,30 +22,54 @@ def examples_marts(tmp_path_factory) -> dict[dt.date, dict]:
 
 
 @pytest.fixture(scope="session")
-def parity_data(tmp_path_factory):
-    """The data set every engine builds for the parity tests: 5,000 generated customers and 1,000
-    placed on SPEC's boundaries around both dates."""
-    from credit_score.generate import generate
-    from pytests import adversarial, reference
-    from pytests.helpers import write_folder
+def scenario(tmp_path_factory):
+    """The cross-delivery cases of SPEC 6 (pytests/deliveries_scenario.py), as delivery folders."""
+    from pytests.deliveries_scenario import build_scenario
 
-    folder = tmp_path_factory.mktemp("parity_engines")
-    generate(5000, folder, seed=99, as_of=MONTH_END, progress=False)
-    realistic = {t: reference.read_csv(folder / f"{t}.csv") for t in ("subscriptions", "billing", "suspensions")}
-    edges = adversarial.build(1000, [MONTH_END, MID_MONTH], seed=5)
-    return write_folder(folder, {t: realistic[t] + edges[t] for t in realistic})
+    return build_scenario(tmp_path_factory.mktemp("scenario"))
+
+
+@dataclass
+class Built:
+    """A build and what it published: its report, the published tables (helpers.read_published) and
+    the mart keyed by customer."""
+
+    report: object
+    published: dict
+    mart: dict
 
 
 @pytest.fixture(scope="session")
-def duckdb_parity_marts(parity_data, tmp_path_factory):
-    """The DuckDB marts of the parity data set at both dates: what the other engines must equal."""
-    marts = {}
-    for as_of in (MONTH_END, MID_MONTH):
-        database = tmp_path_factory.mktemp("parity_duckdb") / "warehouse.duckdb"
-        report = load_and_build(parity_data, database, as_of)
-        assert report.ok
-        marts[as_of] = (report, read_mart(database))
-    return marts
+def scenario_duckdb(scenario, tmp_path_factory):
+    """The scenario on DuckDB, loaded in order with a September build in between, then the rest, an
+    October build and a mid-month one (2026-03-15): {as_of: Built}, and the served file.  What every
+    engine must publish for the same deliveries."""
+    from credit_score.build import build
+    from pytests.deliveries_scenario import OCTOBER, SEPTEMBER
+    from pytests.helpers import load_steps, read_published
+
+    database = tmp_path_factory.mktemp("scenario_duckdb") / "warehouse.duckdb"
+    built = {}
+    load_steps(scenario.in_order(), database)
+    for as_of in (SEPTEMBER, OCTOBER, MID_MONTH):
+        if as_of == OCTOBER:
+            load_steps(scenario.after_september(), database, replace_first=False)
+        report = build(as_of, database=database)
+        built[as_of] = Built(report, read_published(database=database), read_mart(database))
+    return database, built
+
+
+# The longest files first, so that `make test`'s two workers (pytest-xdist, a file per worker at a
+# time) finish together; the rest in alphabetical order.
+LONGEST_FIRST = ["test_spark.py", "test_postgres.py", "test_history.py", "test_cli.py", "test_deliveries.py"]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item) -> tuple[int, str]:
+        name = item.path.name
+        return (LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST), name)
+
+    items.sort(key=rank)  # stable: the tests of a file keep their order
 
 
 def pytest_configure(config):

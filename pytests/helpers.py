@@ -12,14 +12,21 @@ from credit_score.build import BuildReport, build
 from credit_score.load import load, write_csv_tables
 
 EXAMPLES = Path(__file__).parent / "data" / "examples"
+# The tests' data is as of 2026-10-31 at the latest: delivered after that month, on a pinned date.
+DELIVERED = dt.date(2026, 11, 5)
 
 
 def write_folder(folder: Path, tables: dict[str, list[dict[str, str]]]) -> Path:
     return write_csv_tables(folder, tables)
 
 
+def load_one(folder: Path, database: Path | None = None, **kwargs) -> dict[str, int]:
+    """Load folder as the only delivery (raw emptied first), delivered on DELIVERED unless given."""
+    return load(folder, database, **{"delivered_on": DELIVERED, "replace": True, "progress": False, **kwargs})
+
+
 def load_and_build(folder: Path, database: Path, as_of: dt.date, **kwargs) -> BuildReport:
-    load(folder, database, progress=False)
+    load_one(folder, database)
     return build(as_of, database=database, **kwargs)
 
 
@@ -56,3 +63,71 @@ def differences(actual: dict[str, dict[str, str]], expected: dict[str, dict[str,
             if actual[customer].get(column) != value:
                 found.append((customer, column, actual[customer].get(column), "expected", value))
     return found[:limit] + ([f"... {len(found) - limit} more"] if len(found) > limit else [])
+
+
+def load_steps(steps, database: Path | None = None, *, target: str | None = None, replace_first: bool = True) -> None:
+    """Load (folder, delivery id, delivered on) steps in order; the first empties raw unless told not to."""
+    for number, (folder, delivery_id, delivered_on) in enumerate(steps):
+        load(
+            folder,
+            database,
+            delivered_on=delivered_on,
+            delivery_id=delivery_id,
+            replace=replace_first and number == 0,
+            target=target,
+            progress=False,
+        )
+
+
+# What BI reads, compared across engines and load orders (loaded_at is when a load ran: it differs).
+PUBLISHED = ("marts.customer_credit_score", "audit.rejected_records", "audit.reconciliation", "audit.deliveries")
+UNCOMPARED = {"loaded_at"}
+
+
+def read_published(target: str = "duckdb", database: Path | None = None) -> dict[str, list[tuple[str, ...]]]:
+    """Each published table as sorted rows of text ('' for null), with its column names first."""
+    found: dict[str, list[tuple[str, ...]]] = {}
+    for name in PUBLISHED:
+        columns, rows = _select_all(target, name, database)
+        keep = [i for i, c in enumerate(columns) if c not in UNCOMPARED]
+        found[name] = [tuple(columns[i] for i in keep)] + sorted(tuple(as_text(row[i]) for i in keep) for row in rows)
+    return found
+
+
+def _select_all(target: str, name: str, database: Path | None) -> tuple[list[str], list[tuple]]:
+    if target == "postgres":
+        from credit_score.engines import postgres
+
+        con = postgres.connect()
+        try:
+            with con.cursor() as cur:
+                cur.execute(f"select * from {name}")
+                return [d[0] for d in cur.description], cur.fetchall()
+        finally:
+            con.close()
+    if target == "spark":
+        from credit_score.engines.spark import SparkEngine
+
+        path = SparkEngine().table_path(*name.split("."))
+        cursor = duckdb.execute(f"select * from read_parquet('{path}/*.parquet')")
+        return [d[0] for d in cursor.description], cursor.fetchall()
+    from credit_score.engines.duckdb import SERVED, attached
+
+    con = attached((database, SERVED, True))
+    try:
+        cursor = con.execute(f"select * from {SERVED}.{name}")
+        return [d[0] for d in cursor.description], cursor.fetchall()
+    finally:
+        con.close()
+
+
+def split_into_deliveries(folder: Path, root: Path, parts: int, first: dt.date) -> list[tuple[Path, str, dt.date]]:
+    """The CSV rows of folder dealt round-robin into `parts` deliveries, delivered a day apart from first."""
+    from credit_score.load import read_csv_tables
+
+    tables = read_csv_tables(folder)
+    steps = []
+    for k in range(parts):
+        delivery = write_csv_tables(root / f"part-{k + 1}", {t: rows[k::parts] for t, rows in tables.items()})
+        steps.append((delivery, delivery.name, first + dt.timedelta(days=k)))
+    return steps

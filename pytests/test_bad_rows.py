@@ -9,22 +9,27 @@ import duckdb
 import pytest
 
 from credit_score import badrows
+from credit_score.build import build
 from credit_score.generate import generate
 from pytests import reference
 from pytests.conftest import MONTH_END
-from pytests.helpers import differences, load_and_build, read_mart, write_folder
+from pytests.helpers import DELIVERED, differences, load_steps, read_mart, split_into_deliveries, write_folder
 
 TABLES = ("subscriptions", "billing", "suspensions")
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
+@pytest.fixture(scope="module", params=[1, 3], ids=["one delivery", "three deliveries"])
+def built(request, tmp_path_factory):
+    """The bad rows mixed into good data, delivered whole or dealt into three deliveries: the same
+    outcome either way (the tests below do not look at which delivery a row came in)."""
     tmp = tmp_path_factory.mktemp("bad_rows")
     generate(5000, tmp / "good", seed=11, as_of=MONTH_END, progress=False)
     good = {t: reference.read_csv(tmp / "good" / f"{t}.csv") for t in TABLES}
     mixed, added = badrows.mix_in(good)
     database = tmp / "warehouse.duckdb"
-    report = load_and_build(write_folder(tmp / "mixed", mixed), database, MONTH_END)
+    folder = write_folder(tmp / "mixed", mixed)
+    load_steps(split_into_deliveries(folder, tmp / "deliveries", request.param, DELIVERED), database)
+    report = build(MONTH_END, database=database)
     con = duckdb.connect(str(database), read_only=True)
     rejected = con.execute("select source_table, record_id, rejection_reason, raw_values from audit.rejected_records")
     rejected = rejected.fetchall()

@@ -11,11 +11,12 @@ import duckdb
 import pytest
 
 from credit_score.dbt import run_dbt
+from credit_score.engines.duckdb import DuckDBEngine
 from credit_score.load import read_csv_tables
 from credit_score.settings import default_as_of_date, work_path
 from pytests import reference
 from pytests.conftest import MONTH_END
-from pytests.helpers import EXAMPLES, load_and_build, read_mart, write_folder
+from pytests.helpers import EXAMPLES, load_and_build, load_one, write_folder
 
 
 def cli(*args, cwd, database):
@@ -75,8 +76,10 @@ def test_generated_data_has_what_the_rules_need(tmp_path):
     assert any(s["activation_date"] > "2026-10-31" for s in subs), "nobody activates after the as-of date"
 
 
-def test_parquet_files_score_like_csv_files(tmp_path):
-    marts = []
+def test_parquet_files_land_like_csv_files(tmp_path):
+    """generate --format parquet writes typed columns; loaded, they are the same text as the CSV files'
+    (so they score alike: staging reads only raw's text)."""
+    landed = []
     for file_format in ("csv", "parquet"):
         folder = tmp_path / file_format
         cli(
@@ -92,10 +95,17 @@ def test_parquet_files_score_like_csv_files(tmp_path):
             cwd=tmp_path,
             database=tmp_path / "unused.duckdb",
         )
-        report = load_and_build(folder, tmp_path / f"{file_format}.duckdb", MONTH_END)
-        assert report.ok
-        marts.append(read_mart(tmp_path / f"{file_format}.duckdb"))
-    assert marts[0] == marts[1] and len(marts[0]) > 2500
+        database = tmp_path / f"{file_format}.duckdb"
+        load_one(folder, database, delivery_id="d")
+        con = duckdb.connect(str(work_path(database)), read_only=True)
+        landed.append(
+            {
+                t: sorted(con.execute(f"select * exclude (file_line) from raw.{t}").fetchall(), key=repr)
+                for t in ("subscriptions", "billing", "suspensions")
+            }
+        )
+        con.close()
+    assert landed[0] == landed[1] and len(landed[0]["subscriptions"]) == 3000
 
 
 def test_build_exits_non_zero_and_names_the_failed_test(tmp_path):
@@ -104,7 +114,7 @@ def test_build_exits_non_zero_and_names_the_failed_test(tmp_path):
     tables["subscriptions"].append({**tables["subscriptions"][0], "customer_id": "X01", "brand_code": "G999"})
     folder = write_folder(tmp_path / "raw", tables)
     database = tmp_path / "warehouse.duckdb"
-    assert cli("load", str(folder), cwd=tmp_path, database=database).returncode == 0
+    assert cli("load", str(folder), "--delivered-on", "2026-11-05", cwd=tmp_path, database=database).returncode == 0
     result = cli("build", "--as-of", "2026-10-31", cwd=tmp_path, database=database)
     assert result.returncode == 1
     assert "FAILED test assert_reject_share_within_threshold" in result.stdout
@@ -112,13 +122,13 @@ def test_build_exits_non_zero_and_names_the_failed_test(tmp_path):
 
 def test_load_refuses_a_bad_file_and_keeps_the_raw_tables(tmp_path):
     database = tmp_path / "warehouse.duckdb"
-    assert cli("load", str(EXAMPLES), cwd=tmp_path, database=database).returncode == 0
+    assert cli("load", str(EXAMPLES), "--delivered-on", "2026-11-05", cwd=tmp_path, database=database).returncode == 0
     bad = tmp_path / "bad"
     bad.mkdir()
     for table in ("subscriptions", "billing", "suspensions"):
         (bad / f"{table}.csv").write_bytes((EXAMPLES / f"{table}.csv").read_bytes())
     (bad / "billing.csv").write_text("bill_id,customer,bill_month,amount\nX,W01,2026-10,1.00\n", encoding="utf-8")
-    result = cli("load", str(bad), cwd=tmp_path, database=database)
+    result = cli("load", str(bad), "--delivered-on", "2026-11-05", cwd=tmp_path, database=database)
     assert result.returncode == 1
     assert "billing.csv, line 1" in result.stderr and "expected bill_id,customer_id,bill_month,amount" in result.stderr
     con = duckdb.connect(str(work_path(database)), read_only=True)
@@ -132,20 +142,6 @@ def test_a_bad_as_of_date_is_refused_with_the_expected_form(tmp_path):
     assert "YYYY-MM-DD" in result.stderr
 
 
-def test_demo_runs_end_to_end(tmp_path):
-    result = cli(
-        "demo",
-        "--customers",
-        "3000",
-        "--as-of",
-        "2026-10-31",
-        cwd=tmp_path,
-        database=tmp_path / "warehouse" / "demo.duckdb",
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "customers scored:" in result.stdout and "准星" in result.stdout
-
-
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("docs")
@@ -153,7 +149,7 @@ def docs(tmp_path_factory):
     assert load_and_build(EXAMPLES, database, MONTH_END).ok
     outcome = run_dbt(
         ["docs", "generate", "--target-path", str(tmp / "target")],
-        env={"CREDIT_SCORE_DUCKDB_WORK": str(work_path(database))},
+        env=DuckDBEngine(database).dbt_env(),
         variables={"as_of_date": "2026-10-31"},
     )
     assert outcome.success, outcome.error
@@ -188,18 +184,17 @@ def test_source_freshness_judges_updated_at(tmp_path, age_days, expected):
     for row in tables["subscriptions"]:
         row["updated_at"] = stamp
     database = tmp_path / "warehouse.duckdb"
-    from credit_score.load import load
-
-    load(write_folder(tmp_path / "raw", tables), database, progress=False)
+    load_one(write_folder(tmp_path / "raw", tables), database)
     outcome = run_dbt(
         ["source", "freshness", "--output", str(tmp_path / "sources.json")],
-        env={"CREDIT_SCORE_DUCKDB_WORK": str(work_path(database))},
+        env=DuckDBEngine(database).dbt_env(),
     )
     statuses = {r.name: r.status for r in outcome.results}
     assert statuses["subscriptions"] == expected
 
 
-def test_demo_with_bad_rows_shows_the_audit(tmp_path):
+def test_demo_adds_a_month_and_shows_its_effect_and_the_audit(tmp_path):
+    """The demo (with bad rows mixed into the month's delivery): two builds, the month's effect, the audit."""
     result = cli(
         "demo",
         "--customers",
@@ -211,8 +206,12 @@ def test_demo_with_bad_rows_shows_the_audit(tmp_path):
         database=tmp_path / "warehouse" / "demo.duckdb",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "audit.reconciliation" in result.stdout
-    assert "termination_before_activation" in result.stdout and "bill_month_in_future" in result.stdout
+    out = result.stdout
+    assert out.count("customers scored:") == 2 and "准星" in out
+    assert "credit-score build, as of 2026-09-30: OK" in out and "credit-score build, as of 2026-10-31: OK" in out
+    assert "star_movement" in out and "audit.deliveries" in out and "before-2026-09" in out
+    assert "audit.reconciliation" in out
+    assert "termination_before_activation" in out and "bill_month_in_future" in out
 
 
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])

@@ -4,9 +4,10 @@ import datetime as dt
 
 import pytest
 
+from credit_score.build import build
 from pytests import reference
 from pytests.conftest import MID_MONTH, MONTH_END
-from pytests.helpers import EXAMPLES, differences
+from pytests.helpers import DELIVERED, EXAMPLES, differences, load_steps, read_mart, split_into_deliveries
 
 
 def expected_rows(as_of: dt.date) -> dict[str, dict[str, str]]:
@@ -38,3 +39,12 @@ def test_build_ran_every_kind_of_test(examples_marts, as_of):
 def test_reference_implementation_agrees_with_the_examples(as_of):
     """The oracle the large comparisons trust is itself held to SPEC's worked examples."""
     assert differences(reference.score_folder(EXAMPLES, as_of), expected_rows(as_of)) == []
+
+
+def test_the_examples_in_three_deliveries_give_the_same_rows(tmp_path):
+    """Every row of the examples dealt into three deliveries a day apart: the union scores as one."""
+    database = tmp_path / "warehouse.duckdb"
+    load_steps(split_into_deliveries(EXAMPLES, tmp_path, 3, DELIVERED), database)
+    report = build(MONTH_END, database=database)
+    assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
+    assert differences(read_mart(database), expected_rows(MONTH_END)) == []

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from credit_score.build import build
-from credit_score.history import duckdb_history
+from credit_score.engines.duckdb import SERVED, WORK, attached, duckdb_history
 from credit_score.settings import month_ends, parse_month, work_path
 from pytests import reference
 from pytests.helpers import EXAMPLES, as_text, differences, load_and_build, write_folder
@@ -62,12 +62,13 @@ def two_months(tmp_path_factory):
     database = tmp_path_factory.mktemp("history") / "warehouse.duckdb"
     assert load_and_build(EXAMPLES, database, SEPTEMBER).ok
     after_september = history(database)
-    assert build(OCTOBER, database=database).ok
-    return database, after_september, history(database)
+    october = build(OCTOBER, database=database)
+    assert october.ok
+    return database, after_september, history(database), october
 
 
 def test_each_month_holds_exactly_that_months_scores(two_months):
-    database, after_september, after_october = two_months
+    database, after_september, after_october, _ = two_months
     assert set(after_september) == {SEPTEMBER}
     assert set(after_october) == {SEPTEMBER, OCTOBER}
     for month in (SEPTEMBER, OCTOBER):
@@ -78,7 +79,7 @@ def test_each_month_holds_exactly_that_months_scores(two_months):
 
 
 def test_rebuilding_a_month_gives_the_same_history(two_months, tmp_path):
-    database, _, after_october = two_months
+    database, _, after_october, _ = two_months
     assert build(OCTOBER, database=database).ok
     assert build(SEPTEMBER, database=database).ok
     assert history(database) == after_october
@@ -103,7 +104,7 @@ def test_rebuilding_a_month_replaces_it_and_only_it(tmp_path):
 def test_a_failed_build_leaves_no_trace_in_the_history(two_months, tmp_path):
     """A build whose audit fails publishes nothing: not for a new month, not over an existing one,
     and its rows do not slip out with the next good build."""
-    database, _, after_october = two_months
+    database, _, after_october, _ = two_months
     failing = {"max_reject_share": -1}  # assert_reject_share_within_threshold fails whatever the data
     assert not build(AUGUST, database=database, extra_vars=failing).ok
     assert not build(OCTOBER, database=database, extra_vars=failing).ok
@@ -124,17 +125,15 @@ def test_a_failed_build_leaves_no_trace_in_the_history(two_months, tmp_path):
 def test_a_killed_builds_month_is_put_back_by_the_next_build(two_months):
     """A build killed after dbt wrote its month but before publishing leaves the month marked
     pending in the work file; the next build restores it from what was published."""
-    database, _, after_october = two_months
-    con, tables = duckdb_history(work_path(database), database)
+    database, _, after_october, _ = two_months
+    con = attached((work_path(database), WORK, False), (database, SERVED, True))
+    tables = duckdb_history(con)
     try:
         tables.prepare(OCTOBER)  # what a build does before dbt; then it "dies"
+        history_table = f"{WORK}.marts.customer_credit_score_history"
+        con.execute(f"update {history_table} set credit_score = -999 where as_of_date = ?", [OCTOBER])
         con.execute(
-            "update marts.customer_credit_score_history set credit_score = -999 where as_of_date = ?", [OCTOBER]
-        )
-        con.execute(
-            "insert into marts.customer_credit_score_history select * from marts.customer_credit_score_history "
-            "where as_of_date = ? limit 1",
-            [SEPTEMBER],
+            f"insert into {history_table} select * from {history_table} where as_of_date = ? limit 1", [SEPTEMBER]
         )
     finally:
         con.close()
@@ -143,7 +142,7 @@ def test_a_killed_builds_month_is_put_back_by_the_next_build(two_months):
 
 
 def test_the_history_model_reads_only_the_month_it_builds(two_months):
-    report = build(OCTOBER, database=two_months[0])
+    report = two_months[3]
     model = next(r for r in report.outcome.results if r.name == "customer_credit_score_history")
     sql = model.compiled_code.lower()
     assert "customer_credit_score_history" not in sql, "the new month's rows must not be read from the history"
@@ -154,7 +153,8 @@ def test_backfill_builds_each_month_once(tmp_path):
     database = tmp_path / "warehouse.duckdb"
     env = {"CREDIT_SCORE_DUCKDB": str(database), "PATH": "/usr/bin:/bin"}
     cli = [sys.executable, "-m", "credit_score.cli"]
-    assert subprocess.run([*cli, "load", str(EXAMPLES)], env=env, capture_output=True).returncode == 0
+    loaded = subprocess.run([*cli, "load", str(EXAMPLES), "--delivered-on", "2026-11-05"], env=env, capture_output=True)
+    assert loaded.returncode == 0
     done = subprocess.run(
         [*cli, "build", "--from", "2026-07", "--to", "2026-09"], env=env, capture_output=True, text=True
     )

@@ -1,17 +1,29 @@
-"""`credit-score load` lands every row of the three files, or nothing: a file it cannot read is refused
-with the file, the line and what was expected, and the raw tables keep what they had."""
+"""`credit-score load` appends a delivery (SPEC 6), all or nothing: files load as they come (LF or CRLF,
+with or without a byte-order mark, UTF-8 or GB18030, plain or gzip CSV, Parquet, any subset of the
+three), every row keeps its delivery and line, a delivery loaded again replaces itself, and a file it
+cannot read is refused with the file, the line and what to do while raw keeps what it had."""
 
-import shutil
+import codecs
+import datetime as dt
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import duckdb
 import pytest
 
-from credit_score.load import LoadError, load
+from credit_score.deliveries import LoadError
+from credit_score.load import load
 from credit_score.settings import work_path
-from pytests.helpers import EXAMPLES
+from pytests.helpers import DELIVERED, EXAMPLES, write_folder
 
+TABLES = ("subscriptions", "billing", "suspensions")
 HEADER = b"bill_id,customer_id,bill_month,amount\n"
 GOOD = b"B1,W01,2026-10,1.00\n"
+AGAIN = "load again"
 
 BROKEN_BILLING = {
     "a short line": (HEADER + GOOD + b"B2,W01,2026-10\n", "billing.csv, line 3: expected 4 fields", "found 3"),
@@ -27,23 +39,47 @@ BROKEN_BILLING = {
         "never closed",
     ),
     "a wrong header": (b"bill_id,customer,bill_month,amount\n" + GOOD, "billing.csv, line 1: header is", "expected"),
+    "an empty file": (b"", "billing.csv, line 1: the file is empty", "expected the header"),
 }
 
 
-def raw_counts(database):
+def raw(database, table="billing", delivery_columns=False):
+    """The raw table's rows as sorted tuples (with file_line, delivered_on, delivery_id if asked)."""
     con = duckdb.connect(str(work_path(database)), read_only=True)
     try:
-        return {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in ("subscriptions", "billing")}
+        columns = "*" if delivery_columns else "* exclude (file_line, delivered_on, delivery_id)"
+        return sorted(con.execute(f"select {columns} from raw.{table}").fetchall(), key=repr)
     finally:
         con.close()
 
 
+def register(database):
+    con = duckdb.connect(str(work_path(database)), read_only=True)
+    try:
+        return {
+            r[0]: r[1:]
+            for r in con.execute(
+                "select delivery_id, delivered_on, subscriptions_file, billing_file, suspensions_file "
+                "from raw.deliveries"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+
+
+def counts(database):
+    return {t: len(raw(database, t)) for t in TABLES}
+
+
 @pytest.fixture
 def loaded(tmp_path):
+    """The examples loaded as delivery `examples`, and a copy of them to break."""
     database = tmp_path / "warehouse.duckdb"
-    load(EXAMPLES, database, progress=False)
-    folder = tmp_path / "delivery"
-    shutil.copytree(EXAMPLES, folder)
+    load(EXAMPLES, database, delivered_on=DELIVERED, progress=False)
+    folder = tmp_path / "correction"
+    folder.mkdir()
+    for table in TABLES:
+        (folder / f"{table}.csv").write_bytes((EXAMPLES / f"{table}.csv").read_bytes())
     return database, folder
 
 
@@ -52,38 +88,178 @@ def test_an_unreadable_file_is_refused_and_nothing_changes(loaded, case):
     database, folder = loaded
     content, where, what = BROKEN_BILLING[case]
     (folder / "billing.csv").write_bytes(content)
-    before = raw_counts(database)
+    before = {t: raw(database, t, delivery_columns=True) for t in TABLES}, register(database)
     with pytest.raises(LoadError) as refused:
-        load(folder, database, progress=False)
-    assert where in str(refused.value) and what in str(refused.value)
-    assert raw_counts(database) == before == {"subscriptions": 12, "billing": 63}
+        load(folder, database, delivered_on=DELIVERED, progress=False)
+    message = str(refused.value)
+    assert where in message and what in message
+    assert AGAIN in message or "--encoding" in message, "the refusal says what to do"
+    assert ({t: raw(database, t, delivery_columns=True) for t in TABLES}, register(database)) == before
+    assert counts(database) == {"subscriptions": 12, "billing": 63, "suspensions": 14}
 
 
-def test_a_missing_file_is_named(loaded):
-    database, folder = loaded
-    (folder / "suspensions.csv").unlink()
-    with pytest.raises(
-        LoadError, match=r"suspensions\.csv: missing; expected suspensions\.csv or suspensions\.parquet"
-    ):
-        load(folder, database, progress=False)
+def variants(tmp_path):
+    """The examples delivered every way SPEC 2 allows: {name: folder, encoding}."""
+    made = {}
+
+    def write(name, encode, suffix=".csv", encoding="utf-8"):
+        folder = tmp_path / name
+        folder.mkdir()
+        for table in TABLES:
+            text = (EXAMPLES / f"{table}.csv").read_text(encoding="utf-8")
+            (folder / f"{table}{suffix}").write_bytes(encode(text))
+        made[name] = (folder, encoding)
+
+    write("lf", lambda t: t.encode())
+    write("crlf", lambda t: t.replace("\n", "\r\n").encode())
+    write("bom_crlf", lambda t: codecs.BOM_UTF8 + t.replace("\n", "\r\n").encode())
+    write("gzip", lambda t: gzip.compress(t.encode()), ".csv.gz")
+    write("gzip_bom_crlf", lambda t: gzip.compress(codecs.BOM_UTF8 + t.replace("\n", "\r\n").encode()), ".csv.gz")
+    write("gb18030", lambda t: t.encode("gb18030"), encoding="gb18030")
+    write("gb18030_bom_crlf", lambda t: ("\ufeff" + t.replace("\n", "\r\n")).encode("gb18030"), encoding="gb18030")
+    write("gb18030_gzip", lambda t: gzip.compress(t.encode("gb18030")), ".csv.gz", encoding="gb18030")
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    for table in TABLES:
+        duckdb.execute(
+            f"copy (select * from read_csv('{EXAMPLES / table}.csv', all_varchar = true)) "
+            f"to '{folder / table}.parquet' (format parquet)"
+        )
+    made["parquet"] = (folder, "utf-8")
+    return made
 
 
-def test_gb18030_files_load_with_the_encoding_option(loaded):
-    database, folder = loaded
-    for name in ("subscriptions.csv", "billing.csv", "suspensions.csv"):
-        text = (folder / name).read_text(encoding="utf-8").replace("W01", "客户01")
-        (folder / name).write_bytes(text.encode("gb18030"))
-    counts = load(folder, database, encoding="gb18030", progress=False)
-    assert counts == {"subscriptions": 12, "billing": 63, "suspensions": 14}
+def test_every_form_of_file_lands_the_same_rows_and_lines(tmp_path):
+    plain = tmp_path / "plain.duckdb"
+    load(EXAMPLES, plain, delivered_on=DELIVERED, delivery_id="d", progress=False)
+    expected = {t: raw(plain, t, delivery_columns=True) for t in TABLES}
+    assert len(expected["billing"]) == 63
+    lines = sorted(r[-3] for r in expected["billing"])
+    assert lines[:2] == [2, 3] and lines[-1] == 64, "lines start after the header"
+    for name, (folder, encoding) in variants(tmp_path).items():
+        database = tmp_path / f"{name}.duckdb"
+        load(folder, database, delivered_on=DELIVERED, delivery_id="d", encoding=encoding, progress=False)
+        got = {t: raw(database, t, delivery_columns=True) for t in TABLES}
+        if name == "parquet":  # a row number, not a line: the header takes no row
+            got = {t: [(*r[:-3], r[-3] + 1, *r[-2:]) for r in rows] for t, rows in got.items()}
+        assert got == expected, name
+    assert not list(tmp_path.glob(".*.csv")), "a UTF-8 copy was left behind"
+
+
+def test_parquet_lines_are_row_numbers(tmp_path):
+    folder = variants(tmp_path)["parquet"][0]
+    database = tmp_path / "warehouse.duckdb"
+    load(folder, database, delivered_on=DELIVERED, progress=False)
     con = duckdb.connect(str(work_path(database)), read_only=True)
-    assert con.execute("select count(*) from raw.billing where customer_id = '客户01'").fetchone()[0] == 13
+    lines = con.execute("select min(file_line), max(file_line), count(*) from raw.billing").fetchone()
     con.close()
-    assert not list(database.parent.glob(".*.csv")), "the UTF-8 copy was left behind"
+    assert lines == (1, 63, 63)
+
+
+def test_a_delivery_may_hold_any_subset_of_the_files(loaded, tmp_path):
+    database, _ = loaded
+    billing_only = tmp_path / "2026-11"
+    billing_only.mkdir()
+    (billing_only / "billing.csv").write_bytes(HEADER + b"B-NEW,W01,2026-11,5.00\n")
+    assert load(billing_only, database, delivered_on=dt.date(2026, 12, 4), progress=False) == {"billing": 1}
+    assert counts(database) == {"subscriptions": 12, "billing": 64, "suspensions": 14}
+    assert register(database)["2026-11"] == (dt.date(2026, 12, 4), None, "billing.csv", None)
+    new = [r for r in raw(database, "billing", delivery_columns=True) if r[0] == "B-NEW"]
+    assert new == [("B-NEW", "W01", "2026-11", "5.00", 2, dt.date(2026, 12, 4), "2026-11")]
+
+
+def test_an_empty_delivery_is_recorded(loaded, tmp_path):
+    database, _ = loaded
+    empty, headers_only = tmp_path / "nothing", tmp_path / "headers"
+    empty.mkdir()
+    write_folder(headers_only, {t: [] for t in TABLES})
+    assert load(empty, database, delivered_on=DELIVERED, progress=False) == {}
+    assert load(headers_only, database, delivered_on=DELIVERED, progress=False) == dict.fromkeys(TABLES, 0)
+    assert counts(database) == {"subscriptions": 12, "billing": 63, "suspensions": 14}
+    assert register(database)["nothing"] == (DELIVERED, None, None, None)
+    assert register(database)["headers"] == (DELIVERED, "subscriptions.csv", "billing.csv", "suspensions.csv")
+
+
+def test_loading_a_delivery_again_replaces_it_and_replace_reloads_everything(loaded, tmp_path):
+    database, folder = loaded
+    load(EXAMPLES, database, delivered_on=DELIVERED, progress=False)  # the same id again: no change
+    assert counts(database) == {"subscriptions": 12, "billing": 63, "suspensions": 14}
+    (folder / "billing.csv").write_bytes(HEADER + GOOD)
+    (folder / "suspensions.csv").unlink()
+    load(folder, database, delivered_on=DELIVERED, delivery_id="examples", progress=False)  # its correction
+    assert counts(database) == {"subscriptions": 12, "billing": 1, "suspensions": 0}
+    load(EXAMPLES, database, delivered_on=DELIVERED, delivery_id="second", progress=False)  # another id: appended
+    assert counts(database) == {"subscriptions": 24, "billing": 64, "suspensions": 14}
+    assert set(register(database)) == {"examples", "second"}
+    load(EXAMPLES, database, delivered_on=DELIVERED, delivery_id="only", replace=True, progress=False)
+    assert counts(database) == {"subscriptions": 12, "billing": 63, "suspensions": 14}
+    assert set(register(database)) == {"only"}
+
+
+@pytest.mark.parametrize(
+    ("arrange", "message"),
+    [
+        (lambda f: (f / "billing.csv.gz").write_bytes(gzip.compress(HEADER)), "billing.csv and billing.csv.gz"),
+        (lambda f: (f / "billing.csv").rename(f / "billing.csv.gz"), "billing.csv.gz: cannot be read"),
+        (lambda f: (f / "billing.csv").rename(f / "billing.parquet"), "billing.parquet: not a readable Parquet"),
+    ],
+    ids=["two files for one table", "not really gzip", "not really parquet"],
+)
+def test_confusing_files_are_refused_by_name(loaded, arrange, message):
+    database, folder = loaded
+    arrange(folder)
+    with pytest.raises(LoadError, match=message.replace(".", r"\.")):
+        load(folder, database, delivered_on=DELIVERED, progress=False)
+    assert counts(database) == {"subscriptions": 12, "billing": 63, "suspensions": 14}
+
+
+def test_a_bad_delivery_id_is_refused(loaded):
+    database, folder = loaded
+    with pytest.raises(LoadError, match="cannot be a delivery id"):
+        load(folder, database, delivered_on=DELIVERED, delivery_id="oct 2026", progress=False)
+
+
+def test_raw_tables_of_an_earlier_version_ask_for_a_full_reload(tmp_path):
+    database = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(work_path(database)))
+    con.execute("create schema raw; create table raw.billing (bill_id varchar, customer_id varchar)")
+    con.close()
+    with pytest.raises(LoadError, match="--replace"):
+        load(EXAMPLES, database, delivered_on=DELIVERED, progress=False)
+    load(EXAMPLES, database, delivered_on=DELIVERED, replace=True, progress=False)
+    assert counts(database) == {"subscriptions": 12, "billing": 63, "suspensions": 14}
 
 
 def test_undecodable_bytes_in_a_gb18030_file_name_the_line(loaded):
     database, folder = loaded
     (folder / "billing.csv").write_bytes(HEADER + GOOD + GOOD + b"B3,\x81\x20,2026-10,1.00\n")
     with pytest.raises(LoadError, match=r"billing\.csv, line 4: bytes that are not valid gb18030"):
-        load(folder, database, encoding="gb18030", progress=False)
-    assert raw_counts(database)["billing"] == 63
+        load(folder, database, delivered_on=DELIVERED, encoding="gb18030", progress=False)
+    assert counts(database)["billing"] == 63
+
+
+def test_a_load_killed_midway_leaves_raw_as_it_was(tmp_path):
+    """kill -9 while a large delivery is being inserted: the next reader finds raw exactly as before."""
+    database = tmp_path / "warehouse.duckdb"
+    load(EXAMPLES, database, delivered_on=DELIVERED, progress=False)
+    before = {t: raw(database, t, delivery_columns=True) for t in TABLES}, register(database)
+    big = tmp_path / "big"
+    big.mkdir()
+    duckdb.execute(
+        f"copy (select 'X' || i as bill_id, 'W01' as customer_id, '2026-10' as bill_month, '1.00' as amount "
+        f"from range(6000000) t(i)) to '{big / 'billing.csv'}' (header)"
+    )
+    env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database)}
+    loader = subprocess.Popen(
+        [sys.executable, "-m", "credit_score.cli", "load", str(big), "--delivered-on", "2026-11-05"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert "[load] delivery big" in loader.stdout.readline()
+    time.sleep(1.0)  # inside the insert of six million rows
+    loader.send_signal(signal.SIGKILL)
+    loader.wait(timeout=60)
+    loader.stdout.close()
+    assert loader.returncode == -signal.SIGKILL, "the load ended before it could be killed"
+    assert ({t: raw(database, t, delivery_columns=True) for t in TABLES}, register(database)) == before

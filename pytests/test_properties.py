@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from credit_score.settings import work_path
 from pytests import reference
-from pytests.helpers import EXAMPLES, as_text, differences, load_and_build
+from pytests.helpers import DELIVERED, EXAMPLES, as_text, differences, load_and_build
 
 AS_OF_DATES = [dt.date(2026, 10, 31), dt.date(2024, 2, 29), dt.date(2026, 3, 15)]
 SPEND_EDGES = [0, 20, 50, 80, 120, 200, 400]
@@ -27,6 +27,7 @@ VALIDATION_MODELS = [
     "int_customer_ids_resolved",
     "int_billing_validated",
     "int_suspensions_validated",
+    "int_deliveries_counted",  # not read by the mart; refreshed so that the list is every table
     # the per-customer tables, in dependency order
     "int_customers_tenure_computed",
     "int_customers_spend_averaged",
@@ -45,9 +46,12 @@ def compiled_mart(request, tmp_path_factory):
     compiled = {r.name: r.compiled_code for r in report.outcome.results if r.resource_type == "model"}
     work = work_path(database)
     refresh = [f"create or replace table intermediate.{name} as {compiled[name]}" for name in VALIDATION_MODELS]
-    con = duckdb.connect(str(work))
+    con = duckdb.connect()  # the compiled SQL names the work file's catalog as the profile attaches it
+    con.execute(f"attach '{work}' as cs_work")
+    con.execute("use cs_work")
     tables = con.execute(
-        "select table_name from duckdb_tables() where schema_name = 'intermediate' order by 1"
+        "select table_name from duckdb_tables() where database_name = 'cs_work' and schema_name = 'intermediate' "
+        "order by 1"
     ).fetchall()
     assert sorted(VALIDATION_MODELS) == [t[0] for t in tables], "a new intermediate table must be refreshed here"
     yield as_of, con, (refresh, compiled["customer_credit_score"])
@@ -132,10 +136,10 @@ def run_mart(con, sql, subscriptions, bills, suspensions) -> dict[str, dict[str,
         ("suspensions", suspensions, 5),
     ):
         con.execute(f"delete from raw.{table}")
-        if rows:
+        if rows:  # one delivery, on the day the examples are delivered
             con.executemany(
-                f"insert into raw.{table} values ({', '.join(['?'] * width)})",
-                [[v or None for v in r.values()] for r in rows],
+                f"insert into raw.{table} values ({', '.join(['?'] * (width + 3))})",
+                [[*(v or None for v in r.values()), line, DELIVERED, "examples"] for line, r in enumerate(rows, 2)],
             )
     refresh, mart_sql = sql
     for statement in refresh:

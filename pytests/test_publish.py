@@ -12,12 +12,11 @@ import time
 
 import pytest
 
-from credit_score import publish as publish_module
 from credit_score.build import build
+from credit_score.engines import duckdb as publish_module
 from credit_score.generate import generate
-from credit_score.load import load
 from pytests import reference
-from pytests.helpers import read_mart, write_folder
+from pytests.helpers import load_one, read_mart, write_folder
 
 SEPTEMBER = dt.date(2026, 9, 30)
 OCTOBER = dt.date(2026, 10, 31)
@@ -77,7 +76,7 @@ def test_reader_sees_only_complete_audited_marts_while_builds_fail_and_die(tmp_p
         row["brand_code"] = "G999"
     write_folder(broken, {"subscriptions": subscriptions})
 
-    load(first, served, progress=False)
+    load_one(first, served)
     assert build(SEPTEMBER, database=served).ok
     september = read_mart(served)
     expected = {f"{SEPTEMBER}|{scored_rows(first, SEPTEMBER)}", f"{OCTOBER}|{scored_rows(second, OCTOBER)}"}
@@ -86,7 +85,7 @@ def test_reader_sees_only_complete_audited_marts_while_builds_fail_and_die(tmp_p
     reader = subprocess.Popen([sys.executable, "-c", READER, str(served), str(stop), str(out)])
     try:
         # 1. a build whose audit fails publishes nothing: BI keeps exactly the previous mart
-        load(broken, served, progress=False)
+        load_one(broken, served)
         failing = cli("build", "--as-of", str(OCTOBER), database=served)
         output, _ = failing.communicate(timeout=300)
         assert failing.returncode == 1
@@ -95,7 +94,7 @@ def test_reader_sees_only_complete_audited_marts_while_builds_fail_and_die(tmp_p
         assert read_mart(served) == september
 
         # 2. a build killed with kill -9 in the middle of dbt's run publishes nothing either
-        load(second, served, progress=False)
+        load_one(second, served)
         doomed = cli("build", "--as-of", str(OCTOBER), database=served)
         for line in doomed.stdout:
             if " of " in line and "START" in line:  # dbt is building nodes
@@ -128,7 +127,7 @@ def test_a_build_dying_while_publishing_leaves_the_served_mart(tmp_path, monkeyp
     served = tmp_path / "credit_score.duckdb"
     data = tmp_path / "raw"
     generate(500, data, seed=4, as_of=OCTOBER, progress=False)
-    load(data, served, progress=False)
+    load_one(data, served)
     assert build(SEPTEMBER, database=served).ok
     before = read_mart(served)
 

@@ -4,10 +4,11 @@ and at a mid-month as-of date."""
 
 import pytest
 
+from credit_score.build import build
 from credit_score.generate import generate
 from pytests import adversarial, reference
 from pytests.conftest import MID_MONTH, MONTH_END
-from pytests.helpers import differences, load_and_build, read_mart, write_folder
+from pytests.helpers import DELIVERED, differences, load_steps, read_mart, split_into_deliveries, write_folder
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +22,15 @@ def raw_folder(tmp_path_factory):
     return folder, combined
 
 
-@pytest.mark.parametrize("as_of", [MONTH_END, MID_MONTH], ids=str)
-def test_mart_equals_reference(raw_folder, tmp_path, as_of):
+@pytest.mark.parametrize(
+    ("as_of", "deliveries"), [(MONTH_END, 1), (MID_MONTH, 4)], ids=["month-end, one delivery", "mid-month, four"]
+)
+def test_mart_equals_reference(raw_folder, tmp_path, as_of, deliveries):
+    """The data as one delivery, or dealt into four: the mart is the reference's scores either way."""
     folder, tables = raw_folder
     database = tmp_path / "warehouse.duckdb"
-    report = load_and_build(folder, database, as_of)
+    load_steps(split_into_deliveries(folder, tmp_path, deliveries, DELIVERED), database)
+    report = build(as_of, database=database)
     assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
     expected = reference.score(tables["subscriptions"], tables["billing"], tables["suspensions"], as_of)
     mart = read_mart(database)

@@ -33,6 +33,7 @@ import threading
 import time
 from pathlib import Path
 
+from credit_score.engines.duckdb import DuckDBEngine
 from credit_score.settings import PROJECT_DIR, month_end, work_path
 
 BENCH_DIR = PROJECT_DIR / "bench"
@@ -122,11 +123,7 @@ def _worker(argv: list[str]) -> int:
     if kind == "models":
         from credit_score.dbt import run_dbt
 
-        outcome = run_dbt(
-            ["run"],
-            variables={"as_of_date": as_of.isoformat()},
-            env={"CREDIT_SCORE_DUCKDB_WORK": str(work_path(served))},
-        )
+        outcome = run_dbt(["run"], variables={"as_of_date": as_of.isoformat()}, env=DuckDBEngine(served).dbt_env())
         return 0 if outcome.success else 1
     if kind == "bound":
         import duckdb
@@ -164,11 +161,12 @@ def _node_name(unique_id: str) -> str:
     return f"{kind} {name}"
 
 
-def dbt_profile(top: int = 12) -> list[dict]:
-    """The slowest nodes of the dbt invocation that just ended (target/run_results.json): where the
-    time of a `models` or `build` run goes.  Nodes run on 4 dbt threads sharing 2 cores, so a
-    node's seconds include waiting for the others; the ranking is what matters."""
-    path = PROJECT_DIR / "target" / "run_results.json"
+def dbt_profile(served: Path, top: int = 12) -> list[dict]:
+    """The slowest nodes of the dbt invocation that just ended on the warehouse (its
+    target/run_results.json): where the time of a `models` or `build` run goes.  Nodes run on 4 dbt
+    threads sharing 2 cores, so a node's seconds include waiting for the others; the ranking is what
+    matters."""
+    path = DuckDBEngine(served).dbt_dir / "target" / "run_results.json"
     if not path.exists():
         return []
     results = json.loads(path.read_text(encoding="utf-8")).get("results", [])
@@ -248,7 +246,8 @@ def bench_one(
         log=log,
     )
     say(f"  generate {generated['seconds']:.1f}s; load")
-    loaded = measure([*cli, "load", str(workdir / "data")], env=env, log=log)
+    delivered_on = (month_end(as_of) + dt.timedelta(days=5)).isoformat()  # the 5th of the next month
+    loaded = measure([*cli, "load", str(workdir / "data"), "--delivered-on", delivered_on], env=env, log=log)
     import duckdb
 
     con = duckdb.connect(str(work_path(workdir / "credit_score.duckdb")), read_only=True)
@@ -269,7 +268,7 @@ def bench_one(
             sample = measure(_command(kind, as_of, workdir), env=env, log=log)
             samples[kind].append(sample)
             if kind in ("models", "build"):
-                profiles[kind] = dbt_profile()
+                profiles[kind] = dbt_profile(workdir / "credit_score.duckdb")
             say(f"  run {run + 1}/{runs} {kind}: {sample['seconds']:.1f}s, {sample['peak_rss_bytes'] / 2**30:.2f} GiB")
     agreement = compare(workdir, with_pandas="pandas" in samples)
     say(f"  rows compared: {agreement}")

@@ -1,4 +1,9 @@
-"""`credit-score build`: seeds, models and every test for one as-of date, then a short summary."""
+"""`credit-score build`: seeds, models and every test for one as-of date, published only when audited.
+
+The same steps on every engine (see credit_score.engines): refuse when nothing is loaded or when the
+spend window's bills have not arrived (SPEC 6, unless allow_incomplete); prepare the history; run
+`dbt build`; publish if every error-level test passed; settle the history; summarise.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,33 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
+from credit_score import engines
 from credit_score.dbt import DbtOutcome, run_dbt
-from credit_score.history import duckdb_history
-from credit_score.publish import publish, warehouse_lock
-from credit_score.settings import PROJECT_DIR, duckdb_path, work_path
+from credit_score.deliveries import incomplete_window
+from credit_score.settings import PROJECT_DIR
 
 TEST_TYPES = ("test", "unit_test")
+
+# What to do when an audit guard fails (printed under the failed test's name).
+GUARD_HINTS = {
+    "assert_population_is_not_empty": (
+        "nobody is in scope on this date although accepted customers exist: the as-of date is probably "
+        "before the first activation (or after every termination); check --as-of"
+    ),
+    "assert_population_drop_within_share": (
+        "the population fell more than var max_population_drop_share below the latest earlier month in the "
+        "history: a subscriptions delivery is probably missing or partial; load it (or, if the drop is real, "
+        "build with --vars '{max_population_drop_share: 0.5}')"
+    ),
+    "assert_reject_share_within_threshold": (
+        "more rows were rejected than var max_reject_share allows: see audit.rejected_records in the work "
+        "warehouse and ask the source system for a corrected delivery (loading its id again replaces it)"
+    ),
+}
+
+
+class BuildRefused(Exception):
+    """The build cannot start; the message says what is missing and what to run."""
 
 
 @dataclass
@@ -23,7 +47,7 @@ class BuildReport:
     seconds: float
     rows_scored: int | None
     star_distribution: list[tuple[int, str, int]]
-    published: Path | None = None
+    published: str | None = None
 
     @property
     def tests(self) -> list:
@@ -38,79 +62,42 @@ class BuildReport:
         return self.outcome.success and not self.failed
 
 
-def star_distribution(database: Path) -> tuple[int, list[tuple[int, str, int]]]:
-    """Rows in the mart and (star_level, star_label, customers) from the served DuckDB file."""
-    con = duckdb.connect(str(database), read_only=True)
-    try:
-        rows = con.execute(
-            "select star_level, star_label, count(*) from marts.customer_credit_score "
-            "group by star_level, star_label order by star_level desc"
-        ).fetchall()
-    finally:
-        con.close()
-    return sum(r[2] for r in rows), [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
-
-
-def _duckdb_history_step(work: Path, served: Path, step) -> None:
-    """Run one HistoryTables step on the work file in a transaction, closed before dbt opens it."""
-    con, tables = duckdb_history(work, served)
-    try:
-        con.execute("begin transaction")
-        step(tables)
-        con.execute("commit")
-    finally:
-        con.close()
-
-
 def build(
     as_of: dt.date,
     *,
-    target: str = "duckdb",
+    target: str | None = None,
     database: Path | None = None,
     project_dir: Path = PROJECT_DIR,
     extra_vars: dict | None = None,
+    allow_incomplete: bool = False,
 ) -> BuildReport:
-    """dbt build for as_of; on DuckDB, publish the marts to `database` (the served file; default
-    $CREDIT_SCORE_DUCKDB or warehouse/credit_score.duckdb) only when
-    every error-level test passed.  A failed build leaves the served file exactly as it was."""
+    """dbt build for as_of, published to what BI reads only when every error-level test passed (on
+    DuckDB `database` is the served file: default $CREDIT_SCORE_DUCKDB or warehouse/credit_score.duckdb).
+    A failed build leaves what BI reads exactly as it was.  Raises BuildRefused, having built nothing,
+    when nothing is loaded or the spend window's bills have not arrived."""
     started = time.perf_counter()
+    engine = engines.get(target, database=database)
     variables = {"as_of_date": as_of.isoformat(), **(extra_vars or {})}
-    if target == "postgres":
-        from credit_score import postgres
-
-        postgres.history_step(lambda h: h.prepare(as_of))
-        outcome = run_dbt(["build"], target=target, variables=variables, project_dir=project_dir)
-        report = BuildReport(outcome, 0.0, None, [])
-        if report.ok:
-            postgres.publish(as_of)
-            report.published = Path("postgres: marts, audit")
-            report.rows_scored, report.star_distribution = postgres.star_distribution()
-        postgres.history_step(lambda h: h.settle(as_of, published=report.published is not None))
-        report.seconds = time.perf_counter() - started
-        return report
-    if target == "spark":
-        from credit_score import spark
-        from credit_score.settings import spark_warehouse
-
-        env = {"CREDIT_SCORE_SPARK_WAREHOUSE": str(spark_warehouse())}
-        outcome = run_dbt(["build"], target=target, variables=variables, env=env, project_dir=project_dir)
-        report = BuildReport(outcome, 0.0, None, [])
-        if report.ok:
-            report.rows_scored, report.star_distribution = spark.star_distribution()
-        report.seconds = time.perf_counter() - started
-        return report
-    database = database or duckdb_path()
-    work = work_path(database)
-    with warehouse_lock(database):
-        _duckdb_history_step(work, database, lambda h: h.prepare(as_of))
-        env = {"CREDIT_SCORE_DUCKDB_WORK": str(work)}
-        outcome = run_dbt(["build"], target=target, variables=variables, env=env, project_dir=project_dir)
+    with engine.lock():
+        records = engine.deliveries()
+        if records is None:
+            raise BuildRefused(
+                "nothing is loaded yet: load a delivery first, e.g. "
+                "`credit-score load data/raw --delivered-on YYYY-MM-DD`, then build"
+            )
+        problem = None if allow_incomplete else incomplete_window(as_of, records)
+        if problem:
+            raise BuildRefused(problem)
+        engine.before_dbt(as_of)
+        outcome = run_dbt(
+            ["build"], target=engine.name, variables=variables, env=engine.dbt_env(), project_dir=project_dir
+        )
         report = BuildReport(outcome, 0.0, None, [])
         if report.ok:
             passed = sum(1 for t in report.tests if t.status in ("pass", "warn"))
-            report.published = publish(work, database, as_of=as_of, tests_passed=passed)
-            report.rows_scored, report.star_distribution = star_distribution(database)
-        _duckdb_history_step(work, database, lambda h: h.settle(as_of, published=report.published is not None))
+            report.published = engine.publish(as_of, passed)
+            report.rows_scored, report.star_distribution = engine.star_distribution()
+        engine.after_dbt(as_of, published=report.published is not None)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -134,6 +121,8 @@ def print_summary(report: BuildReport, as_of: dt.date) -> None:
         print(f"    warn: {t.name}: {t.message}")
     for r in report.failed:
         print(f"    FAILED {r.resource_type} {r.name}: {r.message}")
+        if r.name in GUARD_HINTS:
+            print(f"      {GUARD_HINTS[r.name]}")
     if report.outcome.error:
         print(f"  dbt stopped: {report.outcome.error}")
     if report.published:

@@ -18,25 +18,31 @@ def _as_of(text: str | None) -> dt.date:
 def cmd_generate(args: argparse.Namespace) -> int:
     from credit_score.generate import generate
 
-    generate(args.customers, Path(args.out), seed=args.seed, as_of=_as_of(args.as_of), file_format=args.format)
+    generate(
+        args.customers,
+        Path(args.out),
+        seed=args.seed,
+        as_of=_as_of(args.as_of),
+        file_format=args.format,
+        deliveries=args.deliveries,
+        months=args.months,
+    )
     return 0
 
 
 def cmd_load(args: argparse.Namespace) -> int:
     from credit_score.load import LoadError, load
 
-    target = settings.target_name(args.target)
+    delivered_on = settings.parse_date(args.delivered_on) if args.delivered_on else settings.today()
     try:
-        if target == "spark":
-            from credit_score import spark
-
-            spark.load(Path(args.directory), encoding=args.encoding)
-        elif target == "postgres":
-            from credit_score import postgres
-
-            postgres.load(Path(args.directory), encoding=args.encoding)
-        else:
-            load(Path(args.directory), settings.duckdb_path(), encoding=args.encoding)
+        load(
+            Path(args.directory),
+            delivered_on=delivered_on,
+            delivery_id=args.delivery,
+            replace=args.replace,
+            encoding=args.encoding,
+            target=args.target,
+        )
     except LoadError as e:
         print(f"credit-score load: {e}", file=sys.stderr)
         print("Nothing was loaded: the raw tables keep what they had.", file=sys.stderr)
@@ -45,7 +51,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from credit_score.build import build, print_summary
+    from credit_score.build import BuildRefused, build, print_summary
 
     if (args.from_month is None) != (args.to_month is None):
         raise SystemExit("credit-score build: give --from and --to together (a backfill), or neither")
@@ -55,11 +61,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         dates = settings.month_ends(settings.parse_month(args.from_month), settings.parse_month(args.to_month))
     else:
         dates = [_as_of(args.as_of)]
-    target = settings.target_name(args.target)
     for number, as_of in enumerate(dates, start=1):
         if len(dates) > 1:
             print(f"== backfill {number}/{len(dates)}: as of {as_of}", flush=True)
-        report = build(as_of, target=target, database=settings.duckdb_path() if target == "duckdb" else None)
+        try:
+            report = build(as_of, target=args.target, allow_incomplete=args.allow_incomplete)
+        except BuildRefused as e:
+            print(f"credit-score build: {e}", file=sys.stderr)
+            print("Nothing was built or published: BI keeps reading the previous mart.", file=sys.stderr)
+            return 1
         print_summary(report, as_of)
         if not report.ok:
             if len(dates) > 1:
@@ -70,30 +80,43 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate monthly deliveries, build the month before, then add the month's delivery and build it."""
     from credit_score.build import build, print_summary
     from credit_score.generate import generate
     from credit_score.load import load
 
     started = time.perf_counter()
     as_of = _as_of(args.as_of)
+    previous = as_of.replace(day=1) - dt.timedelta(days=1)
     data_dir = Path(args.out)
     database = settings.duckdb_path()
-    print(f"== 1/3 generate {args.customers:,} customers as of {as_of} into {data_dir}")
-    generate(args.customers, data_dir, seed=args.seed, as_of=as_of)
+    print(f"== 1/4 generate {args.customers:,} customers as monthly deliveries up to {as_of:%Y-%m} into {data_dir}")
+    generate(args.customers, data_dir, seed=args.seed, as_of=as_of, deliveries="monthly", months=2)
+    deliveries = [line.split(",") for line in (data_dir / "deliveries.csv").read_text().splitlines()[1:]]
+    *earlier, (month_id, month_delivered) = deliveries
     if args.with_bad_rows:
         from credit_score import badrows
         from credit_score.load import read_csv_tables, write_csv_tables
 
-        mixed, _ = badrows.mix_in(read_csv_tables(data_dir))
-        write_csv_tables(data_dir, mixed)
-        print(f"   mixed in {len(badrows.KINDS)} kinds of bad rows (see src/credit_score/badrows.py)")
-    print(f"== 2/3 load into {database}")
-    load(data_dir, database)
-    print("== 3/3 dbt build (seeds, models, tests)")
+        mixed, _ = badrows.mix_in(read_csv_tables(data_dir / month_id))
+        write_csv_tables(data_dir / month_id, mixed)
+        print(f"   mixed {len(badrows.KINDS)} kinds of bad rows into delivery {month_id} (src/credit_score/badrows.py)")
+    print(f"== 2/4 load the deliveries before {as_of:%Y-%m} into {database} and build as of {previous}")
+    for number, (delivery_id, delivered_on) in enumerate(earlier):
+        load(data_dir / delivery_id, database, delivered_on=settings.parse_date(delivered_on), replace=number == 0)
+    report = build(previous, database=database)
+    print_summary(report, previous)
+    if not report.ok:
+        return 1
+    print(f"\n== 3/4 the month arrives: load delivery {month_id} (delivered {month_delivered}) and build as of {as_of}")
+    load(data_dir / month_id, database, delivered_on=settings.parse_date(month_delivered))
     report = build(as_of, database=database)
     print_summary(report, as_of)
-    if args.with_bad_rows and report.published:
-        print_audit(database)
+    if report.published:
+        print(f"\n== 4/4 what the month changed (published history, {previous} -> {as_of})")
+        print_month_effect(database, previous, as_of)
+        if args.with_bad_rows:
+            print_audit(database)
     print(f"\ndemo finished in {time.perf_counter() - started:.1f}s. Query the mart (read-only):")
     query = "select * from marts.customer_credit_score limit 10"
     snippet = f"import duckdb; duckdb.connect('{database}', read_only=True).sql('{query}').show()"
@@ -101,17 +124,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def print_audit(database: Path) -> None:
-    import duckdb
+def print_month_effect(database: Path, previous: dt.date, as_of: dt.date) -> None:
+    """Star movements between two published months, and what each delivery brought."""
+    from credit_score.engines.duckdb import SERVED, attached
 
-    con = duckdb.connect(str(database), read_only=True)
+    con = attached((database, SERVED, True))
+    try:
+        con.sql(
+            f"""
+            with before as (
+                select customer_id, star_level from {SERVED}.marts.customer_credit_score_history
+                where as_of_date = $previous
+            ),
+            after as (
+                select customer_id, star_level from {SERVED}.marts.customer_credit_score_history
+                where as_of_date = $as_of
+            )
+            select
+                case
+                    when before.customer_id is null then 'new'
+                    when after.customer_id is null then 'left'
+                    when after.star_level > before.star_level then 'up'
+                    when after.star_level < before.star_level then 'down'
+                    else 'same'
+                end as star_movement,
+                count(*) as customers
+            from before
+            full join after on before.customer_id = after.customer_id
+            group by all
+            order by customers desc
+            """,
+            params={"previous": previous, "as_of": as_of},
+        ).show()
+        print("audit.deliveries (rows per delivery: accepted + rejected + exact duplicates):")
+        con.sql(
+            f"select delivery_id, delivered_on, subscriptions_rows, billing_rows, billing_accepted, "
+            f"billing_rejected, billing_duplicates, suspensions_rows from {SERVED}.audit.deliveries "
+            "order by delivered_on, delivery_id"
+        ).show(max_width=200)
+    finally:
+        con.close()
+
+
+def print_audit(database: Path) -> None:
+    from credit_score.engines.duckdb import SERVED, attached
+
+    con = attached((database, SERVED, True))
     try:
         print("\naudit.reconciliation (raw rows = accepted + rejected + exact duplicates):")
-        con.sql("select * from audit.reconciliation order by source_table").show()
+        con.sql(f"select * from {SERVED}.audit.reconciliation order by source_table").show()
         print("audit.rejected_records, by reason (one example each):")
         con.sql(
             "select source_table, rejection_reason, count(*) as rows, min(raw_values) as example "
-            "from audit.rejected_records group by all order by source_table, rejection_reason"
+            f"from {SERVED}.audit.rejected_records group by all order by source_table, rejection_reason"
         ).show(max_width=200, max_rows=100)
     finally:
         con.close()
@@ -127,12 +192,24 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--as-of", help="YYYY-MM-DD (default: last day of the previous month)")
     g.add_argument("--out", default="data/generated")
     g.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    g.add_argument(
+        "--deliveries",
+        choices=["single", "monthly"],
+        default="single",
+        help="single: the three files in OUT; monthly: one folder per delivery (see OUT/deliveries.csv)",
+    )
+    g.add_argument(
+        "--months", type=int, default=3, help="monthly: how many months (up to the as-of month) come on their own"
+    )
     g.set_defaults(func=cmd_generate)
 
-    lo = sub.add_parser("load", help="load the three raw files of DIR into the schema raw")
+    lo = sub.add_parser("load", help="append the raw files of the delivery folder DIR to the schema raw")
     lo.add_argument("directory", metavar="DIR")
+    lo.add_argument("--delivery", metavar="ID", help="the delivery's id (default: DIR's folder name)")
+    lo.add_argument("--delivered-on", metavar="DATE", help="YYYY-MM-DD the delivery arrived (default: today, UTC)")
+    lo.add_argument("--replace", action="store_true", help="empty raw first: a full reload")
     lo.add_argument("--target", help="duckdb (default), postgres or spark")
-    lo.add_argument("--encoding", default="utf-8")
+    lo.add_argument("--encoding", default="utf-8", help="utf-8 (default) or gb18030")
     lo.set_defaults(func=cmd_load)
 
     b = sub.add_parser("build", help="run dbt (seeds, models, tests) for an as-of date")
@@ -142,6 +219,11 @@ def parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--to", dest="to_month", metavar="MONTH", help="backfill: last month (YYYY-MM), inclusive")
     b.add_argument("--target", help="duckdb (default), postgres or spark")
+    b.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="build even when the spend window's last month has no delivery of bills after it",
+    )
     b.set_defaults(func=cmd_build)
 
     d = sub.add_parser("demo", help="generate, load and build a small data set on DuckDB")
@@ -159,7 +241,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from credit_score.publish import WarehouseBusy
+    from credit_score.engines.duckdb import WarehouseBusy
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:  # its own options: see credit_score/bench.py

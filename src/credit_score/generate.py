@@ -23,9 +23,12 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from credit_score.settings import append_file
 
 BILL_HISTORY_MONTHS = 18
 SUSPENSION_HISTORY_DAYS = 730
@@ -184,6 +187,7 @@ def _bills_sql(seed: int, as_of: dt.date) -> str:
         i, k,
         bill_id,
         customer_id,
+        bill_month as bill_period,
         case month_format
             when 'ym' then strftime(bill_month, '%Y-%m')
             when 'yyyymm' then strftime(bill_month, '%Y%m')
@@ -241,40 +245,94 @@ def _suspensions_sql(seed: int, as_of: dt.date) -> str:
     """
 
 
-def _append(piece, joined) -> None:
-    """Append one part file to the joined file inside the kernel (copy_file_range), no user-space copy."""
-    size = os.fstat(piece.fileno()).st_size
-    offset = 0
-    try:
-        while offset < size:
-            copied = os.copy_file_range(piece.fileno(), joined.fileno(), size - offset, offset)
-            if copied == 0:
-                break
-            offset += copied
-    except OSError:  # a filesystem without it: the ordinary copy
-        piece.seek(offset)
-        joined.seek(0, os.SEEK_END)
-        shutil.copyfileobj(piece, joined, 16 * 1024 * 1024)
-
-
 # Nothing is sorted (every row is written in the order it is drawn), so a chunk's memory is mostly that
 # of its customers table and the writers' buffers: 5.4 GiB peak at 10 million (measured by the bench).
 # Chunks beyond one cost a join of the part files.
 CHUNK_CUSTOMERS = 10_000_000
-CSV_OPTIONS = "(format csv, header {header}, dateformat '%Y-%m-%d', timestampformat '%Y-%m-%d %H:%M:%S')"
-OUTPUTS = {
-    "subscriptions": lambda seed, as_of: (
-        "select customer_id, msisdn, brand_code, activation_date, termination_date, updated_at "
-        "from customers"
-    ),
-    "billing": lambda seed, as_of: (
-        f"select bill_id, customer_id, bill_month, amount from ({_bills_sql(seed, as_of)})"
-    ),
-    "suspensions": lambda seed, as_of: (
-        "select suspension_id, customer_id, suspended_at, resumed_at, reason_code "
-        f"from ({_suspensions_sql(seed, as_of)})"
-    ),
+CSV_OPTIONS = "format csv, header {header}, dateformat '%Y-%m-%d', timestampformat '%Y-%m-%d %H:%M:%S'"
+COLUMNS = {
+    "subscriptions": "customer_id, msisdn, brand_code, activation_date, termination_date, updated_at",
+    "billing": "bill_id, customer_id, bill_month, amount",
+    "suspensions": "suspension_id, customer_id, suspended_at, resumed_at, reason_code",
 }
+DEFAULT_MONTHS = 3
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class MonthlyPlan:
+    """generate --deliveries monthly: everything before `first` in one delivery, then one per month up
+    to the as-of date's month, each delivered on the 5th of the month after the one it covers."""
+
+    first: dt.date  # the first day of the first month delivered on its own
+    last: dt.date  # the first day of the as-of date's month
+
+    @property
+    def initial_id(self) -> str:
+        return f"before-{self.first:%Y-%m}"
+
+    def deliveries(self) -> list[tuple[str, dt.date]]:
+        """(delivery id, delivered on), in the order they are loaded."""
+        found = [(self.initial_id, self.first.replace(day=5))]
+        month = self.first
+        while month <= self.last:
+            found.append((f"{month:%Y-%m}", _add_months(month, 1).replace(day=5)))
+            month = _add_months(month, 1)
+        return found
+
+    def key(self, day: str) -> str:
+        """SQL: the delivery a row dated `day` arrives in (months after the last go into the last)."""
+        return (
+            f"case when {day} < date '{self.first}' then '{self.initial_id}' "
+            f"when {day} >= date '{self.last}' then '{self.last:%Y-%m}' "
+            f"else strftime({day}, '%Y-%m') end"
+        )
+
+
+def _queries(seed: int, as_of: dt.date, plan: MonthlyPlan | None) -> dict[str, str]:
+    """The SQL of each file's rows; with a plan, each row also names its delivery (column delivery)."""
+    bills, suspensions = _bills_sql(seed, as_of), _suspensions_sql(seed, as_of)
+    if plan is None:
+        return {
+            "subscriptions": f"select {COLUMNS['subscriptions']} from customers",
+            "billing": f"select {COLUMNS['billing']} from ({bills})",
+            "suspensions": f"select {COLUMNS['suspensions']} from ({suspensions})",
+        }
+    # A customer arrives in its activation month's delivery; one whose termination falls in a later
+    # delivery arrives first without it (an older updated_at) and again, as its final row, with it.
+    subscriptions = f"""
+    with versions as (
+        select *, {plan.key("activation_date")} as activation_delivery,
+            case when termination_date is not null then {plan.key("termination_date")} end as termination_delivery
+        from customers
+    ),
+    expanded as (
+        -- a customer's versions side by side (unnest keeps the order: the same files whatever the chunks)
+        select *,
+            unnest(case when termination_delivery <> activation_delivery then [0, 1] else [1] end) as version
+        from versions
+    )
+    select customer_id, msisdn, brand_code, activation_date,
+        case when version = 1 then termination_date end as termination_date,
+        case
+            when version = 1 then updated_at
+            else least(cast(activation_date as timestamp), updated_at - interval 1 second)
+        end as updated_at,
+        case
+            when version = 1 then coalesce(termination_delivery, activation_delivery)
+            else activation_delivery
+        end as delivery
+    from expanded
+    """
+    return {
+        "subscriptions": subscriptions,
+        "billing": f"select {COLUMNS['billing']}, {plan.key('bill_period')} as delivery from ({bills})",
+        "suspensions": f"select {COLUMNS['suspensions']}, {plan.key('suspended_at')} as delivery from ({suspensions})",
+    }
 
 
 def generate(
@@ -286,8 +344,15 @@ def generate(
     file_format: str = "csv",
     progress: bool = True,
     chunk_customers: int = CHUNK_CUSTOMERS,
+    deliveries: str = "single",
+    months: int = DEFAULT_MONTHS,
 ) -> dict[str, int]:
     """Write subscriptions, billing and suspensions files to out_dir; return rows per table.
+
+    deliveries="single": the three files in out_dir.  deliveries="monthly": one folder per delivery
+    (see MonthlyPlan; `months` months on their own) and out_dir/deliveries.csv listing each folder with
+    its delivery date, in load order.  The monthly files hold the same bills and suspensions as the
+    single ones for the same seed, and each customer's latest version is its single-file row.
 
     Customers are drawn chunk_customers at a time, each chunk's rows written in order to part files
     that are then joined: memory stays that of one chunk, and because every draw is a hash of its
@@ -297,10 +362,21 @@ def generate(
         raise ValueError("--customers must be at least 1")
     if file_format not in ("csv", "parquet"):
         raise ValueError("--format must be csv or parquet")
+    if deliveries not in ("single", "monthly"):
+        raise ValueError("--deliveries must be single or monthly")
+    if months < 1:
+        raise ValueError("--months must be at least 1")
+    plan = None
+    if deliveries == "monthly":
+        last = as_of.replace(day=1)
+        plan = MonthlyPlan(first=_add_months(last, 1 - months), last=last)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for table in OUTPUTS:
+    for table in COLUMNS:
         for stale in out_dir.glob(f"{table}.*"):
             stale.unlink()
+    if plan:
+        for delivery_id, _ in plan.deliveries():
+            shutil.rmtree(out_dir / delivery_id, ignore_errors=True)
     parts_dir = Path(tempfile.mkdtemp(prefix=".generate-", dir=out_dir))
     con = duckdb.connect()
     started = time.perf_counter()
@@ -309,39 +385,69 @@ def generate(
         if progress:
             print(f"[generate {time.perf_counter() - started:5.1f}s] {message}", flush=True)
 
-    counts = dict.fromkeys(OUTPUTS, 0)
-    parts: dict[str, list[Path]] = {table: [] for table in OUTPUTS}
+    counts = dict.fromkeys(COLUMNS, 0)
+    parts: dict[str, list[Path]] = {table: [] for table in COLUMNS}
     try:
         for number, start in enumerate(range(0, customers, chunk_customers)):
             stop = min(start + chunk_customers, customers)
             con.execute(f"create or replace temp table customers as {_customers_sql(start, stop, seed, as_of)}")
-            for table, query in OUTPUTS.items():
-                part = parts_dir / f"{table}.{number:05d}.{file_format}"
-                if file_format == "csv":
-                    options = CSV_OPTIONS.format(header="true" if number == 0 else "false")
+            for table, query in _queries(seed, as_of, plan).items():
+                # single: one file per chunk; monthly: a folder per chunk, a file per delivery in it
+                part = parts_dir / (f"{table}.{number:05d}" + ("" if plan else f".{file_format}"))
+                if file_format == "parquet":
+                    options = "format parquet, compression zstd"
                 else:
-                    options = "(format parquet, compression zstd)"
-                written = con.execute(f"copy ({query(seed, as_of)}) to '{part}' {options}").fetchone()
+                    options = CSV_OPTIONS.format(header="true" if number == 0 and plan is None else "false")
+                if plan:  # part/delivery=<id>/data_0.<format>
+                    options += ", partition_by (delivery), filename_pattern 'data_{i}'"
+                written = con.execute(f"copy ({query}) to '{part}' ({options})").fetchone()
                 counts[table] += int(written[0]) if written else 0
                 parts[table].append(part)
             say(f"customers {start:,} to {stop - 1:,} written")
-        for table, files in parts.items():
-            target = out_dir / f"{table}.{file_format}"
-            if len(files) == 1:
-                os.replace(files[0], target)
-            elif file_format == "csv":
-                with target.open("wb") as joined:
-                    for part in files:
-                        with part.open("rb") as piece:
-                            _append(piece, joined)
-            else:
-                listed = ", ".join(f"'{p}'" for p in files)
-                con.execute("set preserve_insertion_order = true")
-                con.execute(
-                    f"copy (select * from read_parquet([{listed}])) to '{target}' (format parquet, compression zstd)"
-                )
-            say(f"{table}: {counts[table]:,} rows -> {target}")
+        if plan is None:
+            for table, files in parts.items():
+                target = out_dir / f"{table}.{file_format}"
+                _join(con, files, target, file_format, header=None)
+                say(f"{table}: {counts[table]:,} rows -> {target}")
+        else:
+            lines = ["delivery_id,delivered_on"]
+            for delivery_id, delivered_on in plan.deliveries():
+                folder = out_dir / delivery_id
+                folder.mkdir()
+                for table, chunks in parts.items():
+                    files = [p for chunk in chunks for p in sorted(chunk.glob(f"delivery={delivery_id}/*"))]
+                    _join(con, files, folder / f"{table}.{file_format}", file_format, header=COLUMNS[table])
+                lines.append(f"{delivery_id},{delivered_on}")
+            (out_dir / "deliveries.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            say(f"{len(lines) - 1} deliveries in {out_dir} (listed in deliveries.csv): {counts}")
     finally:
         con.close()
         shutil.rmtree(parts_dir, ignore_errors=True)
     return counts
+
+
+def _join(con, files: list[Path], target: Path, file_format: str, *, header: str | None) -> None:
+    """Join part files into target, in order.  CSV parts are concatenated inside the kernel after the
+    header line (when given: the parts have none); Parquet parts are rewritten as one file."""
+    if file_format == "csv":
+        if header is None and len(files) == 1:
+            os.replace(files[0], target)
+            return
+        with target.open("wb") as joined:
+            if header is not None:
+                joined.write(f"{header.replace(' ', '')}\n".encode())
+            for part in files:
+                with part.open("rb") as piece:
+                    append_file(piece, joined)
+        return
+    if len(files) == 1:
+        os.replace(files[0], target)
+        return
+    if files:
+        listed = ", ".join(f"'{p}'" for p in files)
+        source = f"select * from read_parquet([{listed}])"
+    else:  # nothing for this delivery: an empty file with the table's columns
+        columns = ", ".join(f"null::varchar as {c}" for c in (header or "").split(", "))
+        source = f"select {columns} where false"
+    con.execute("set preserve_insertion_order = true")
+    con.execute(f"copy ({source}) to '{target}' (format parquet, compression zstd)")

@@ -1,10 +1,12 @@
-"""Where things are and which defaults apply; nothing here reads the clock except default_as_of_date."""
+"""Where things are and which defaults apply; nothing here reads the clock except today()."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from pathlib import Path
+from typing import BinaryIO
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROFILES_DIR = PROJECT_DIR / "profiles"
@@ -27,10 +29,15 @@ def target_name(requested: str | None) -> str:
     return target
 
 
-def default_as_of_date(today: dt.date | None = None) -> dt.date:
-    """SPEC 5: the last day of the previous calendar month (today in UTC unless given)."""
-    today = today or dt.datetime.now(dt.UTC).date()
-    return today.replace(day=1) - dt.timedelta(days=1)
+def today() -> dt.date:
+    """Today in UTC: the default delivery date of a load (SPEC 6)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def default_as_of_date(on: dt.date | None = None) -> dt.date:
+    """SPEC 5: the last day of the calendar month before `on` (default: today in UTC)."""
+    on = on or today()
+    return on.replace(day=1) - dt.timedelta(days=1)
 
 
 def parse_date(text: str) -> dt.date:
@@ -43,6 +50,15 @@ def parse_date(text: str) -> dt.date:
 def month_end(day: dt.date) -> dt.date:
     following = day.replace(day=28) + dt.timedelta(days=4)
     return following - dt.timedelta(days=following.day)
+
+
+def last_complete_month_start(as_of: dt.date) -> dt.date:
+    """SPEC 1: the first day of the last complete calendar month on as_of (as_of's own month when
+    as_of is its last day, else the month before)."""
+    following = as_of + dt.timedelta(days=1)
+    if following.month != as_of.month:
+        return as_of.replace(day=1)
+    return (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
 
 
 def parse_month(text: str) -> dt.date:
@@ -73,3 +89,20 @@ def work_path(served: Path) -> Path:
 def spark_warehouse() -> Path:
     """Session-mode Spark's folder: parquet tables under tables/, the Derby metastore beside them."""
     return Path(os.environ.get("CREDIT_SCORE_SPARK_WAREHOUSE", "warehouse/spark")).resolve()
+
+
+def append_file(source: BinaryIO, target: BinaryIO) -> None:
+    """Append the whole of source to target (both open, binary) inside the kernel (copy_file_range),
+    without a copy through user space; the ordinary copy on a filesystem without it."""
+    target.flush()
+    size, offset = os.fstat(source.fileno()).st_size, 0
+    try:
+        while offset < size:
+            copied = os.copy_file_range(source.fileno(), target.fileno(), size - offset, offset)
+            if copied == 0:
+                break
+            offset += copied
+    except OSError:  # a filesystem without copy_file_range
+        source.seek(offset)
+        target.seek(0, os.SEEK_END)
+        shutil.copyfileobj(source, target, 16 * 1024 * 1024)

@@ -1,9 +1,10 @@
 {#-
-    Each distinct delivered bill once, with how many identical copies were delivered and why it cannot
-    be used (null: accepted).  A bill id delivered with different contents is rejected in every
-    version: which one is right cannot be known.  Bills for a month more than
-    future_bill_tolerance_months after the month of the export (the latest updated_at of the accepted
-    subscriptions) are rejected as dated in the future.
+    Each distinct delivered bill once, over the union of all deliveries: how many identical copies
+    came, where its first copy came from (delivery, line) and why it cannot be used (null: accepted).
+    A bill id delivered with different contents, in one delivery or in two, is rejected in every
+    version: which one is right cannot be known.  A bill is dated in the future when its month is
+    after the month of its delivery date plus future_bill_tolerance_months (SPEC 6; for identical
+    copies, the latest delivery's date: a copy delivered once the month is over makes it plausible).
 -#}
 with
 
@@ -28,32 +29,18 @@ billing_texts as (
     select
         bill_id,
         customer_id,
+        delivery_id,
         bill_month_text,
-        amount_text
+        amount_text,
+        file_line,
+        delivered_on
     from {{ ref('stg_telecom__billing') }}
-
-),
-
-subscriptions as (
-
-    select * from {{ ref('int_subscriptions_validated') }}
 
 ),
 
 customers as (
 
     select * from {{ ref('int_customer_ids_resolved') }}
-
-),
-
-export_month as (
-
-    -- an aggregate: always one row
-    select
-        {{ add_months(month_start('max(updated_at)'), var('future_bill_tolerance_months')) }}
-            as latest_plausible_bill_month
-    from subscriptions
-    where rejection_reason is null
 
 ),
 
@@ -66,16 +53,19 @@ repeated_id_hashes as (
 
 single_rows as (
 
-    -- the common case: an id delivered once, so the row is its own distinct row
+    -- the common case: an id delivered once, so the row is its own distinct row and first copy
     select
         billing.bill_id,
         billing.customer_id,
+        billing.delivery_id,
         billing.bill_month_text,
         billing.amount_text,
         billing.bill_month,
         billing.amount,
+        billing.file_line,
         1 as copies,
-        false as has_conflicting_id
+        false as has_conflicting_id,
+        billing.delivered_on as latest_delivered_on
     from billing
     left join repeated_id_hashes
         on {{ hash_of('billing.bill_id') }} = repeated_id_hashes.id_hash
@@ -102,14 +92,17 @@ compared_rows as (
     select
         bill_id,
         customer_id,
+        delivery_id,
         bill_month_text,
         amount_text,
         {{ parse_bill_month('bill_month_text') }} as bill_month,
         {{ parse_amount('amount_text') }} as amount,
+        file_line,
         copies,
-        bill_id is not null and count(*) over (partition by bill_id) > 1 as has_conflicting_id
+        bill_id is not null and count(*) over (partition by bill_id) > 1 as has_conflicting_id,
+        latest_delivered_on
     from (
-        {{ collapse_exact_duplicates('rows_to_compare', [
+        {{ first_copies('rows_to_compare', [
             'bill_id',
             'customer_id',
             'bill_month_text',
@@ -121,6 +114,7 @@ compared_rows as (
 
 distinct_rows as (
 
+    -- single_rows and compared_rows have the same columns in the same order
     select * from single_rows
     union all
     select * from compared_rows
@@ -139,12 +133,15 @@ judged as (
             when distinct_rows.bill_month is null then 'unreadable_bill_month'
             when distinct_rows.amount_text is null then 'missing_amount'
             when distinct_rows.amount is null then 'unreadable_amount'
-            when distinct_rows.bill_month > export_month.latest_plausible_bill_month then 'bill_month_in_future'
+            when
+                distinct_rows.bill_month > {{ add_months(
+                    month_start('distinct_rows.latest_delivered_on'), var('future_bill_tolerance_months')
+                ) }}
+                then 'bill_month_in_future'
             when customers.customer_id is null then 'unknown_customer'
             when not customers.has_accepted_version then 'customer_rejected'
         end as rejection_reason
     from distinct_rows
-    cross join export_month
     left join customers
         on distinct_rows.customer_id = customers.customer_id
 
@@ -156,6 +153,7 @@ final as (
         -- ids
         bill_id,
         customer_id,
+        delivery_id,
 
         -- strings
         rejection_reason,
@@ -170,6 +168,7 @@ final as (
         -- numbers
         amount,
         cast(copies as integer) as copies,
+        file_line,
 
         -- dates
         bill_month

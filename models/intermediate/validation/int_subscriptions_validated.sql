@@ -1,8 +1,9 @@
 {#-
-    Each distinct delivered subscription row once, with how many identical copies were delivered and
-    why it cannot be used (null: accepted).  When a customer is delivered in several versions, the one
-    with the latest updated_at wins and the others are superseded; versions tied on the latest
-    updated_at conflict and are all rejected.  The first reason that applies is given.
+    Each distinct delivered subscription row once, over the union of all deliveries: how many
+    identical copies came, where its first copy came from (delivery, line) and why it cannot be used
+    (null: accepted).  When a customer is delivered in several versions, in one delivery or several,
+    the one with the latest updated_at wins and the others are superseded; versions tied on the
+    latest updated_at conflict and are all rejected.  The first reason that applies is given.
 -#}
 with
 
@@ -53,16 +54,28 @@ rows_to_compare as (
 
 compared_rows as (
 
-    -- each distinct row once with its copies, its versions ranked by recency
+    -- each distinct row once with its copies and first copy, its versions ranked by recency
     select
-        *,
-        count(*) over (partition by customer_id) as version_count,
+        customer_id,
+        msisdn_masked,
+        msisdn_hash,
+        brand_code,
+        activation_date_text,
+        termination_date_text,
+        updated_at_text,
+        has_valid_msisdn,
+        activation_date,
+        termination_date,
+        updated_at,
+        delivery_id,
+        file_line,
+        copies,
         rank() over (
             partition by customer_id
             order by updated_at desc nulls last
         ) as recency_rank
     from (
-        {{ collapse_exact_duplicates('rows_to_compare', [
+        {{ first_copies('rows_to_compare', [
             'customer_id',
             'msisdn_masked',
             'msisdn_hash',
@@ -91,7 +104,7 @@ compared_counted as (
 
 single_rows as (
 
-    -- the common case: a customer delivered once is its own only version
+    -- the common case: a customer delivered once is its own only version and first copy
     select
         customer_id,
         msisdn_masked,
@@ -104,8 +117,9 @@ single_rows as (
         activation_date,
         termination_date,
         updated_at,
+        delivery_id,
+        file_line,
         1 as copies,
-        1 as version_count,
         1 as recency_rank,
         1 as latest_version_count
     from subscriptions_routed
@@ -159,6 +173,7 @@ final as (
     select
         -- ids
         customer_id,
+        delivery_id,
 
         -- strings
         msisdn_masked,
@@ -176,6 +191,7 @@ final as (
 
         -- numbers
         cast(copies as integer) as copies,
+        file_line,
 
         -- booleans
         has_valid_msisdn,

@@ -1,7 +1,9 @@
 {#-
-    Each distinct delivered suspension once, with how many identical copies were delivered and why it
-    cannot be used (null: accepted).  A suspension id delivered with different contents is rejected in
-    every version.  An unknown reason code is not a rejection: it is scored (penalised) and warned about.
+    Each distinct delivered suspension once, over the union of all deliveries: how many identical
+    copies came, where its first copy came from (delivery, line) and why it cannot be used (null:
+    accepted).  A suspension id delivered with different contents, in one delivery or in two, is
+    rejected in every version.  An unknown reason code is not a rejection: it is scored (penalised)
+    and warned about.
 -#}
 with
 
@@ -11,24 +13,101 @@ suspensions as (
 
 ),
 
+-- read again, ids alone, to find the repeated ones (as for bills: most ids come once)
+suspension_ids as (
+
+    select suspension_id from {{ ref('stg_telecom__suspensions') }}
+
+),
+
 customers as (
 
     select * from {{ ref('int_customer_ids_resolved') }}
 
 ),
 
+repeated_id_hashes as (
+
+    {{ repeated_key_hashes('suspension_ids', 'suspension_id') }}
+
+),
+
+suspensions_routed as (
+
+    select
+        suspensions.*,
+        suspensions.suspension_id is null or repeated_id_hashes.id_hash is not null as needs_comparing
+    from suspensions
+    left join repeated_id_hashes
+        on {{ hash_of('suspensions.suspension_id') }} = repeated_id_hashes.id_hash
+
+),
+
+rows_to_compare as (
+
+    select * from suspensions_routed
+    where needs_comparing
+
+),
+
+single_rows as (
+
+    -- the common case: an id delivered once is its own distinct row and first copy
+    select
+        suspension_id,
+        customer_id,
+        reason_code,
+        suspended_at_text,
+        resumed_at_text,
+        suspended_at,
+        resumed_at,
+        suspended_date,
+        delivery_id,
+        file_line,
+        1 as copies,
+        false as has_conflicting_id
+    from suspensions_routed
+    where not needs_comparing
+
+),
+
+compared_rows as (
+
+    -- each distinct row once with its copies; an id left with several versions is conflicting
+    select
+        suspension_id,
+        customer_id,
+        reason_code,
+        suspended_at_text,
+        resumed_at_text,
+        suspended_at,
+        resumed_at,
+        suspended_date,
+        delivery_id,
+        file_line,
+        copies,
+        suspension_id is not null and count(*) over (partition by suspension_id) > 1 as has_conflicting_id
+    from (
+        {{ first_copies('rows_to_compare', [
+            'suspension_id',
+            'customer_id',
+            'reason_code',
+            'suspended_at_text',
+            'resumed_at_text',
+            'suspended_at',
+            'resumed_at',
+            'suspended_date',
+        ]) }}
+    ) as collapsed
+
+),
+
 distinct_rows as (
 
-    {{ collapse_exact_duplicates('suspensions', [
-        'suspension_id',
-        'customer_id',
-        'reason_code',
-        'suspended_at_text',
-        'resumed_at_text',
-        'suspended_at',
-        'resumed_at',
-        'suspended_date',
-    ]) }}
+    -- single_rows and compared_rows have the same columns in the same order
+    select * from single_rows
+    union all
+    select * from compared_rows
 
 ),
 
@@ -38,7 +117,7 @@ judged as (
         distinct_rows.*,
         case
             when distinct_rows.suspension_id is null then 'missing_suspension_id'
-            when count(*) over (partition by distinct_rows.suspension_id) > 1 then 'conflicting_duplicate_id'
+            when distinct_rows.has_conflicting_id then 'conflicting_duplicate_id'
             when distinct_rows.customer_id is null then 'missing_customer_id'
             when distinct_rows.suspended_at_text is null then 'missing_suspended_at'
             when distinct_rows.suspended_at is null then 'unreadable_suspended_at'
@@ -59,6 +138,7 @@ final as (
         -- ids
         suspension_id,
         customer_id,
+        delivery_id,
 
         -- strings
         reason_code,
@@ -74,6 +154,7 @@ final as (
 
         -- numbers
         cast(copies as integer) as copies,
+        file_line,
 
         -- dates
         suspended_date,

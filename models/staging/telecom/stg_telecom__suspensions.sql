@@ -1,4 +1,7 @@
-{#- Every delivered suspension event: text trimmed, reason upper-cased, timestamps parsed (null when unreadable). -#}
+{#-
+    Every delivered suspension event, with its delivery (id, date, line in the file): text trimmed,
+    reason upper-cased, timestamps parsed (null when unreadable).
+-#}
 with
 
 source as (
@@ -12,9 +15,12 @@ cleaned as (
     select
         {{ clean_text('suspension_id') }} as suspension_id,
         {{ clean_text('customer_id') }} as customer_id,
+        delivery_id,
         upper({{ clean_text('reason_code') }}) as reason_code,
         {{ clean_text('suspended_at') }} as suspended_at_text,
-        {{ clean_text('resumed_at') }} as resumed_at_text
+        {{ clean_text('resumed_at') }} as resumed_at_text,
+        file_line,
+        delivered_on
     from source
 
 ),
@@ -25,11 +31,18 @@ parsed as (
         -- ids
         suspension_id,
         customer_id,
+        delivery_id,
 
         -- strings
         reason_code,
         suspended_at_text,
         resumed_at_text,
+
+        -- numbers: the row's line in its file
+        file_line,
+
+        -- dates
+        delivered_on,
 
         -- timestamps
         {{ parse_timestamp('suspended_at_text') }} as suspended_at,

@@ -1,0 +1,115 @@
+"""The served DuckDB file as BI tools meet it: readable by DuckDB 1.x clients (the engines bundled in BI
+drivers), and built whatever the user names the warehouse file."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from credit_score.build import build
+from credit_score.engines.duckdb import SERVED, STORAGE_VERSION, attached, storage_version
+from pytests import reference
+from pytests.helpers import EXAMPLES, as_text, differences, load_and_build, read_published
+
+SEPTEMBER, OCTOBER = dt.date(2026, 9, 30), dt.date(2026, 10, 31)
+# a real DuckDB 1.x client: the command-line shell from PyPI's duckdb-cli (a dev dependency)
+DUCKDB_1X = Path(sys.executable).with_name("duckdb")
+
+
+def read_with_duckdb_1x(database: Path, sql: str) -> list[dict[str, str]]:
+    """Rows of sql run by the DuckDB 1.x shell on the file, opened read-only, as text."""
+    result = subprocess.run(
+        [str(DUCKDB_1X), "-readonly", "-csv", "-nullvalue", "", str(database), "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def test_the_client_is_duckdb_1x():
+    version = subprocess.run([str(DUCKDB_1X), "--version"], capture_output=True, text=True, check=True).stdout
+    assert version.startswith("v1."), version
+
+
+@pytest.fixture(scope="module")
+def two_publishes(tmp_path_factory):
+    """The examples built for September, then October: the second publish carries the first's file."""
+    database = tmp_path_factory.mktemp("served") / "served.duckdb"
+    assert load_and_build(EXAMPLES, database, SEPTEMBER).ok
+    first = read_with_duckdb_1x(database, "select * from marts.customer_credit_score order by customer_id")
+    assert build(OCTOBER, database=database).ok
+    return database, first
+
+
+def test_duckdb_1x_reads_every_published_table(two_publishes):
+    database, september = two_publishes
+    assert storage_version(database).startswith(STORAGE_VERSION)
+    expected = reference.score_folder(EXAMPLES, SEPTEMBER)
+    assert differences({r["customer_id"]: r for r in september}, expected) == []
+    october = read_with_duckdb_1x(database, "select * from marts.customer_credit_score")
+    assert differences({r["customer_id"]: r for r in october}, reference.score_folder(EXAMPLES, OCTOBER)) == []
+    history = read_with_duckdb_1x(
+        database, "select as_of_date, count(*) as customers from marts.customer_credit_score_history group by all"
+    )
+    assert {r["as_of_date"]: int(r["customers"]) for r in history} == {
+        str(SEPTEMBER): len(september),
+        str(OCTOBER): len(october),
+    }
+    for table in ("audit.rejected_records", "audit.reconciliation", "audit.deliveries", "audit.publication"):
+        read_with_duckdb_1x(database, f"select * from {table}")  # opens and reads: no version error
+    publication = read_with_duckdb_1x(database, "select as_of_date, customers_scored from audit.publication")
+    assert publication == [{"as_of_date": str(OCTOBER), "customers_scored": str(len(october))}]
+
+
+def test_a_served_file_of_the_newer_format_is_rewritten_readable(two_publishes, tmp_path):
+    """A served file written in DuckDB 2's own format (as before this was fixed) is not carried: the next
+    publish writes a readable file with the whole history."""
+    database, _ = two_publishes
+    newer = tmp_path / "credit_score.duckdb"
+    con = duckdb.connect()
+    con.execute(f"attach '{database}' as old (read_only)")
+    con.execute(f"attach '{newer}' as new (storage_version 'v2.0.0')")
+    con.execute("copy from database old to new")
+    con.close()
+    shutil.copy(database.with_name("served.work.duckdb"), tmp_path / "credit_score.work.duckdb")
+    assert not storage_version(newer).startswith(STORAGE_VERSION)
+    with pytest.raises(AssertionError, match="version"):
+        read_with_duckdb_1x(newer, "select 1")
+    before = read_published(database=newer)
+    assert build(OCTOBER, database=newer).ok
+    assert storage_version(newer).startswith(STORAGE_VERSION)
+    assert read_published(database=newer) == before
+    months = read_with_duckdb_1x(newer, "select distinct as_of_date from marts.customer_credit_score_history")
+    assert sorted(r["as_of_date"] for r in months) == [str(SEPTEMBER), str(OCTOBER)]
+
+
+@pytest.mark.parametrize("name", ["work.duckdb", "raw.duckdb"])
+def test_the_warehouse_file_may_have_any_name(tmp_path, name):
+    """DuckDB names a file's catalog after its name (work, raw, marts...): the build never depends on it
+    (`work` is the alias the publish step once attached under; `raw` names a schema too).
+    Loaded and built through the command line, as a user would."""
+    database = tmp_path / name
+    env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database)}
+    cli = [sys.executable, "-m", "credit_score.cli"]
+    loaded = subprocess.run([*cli, "load", str(EXAMPLES), "--delivered-on", "2026-11-05"], env=env, capture_output=True,
+                            text=True)  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    built = subprocess.run([*cli, "build", "--as-of", "2026-10-31"], env=env, capture_output=True, text=True)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    con = attached((database, SERVED, True))
+    cursor = con.execute(f"select * from {SERVED}.marts.customer_credit_score")
+    columns = [d[0] for d in cursor.description]
+    mart = {row[0]: dict(zip(columns, map(as_text, row), strict=True)) for row in cursor.fetchall()}
+    con.close()
+    assert differences(mart, reference.score_folder(EXAMPLES, OCTOBER)) == []

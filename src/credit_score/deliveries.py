@@ -1,0 +1,298 @@
+"""A delivery (SPEC 6): a folder holding any of the three raw files, with an id and a delivery date.
+
+This module finds and checks a delivery's files and says, for every engine alike, how each file is
+read: as text exactly as delivered, each row with its delivery id, its delivery date and its line in
+the file.  The engines (credit_score.engines) only decide where the rows go.
+
+Files load as they come: `<table>.csv`, `<table>.csv.gz` or `<table>.parquet`; CSV in UTF-8 (with or
+without a byte-order mark) or, on request, GB18030; LF or CRLF line ends.  A refusal names the file,
+the line and what to do, and nothing is loaded.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import gzip
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from credit_score.settings import RAW_TABLES, last_complete_month_start, month_end
+
+EXPECTED_COLUMNS: dict[str, list[str]] = {
+    "subscriptions": ["customer_id", "msisdn", "brand_code", "activation_date", "termination_date", "updated_at"],
+    "billing": ["bill_id", "customer_id", "bill_month", "amount"],
+    "suspensions": ["suspension_id", "customer_id", "suspended_at", "resumed_at", "reason_code"],
+}
+# What every raw row carries besides the delivered values (delivery_id last: Spark's partition column).
+DELIVERY_COLUMNS = ["file_line", "delivered_on", "delivery_id"]
+# raw.deliveries: one row per delivery loaded; which files it held (null: that file was not in it).
+REGISTRY_COLUMNS = [
+    "delivered_on",
+    "loaded_at",
+    "source_folder",
+    "subscriptions_file",
+    "billing_file",
+    "suspensions_file",
+    "delivery_id",
+]
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
+DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+AGAIN = "correct the file and run the same load again (loading a delivery id again replaces it)"
+
+
+class LoadError(Exception):
+    """A delivery that cannot be loaded; the message says which file, which line and what to do."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A checked delivery folder: its files (a subset of the three tables) and how to read them."""
+
+    delivery_id: str
+    delivered_on: dt.date
+    directory: Path
+    files: dict[str, Path]
+    encoding: str = "utf-8"
+
+    def registry_row(self, loaded_at: dt.datetime) -> list:
+        """The values of raw.deliveries' row for this delivery, in REGISTRY_COLUMNS order."""
+        return [
+            self.delivered_on,
+            loaded_at,
+            str(self.directory),
+            *(self.files[t].name if t in self.files else None for t in RAW_TABLES),
+            self.delivery_id,
+        ]
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """A row of raw.deliveries, as the engines read it back."""
+
+    delivery_id: str
+    delivered_on: dt.date
+    has_billing: bool
+
+
+def open_delivery(
+    directory: Path, *, delivered_on: dt.date, delivery_id: str | None = None, encoding: str = "utf-8"
+) -> Delivery:
+    """Find and check the files of a delivery folder; raise LoadError saying what to do if they are wrong."""
+    try:
+        encoding = codecs.lookup(encoding).name
+    except LookupError:
+        raise LoadError(f"unknown encoding {encoding!r}: use utf-8 (the default) or gb18030") from None
+    if not directory.is_dir():
+        raise LoadError(
+            f"{directory}: no such folder; a delivery is a folder holding any of "
+            f"{', '.join(f'{t}.csv' for t in RAW_TABLES)} (or .csv.gz, .parquet)"
+        )
+    delivery_id = directory.resolve().name if delivery_id is None else delivery_id
+    if not DELIVERY_ID.fullmatch(delivery_id):
+        raise LoadError(
+            f"{delivery_id!r} cannot be a delivery id: use letters, digits, '.', '_' or '-' (up to 100, "
+            "starting with a letter or digit), e.g. --delivery 2026-10"
+        )
+    files: dict[str, Path] = {}
+    for table in RAW_TABLES:
+        found = [directory / f"{table}{suffix}" for suffix in SUFFIXES if (directory / f"{table}{suffix}").is_file()]
+        if len(found) > 1:
+            raise LoadError(f"{directory}: {' and '.join(p.name for p in found)} are both there; keep one")
+        if found:
+            files[table] = found[0]
+    delivery = Delivery(delivery_id, delivered_on, directory.resolve(), files, encoding)
+    for table, path in files.items():
+        _check_columns(path, table, encoding)
+    return delivery
+
+
+def describe(delivery: Delivery) -> str:
+    held = ", ".join(p.name for p in delivery.files.values()) or "no files (an empty delivery)"
+    return f"delivery {delivery.delivery_id} of {delivery.delivered_on}: {held}"
+
+
+def _table_of(path: Path) -> str:
+    return path.name.split(".")[0]
+
+
+def _open_bytes(path: Path):
+    """The file's bytes, gzip undone."""
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+
+
+def _first_line(path: Path) -> bytes:
+    with _open_bytes(path) as f:
+        return f.readline()
+
+
+def _check_columns(path: Path, table: str, encoding: str) -> None:
+    """The file names the contract's columns: a CSV's header in the contract's order, a Parquet
+    file's columns in any order."""
+    expected = EXPECTED_COLUMNS[table]
+    if path.suffix == ".parquet":
+        try:
+            names = [r[0] for r in duckdb.sql(f"describe select * from read_parquet({_literal(path)})").fetchall()]
+        except duckdb.Error as e:
+            raise LoadError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]}); {AGAIN}") from None
+        if sorted(names) != sorted(expected):
+            raise LoadError(f"{path}: columns are {names}; expected {expected}; {AGAIN}")
+        return
+    try:
+        header = _first_line(path).decode(encoding).lstrip("\ufeff").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise LoadError(f"{path}, line 1: the header is not {encoding}. {_encoding_hint(encoding)}") from None
+    except (OSError, EOFError) as e:  # a truncated or corrupt gzip file
+        raise LoadError(f"{path}: cannot be read ({e}); {AGAIN}") from None
+    if not header:
+        raise LoadError(f"{path}, line 1: the file is empty; expected the header {','.join(expected)}; {AGAIN}")
+    names = [c.strip().strip('"') for c in header.split(",")]
+    if names != expected:
+        raise LoadError(f"{path}, line 1: header is {','.join(names)}; expected {','.join(expected)}; {AGAIN}")
+
+
+def _literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def rows_sql(delivery: Delivery, table: str, readable: Path) -> str:
+    """SELECT of every row of the table's file as text, in file order, with the delivery's columns.
+
+    `readable` is the file itself, or its UTF-8 copy (see readable_copy).  The line is the row's line
+    in the file (the header is line 1; a value spanning lines counts once), or its row number in a
+    Parquet file; row_number() over () follows the reader's order (a streaming window)."""
+    columns = EXPECTED_COLUMNS[table]
+    delivery_values = (
+        f"cast({_literal(delivery.delivered_on.isoformat())} as date) as delivered_on, "
+        f"{_literal(delivery.delivery_id)} as delivery_id"
+    )
+    if readable.suffix == ".parquet":
+        values = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in columns)
+        return (
+            f"select {values}, cast(file_row_number + 1 as bigint) as file_line, {delivery_values} "
+            f"from read_parquet({_literal(readable)}, file_row_number = true)"
+        )
+    struct = ", ".join(f"'{c}': 'VARCHAR'" for c in columns)
+    reader = (
+        f"read_csv({_literal(readable)}, header = true, delim = ',', quote = '\"', escape = '\"', "
+        f"all_varchar = true, auto_detect = false, columns = {{{struct}}}, null_padding = false, "
+        "strict_mode = true)"
+    )
+    return (
+        f"select {', '.join(columns)}, cast(row_number() over () + 1 as bigint) as file_line, {delivery_values} "
+        f"from {reader}"
+    )
+
+
+@contextmanager
+def readable_copy(path: Path, encoding: str, scratch: Path) -> Iterator[Path]:
+    """The file itself when DuckDB reads it as it is (UTF-8 CSV, gzipped or not, or Parquet), else a
+    temporary UTF-8 copy decoded strictly, naming the line of the first byte that does not decode."""
+    if path.suffix == ".parquet" or encoding == "utf-8":
+        yield path
+        return
+    handle, name = tempfile.mkstemp(prefix=f".{_table_of(path)}.", suffix=".csv", dir=scratch)
+    copy = Path(name)
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        lines_before, first = 0, True
+        with _open_bytes(path) as source, open(handle, "w", encoding="utf-8", newline="") as target:
+            while chunk := source.read(16 * 1024 * 1024):
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError as e:
+                    line = lines_before + chunk[: max(e.start, 0)].count(b"\n") + 1
+                    raise LoadError(f"{path}, line {line}: bytes that are not valid {encoding}; {AGAIN}") from None
+                if first and text:
+                    text, first = text.lstrip("\ufeff"), False
+                target.write(text)
+                lines_before += chunk.count(b"\n")
+            target.write(decoder.decode(b"", final=True))
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _encoding_hint(encoding: str) -> str:
+    if encoding == "utf-8":
+        return "Chinese exports are often GB18030: try `credit-score load DIR --encoding gb18030`."
+    return "Check the file's encoding."
+
+
+def explain(path: Path, message: str, encoding: str) -> str:
+    """DuckDB's reading error as one line a person can act on: file, line, what was expected, what to do."""
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    if not line:
+        return f"{path}: cannot be read: {message.splitlines()[0]}; {AGAIN}"
+    where = f"{path}, line {line.group(1)}"
+    original = re.search(r"Original Line: (.*)", message)
+    shown = f": {original.group(1)[:200]!r}" if original else ""
+    columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    if columns:
+        expected = ",".join(EXPECTED_COLUMNS[_table_of(path)])
+        return f"{where}: expected {columns.group(1)} fields ({expected}), found {columns.group(2)}{shown}; {AGAIN}"
+    if "Invalid unicode" in message:
+        return f"{where}: bytes that are not valid {encoding}. {_encoding_hint(encoding)}"
+    if "unterminated quote" in message:
+        return f"{where}: a quoted value is never closed{shown}; {AGAIN}"
+    return f"{where}: {message.splitlines()[0]}{shown}; {AGAIN}"
+
+
+def read_each_file(delivery: Delivery, scratch: Path, write: Callable[[str, str], int]) -> dict[str, int]:
+    """For each file of the delivery, write(table, SELECT of its rows) -> rows written; returns the rows
+    per table.  A file DuckDB cannot read is refused with its line and what to do (LoadError).
+    scratch holds the UTF-8 copy of a file in another encoding while it is read."""
+    counts: dict[str, int] = {}
+    for table, path in delivery.files.items():
+        with readable_copy(path, delivery.encoding, scratch) as readable:
+            try:
+                counts[table] = write(table, rows_sql(delivery, table, readable))
+            except duckdb.Error as e:
+                raise LoadError(explain(path, str(e), delivery.encoding)) from None
+    return counts
+
+
+def export_checked(delivery: Delivery, scratch: Path, file_format: str) -> dict[str, tuple[Path, int]]:
+    """Read each file of the delivery exactly as the DuckDB engine loads it (same checks, same
+    messages) and write its rows, with the delivery's columns, to scratch as CSV or Parquet, for the
+    engines that load from files (PostgreSQL, Spark)."""
+    options = "format csv, header true" if file_format == "csv" else "format parquet"
+
+    def write(table: str, rows: str) -> int:
+        written = duckdb.execute(f"copy ({rows}) to {_literal(scratch / f'{table}.{file_format}')} ({options})")
+        return int(written.fetchone()[0])  # type: ignore[index]
+
+    counts = read_each_file(delivery, scratch, write)
+    return {table: (scratch / f"{table}.{file_format}", rows) for table, rows in counts.items()}
+
+
+def incomplete_window(as_of: dt.date, records: list[DeliveryRecord]) -> str | None:
+    """SPEC 6: why a build as of as_of must not publish (its spend window's last month has no delivery
+    of bills dated after it), or None when the window's bills have arrived."""
+    last_month = last_complete_month_start(as_of)
+    needed_after = month_end(last_month)
+    with_bills = [r for r in records if r.has_billing]
+    if any(r.delivered_on > needed_after for r in with_bills):
+        return None
+    latest = max(with_bills, key=lambda r: (r.delivered_on, r.delivery_id), default=None)
+    lines = [
+        f"as of {as_of} the spend window ends with {last_month:%Y-%m}, but no delivery of bills is dated after "
+        f"{needed_after}: {last_month:%Y-%m}'s bills have not arrived, and scoring without them would count "
+        "that month as no spend.",
+        f"  latest delivery of bills: {latest.delivery_id} of {latest.delivered_on}"
+        if latest
+        else "  no delivery so far holds a billing file.",
+        f"  load them:  credit-score load DIR --delivery {last_month:%Y-%m} "
+        f"--delivered-on YYYY-MM-DD (after {needed_after})",
+    ]
+    if latest:
+        complete = latest.delivered_on.replace(day=1) - dt.timedelta(days=1)
+        lines.append(f"  or build a date whose bills have arrived:  credit-score build --as-of {complete}")
+    lines.append(f"  or, knowingly:  credit-score build --as-of {as_of} --allow-incomplete")
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""Where the warehouse lives: DuckDB (default), PostgreSQL or Spark, behind one interface.
+
+Each engine lands deliveries in `raw`, reads the delivery register back, tells dbt where to build,
+publishes an audited build to what BI reads and reads the published mart's star counts.  `load` and
+`build` call only this interface, so they hold no per-engine branches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+from credit_score.deliveries import Delivery, DeliveryRecord
+from credit_score.settings import duckdb_path, target_name
+
+
+class Engine:
+    """What `credit-score load` and `build` need of a warehouse."""
+
+    name = ""
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """One load or build at a time (raises publish.WarehouseBusy); the default: no lock."""
+        yield
+
+    def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
+        """Append the delivery's rows to raw (replacing an earlier load of the same id), or, with
+        replace, empty raw first.  All or nothing.  Returns the rows landed per file."""
+        raise NotImplementedError
+
+    def deliveries(self) -> list[DeliveryRecord] | None:
+        """The rows of raw.deliveries, or None when nothing was ever loaded."""
+        raise NotImplementedError
+
+    # Where dbt writes its target/ and logs/ for this warehouse (None: the project's own folders).
+    dbt_dir: Path | None = None
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for the dbt process: where the profile points, and where dbt writes its
+        target/ and logs/ (one pair per warehouse, so that two warehouses never share them)."""
+        if self.dbt_dir is None:
+            return {}
+        return {"DBT_TARGET_PATH": str(self.dbt_dir / "target"), "DBT_LOG_PATH": str(self.dbt_dir / "logs")}
+
+    def before_dbt(self, as_of: dt.date) -> None:
+        """Prepare the history for a build of as_of (see history.py)."""
+
+    def publish(self, as_of: dt.date, tests_passed: int) -> str:
+        """Make the audited build what BI reads; return where that is."""
+        raise NotImplementedError
+
+    def after_dbt(self, as_of: dt.date, *, published: bool) -> None:
+        """Settle the history after the build (see history.py)."""
+
+    def star_distribution(self) -> tuple[int, list[tuple[int, str, int]]]:
+        """(rows, [(star_level, star_label, customers)]) of the published mart."""
+        raise NotImplementedError
+
+
+def get(target: str | None = None, *, database: Path | None = None) -> Engine:
+    """The engine for a target name (default $CREDIT_SCORE_TARGET or duckdb); database is the served
+    DuckDB file (default $CREDIT_SCORE_DUCKDB or warehouse/credit_score.duckdb)."""
+    name = target_name(target)
+    if name == "postgres":
+        from credit_score.engines.postgres import PostgresEngine
+
+        return PostgresEngine()
+    if name == "spark":
+        from credit_score.engines.spark import SparkEngine
+
+        return SparkEngine()
+    from credit_score.engines.duckdb import DuckDBEngine
+
+    return DuckDBEngine((database or duckdb_path()).resolve())

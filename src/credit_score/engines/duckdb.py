@@ -1,0 +1,365 @@
+"""DuckDB, the embedded default: a work file that loads and dbt write, and a served file BI reads.
+
+BI reads the *served* file (warehouse/credit_score.duckdb) read-only.  Loads and dbt builds write a
+separate *work* file beside it (credit_score.work.duckdb).  Only after every error-level test has
+passed are the marts and the audit tables copied into a new file, which is then renamed over the
+served one: a rename is atomic, so a reader opens either the previous complete mart or the new
+audited one, and a reader that already has the old file open keeps reading it.  No process ever
+opens the served file for writing, so readers never block a build and a build never blocks readers.
+A build killed at any point leaves the served file as it was; the next one cleans up and goes on.
+
+The served file is written in an old storage format (STORAGE_VERSION, default v1.0.0) that every
+DuckDB from 0.10 through 1.x reads, as do the engines bundled in BI drivers; DuckDB 2 reads it too.
+
+This code never relies on the name DuckDB gives a file's catalog (the first dot-separated part of
+its name, which may be `work`, `raw` or `marts`): it opens an in-memory database and attaches every
+file under an alias of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from credit_score.deliveries import (
+    DELIVERY_COLUMNS,
+    EXPECTED_COLUMNS,
+    REGISTRY_COLUMNS,
+    Delivery,
+    DeliveryRecord,
+    LoadError,
+    read_each_file,
+)
+from credit_score.engines import Engine
+from credit_score.history import HISTORY, HistoryTables
+from credit_score.settings import RAW_TABLES, append_file, work_path
+
+PUBLISHED_SCHEMAS = ("marts", "audit")
+STORAGE_VERSION = os.environ.get("CREDIT_SCORE_DUCKDB_STORAGE_VERSION", "v1.0.0")
+# The aliases this code attaches files under (never a file's own catalog name).
+WORK, SERVED, NEW = "cs_work", "cs_served", "cs_new"
+
+
+class WarehouseBusy(Exception):
+    """Another load or build holds the warehouse."""
+
+
+def literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def attached(*files: tuple[Path, str, bool], storage_version: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with each (path, alias, read_only) attached under its alias."""
+    con = duckdb.connect()
+    try:
+        for path, alias, read_only in files:
+            options = ["read_only"] if read_only else []
+            if storage_version and not read_only:
+                options.append(f"storage_version {literal(storage_version)}")
+            suffix = f" ({', '.join(options)})" if options else ""
+            con.execute(f"attach {literal(path)} as {alias}{suffix}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@contextlib.contextmanager
+def warehouse_lock(served: Path) -> Iterator[None]:
+    """One load or build at a time per warehouse; released by the kernel if the process dies."""
+    served.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = served.with_name(f".{served.name}.lock")
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise WarehouseBusy(
+                f"{served}: a load or build is already running ({holder}); try again when it ends"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _table_exists(con, alias: str, schema: str, table: str) -> bool:
+    found = con.execute(
+        "select count(*) from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
+        [alias, schema, table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def raw_columns(table: str) -> list[tuple[str, str]]:
+    """(column, DuckDB type) of raw.<table>: the delivered values as text, then the delivery's columns."""
+    if table == "deliveries":
+        types = {"delivered_on": "date", "loaded_at": "timestamp"}
+        return [(c, types.get(c, "varchar")) for c in REGISTRY_COLUMNS]
+    types = {"file_line": "bigint", "delivered_on": "date"}
+    return [(c, "varchar") for c in EXPECTED_COLUMNS[table]] + [(c, types.get(c, "varchar")) for c in DELIVERY_COLUMNS]
+
+
+def ensure_raw_tables(con, alias: str, *, replace: bool) -> None:
+    """Create raw's tables where missing (dropped first with replace); refuse tables of another shape."""
+    con.execute(f"create schema if not exists {alias}.raw")
+    for table in (*RAW_TABLES, "deliveries"):
+        name = f"{alias}.raw.{table}"
+        if replace:
+            con.execute(f"drop table if exists {name}")
+        wanted = raw_columns(table)
+        if _table_exists(con, alias, "raw", table):
+            found = [
+                r[0]
+                for r in con.execute(
+                    "select column_name from duckdb_columns() where database_name = ? and schema_name = 'raw' "
+                    "and table_name = ? order by column_index",
+                    [alias, table],
+                ).fetchall()
+            ]
+            if found != [c for c, _ in wanted]:
+                raise LoadError(
+                    f"raw.{table} was loaded by an earlier version, before deliveries were kept (its columns: "
+                    f"{', '.join(found)}): reload everything once with `credit-score load DIR --replace`"
+                )
+            continue
+        con.execute(f"create table {name} ({', '.join(f'{c} {t}' for c, t in wanted)})")
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+
+    def __init__(self, served: Path):
+        self.served = served
+        self.work = work_path(served)
+        self.dbt_dir = served.with_name(f"{served.stem}.dbt")
+
+    def lock(self):
+        return warehouse_lock(self.served)
+
+    # -- load ------------------------------------------------------------------------------------
+    def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
+        """One transaction: if any file cannot be read, or the process is killed, raw keeps what it had."""
+        self.work.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        con = attached((self.work, WORK, False))
+        try:
+            con.execute("begin transaction")
+            ensure_raw_tables(con, WORK, replace=replace)
+            for table in RAW_TABLES:
+                con.execute(f"delete from {WORK}.raw.{table} where delivery_id = ?", [delivery.delivery_id])
+
+            def insert(table: str, rows: str) -> int:
+                inserted = int(con.execute(f"insert into {WORK}.raw.{table} {rows}").fetchone()[0])  # type: ignore[index]
+                if progress:
+                    elapsed = time.perf_counter() - started
+                    print(f"[load {elapsed:5.1f}s] raw.{table}: {inserted:,} rows", flush=True)
+                return inserted
+
+            counts = read_each_file(delivery, self.work.parent, insert)
+            con.execute(f"delete from {WORK}.raw.deliveries where delivery_id = ?", [delivery.delivery_id])
+            loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            con.execute(
+                f"insert into {WORK}.raw.deliveries ({', '.join(REGISTRY_COLUMNS)}) "
+                f"values ({', '.join('?' for _ in REGISTRY_COLUMNS)})",
+                delivery.registry_row(loaded_at),
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        finally:
+            con.close()
+        return counts
+
+    def deliveries(self) -> list[DeliveryRecord] | None:
+        if not self.work.exists():
+            return None
+        con = attached((self.work, WORK, True))
+        try:
+            if not _table_exists(con, WORK, "raw", "deliveries"):
+                return None
+            rows = con.execute(
+                f"select delivery_id, delivered_on, billing_file is not null from {WORK}.raw.deliveries"
+            ).fetchall()
+        finally:
+            con.close()
+        return [DeliveryRecord(*row) for row in rows]
+
+    # -- build -----------------------------------------------------------------------------------
+    def dbt_env(self) -> dict[str, str]:
+        return {**super().dbt_env(), "CREDIT_SCORE_DUCKDB_WORK": str(self.work)}
+
+    def _history_step(self, step) -> None:
+        """Run one HistoryTables step on the work file in a transaction, closed before dbt opens it."""
+        files = [(self.work, WORK, False)]
+        if self.served.exists():
+            files.append((self.served, SERVED, True))
+        con = attached(*files)
+        try:
+            con.execute("begin transaction")
+            step(duckdb_history(con))
+            con.execute("commit")
+        finally:
+            con.close()
+
+    def before_dbt(self, as_of: dt.date) -> None:
+        self.work.parent.mkdir(parents=True, exist_ok=True)
+        self._history_step(lambda h: h.prepare(as_of))
+
+    def after_dbt(self, as_of: dt.date, *, published: bool) -> None:
+        self._history_step(lambda h: h.settle(as_of, published=published))
+
+    def publish(self, as_of: dt.date, tests_passed: int) -> str:
+        return str(publish(self.work, self.served, as_of=as_of, tests_passed=tests_passed))
+
+    def star_distribution(self) -> tuple[int, list[tuple[int, str, int]]]:
+        con = attached((self.served, SERVED, True))
+        try:
+            rows = con.execute(
+                f"select star_level, star_label, count(*) from {SERVED}.marts.customer_credit_score "
+                "group by star_level, star_label order by star_level desc"
+            ).fetchall()
+        finally:
+            con.close()
+        return sum(r[2] for r in rows), [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+def duckdb_history(con) -> HistoryTables:
+    """HistoryTables for DuckDB: the work file (WORK), with the served file attached (SERVED) if any."""
+
+    def execute(sql: str, params) -> list[tuple]:
+        return con.execute(sql, list(params)).fetchall()
+
+    def exists(name: str) -> bool:
+        return _table_exists(con, *name.split("."))
+
+    return HistoryTables(
+        execute,
+        exists,
+        built=f"{WORK}.marts.{HISTORY}",
+        published=f"{SERVED}.marts.{HISTORY}",
+        pending=f"{WORK}.main.history_pending",
+    )
+
+
+# -- publishing ----------------------------------------------------------------------------------
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def storage_version(path: Path) -> str:
+    """The storage version DuckDB reports for a database file (e.g. 'v1.0.0+')."""
+    con = attached((path, SERVED, True))
+    try:
+        found = con.execute(
+            "select tags['storage_version'] from duckdb_databases() where database_name = ?", [SERVED]
+        ).fetchone()
+    finally:
+        con.close()
+    return str(found[0]) if found and found[0] else ""
+
+
+def publish(work: Path, served: Path, *, as_of: dt.date, tests_passed: int) -> Path:
+    """Copy the work file's marts and audit into a new file and swap it in for the served file.
+
+    The new file starts as a byte copy of the served one (the kernel copies it, at disk speed), so
+    the history's earlier months are carried over without being read or rewritten row by row: only
+    the built month's rows are replaced in it, and the other marts and audit tables are replaced
+    whole (they hold one as-of date).  A served file in another storage version (written before the
+    served file was kept readable by DuckDB 1.x) is not carried: the new file takes the whole history
+    from the work file, which holds the same published months (history.py keeps them in step)."""
+    for stale in served.parent.glob(f".{served.name}.publishing-*"):
+        stale.unlink()  # left by a build killed while publishing; we hold the lock
+    staging = served.with_name(f".{served.name}.publishing-{os.getpid()}")
+    try:
+        if served.exists() and storage_version(served).startswith(STORAGE_VERSION):
+            _copy_file(served, staging)
+        _write_published_copy(work, staging, as_of=as_of, tests_passed=tests_passed)
+        _fsync(staging)
+        os.replace(staging, served)
+    finally:
+        staging.unlink(missing_ok=True)
+    _fsync(served.parent)
+    return served
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    with source.open("rb") as reading, target.open("wb") as writing:
+        append_file(reading, writing)
+
+
+def _write_published_copy(work: Path, staging: Path, *, as_of: dt.date, tests_passed: int) -> None:
+    con = attached((staging, NEW, False), (work, WORK, True), storage_version=STORAGE_VERSION)
+    try:
+        con.execute(f"use {NEW}")  # the work file's DDL names schema.table: create them here
+        tables = con.execute(
+            "select schema_name, table_name, sql, comment from duckdb_tables() "
+            "where database_name = ? and schema_name in ('marts', 'audit') order by schema_name, table_name",
+            [WORK],
+        ).fetchall()
+        for schema in PUBLISHED_SCHEMAS:
+            con.execute(f"create schema if not exists {NEW}.{schema}")
+        existing = {
+            (schema, table)
+            for schema, table in con.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = ?", [NEW]
+            ).fetchall()
+        }
+        built = {(schema, table) for schema, table, _, _ in tables}
+        for schema, table in sorted(existing - built):
+            if schema in PUBLISHED_SCHEMAS:  # a model that no longer exists, and the old publication row
+                con.execute(f"drop table {NEW}.{schema}.{quote(table)}")
+        for schema, table, ddl, comment in tables:
+            name = f"{schema}.{quote(table)}"
+            if table == HISTORY and (schema, table) in existing:
+                # the months already published stay as they are; the built month is replaced
+                con.execute(f"delete from {NEW}.{name} where as_of_date = ?", [as_of])
+                con.execute(f"insert into {NEW}.{name} select * from {WORK}.{name} where as_of_date = ?", [as_of])
+                continue
+            con.execute(f"drop table if exists {NEW}.{name}")
+            con.execute(ddl)  # keeps the contract's types and constraints
+            con.execute(f"insert into {NEW}.{name} select * from {WORK}.{name}")
+            if comment:
+                con.execute(f"comment on table {NEW}.{name} is {literal(comment)}")
+            columns = con.execute(
+                "select column_name, comment from duckdb_columns() where database_name = ? "
+                "and schema_name = ? and table_name = ? and comment is not null",
+                [WORK, schema, table],
+            ).fetchall()
+            for column, column_comment in columns:
+                con.execute(f"comment on column {NEW}.{name}.{quote(column)} is {literal(column_comment)}")
+        con.execute(
+            f"create table {NEW}.audit.publication as select ? as as_of_date, ? as published_at, "
+            f"(select count(*) from {NEW}.marts.customer_credit_score) as customers_scored, ? as tests_passed",
+            [as_of, dt.datetime.now(dt.UTC).replace(tzinfo=None), tests_passed],
+        )
+        con.execute(
+            f"comment on table {NEW}.audit.publication is 'The build this file holds: its as-of date, when it "
+            "was published (UTC), how many customers it scored and how many tests it passed.'"
+        )
+        con.execute("use memory")
+        con.execute(f"detach {WORK}")
+        con.execute(f"checkpoint {NEW}")
+    finally:
+        con.close()

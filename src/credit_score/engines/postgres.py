@@ -1,0 +1,198 @@
+"""PostgreSQL: deliveries loaded with COPY in one transaction, the audited marts published in another.
+
+Connection settings come from the environment (SPEC 5): CREDIT_SCORE_PG_HOST, _PORT, _USER,
+_PASSWORD, _DATABASE.  dbt writes marts and audit into `marts_unpublished` / `audit_unpublished`
+(see macros/generate_schema_name.sql); once every error-level test has passed, `publish` moves each
+table into `marts` / `audit` inside one transaction.  PostgreSQL's DDL is transactional: a BI query
+sees the previous tables or the new ones, never a mix, and a failed build leaves them untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from credit_score.deliveries import (
+    DELIVERY_COLUMNS,
+    EXPECTED_COLUMNS,
+    Delivery,
+    DeliveryRecord,
+    LoadError,
+    export_checked,
+)
+from credit_score.engines import Engine
+from credit_score.engines.duckdb import raw_columns
+from credit_score.history import HISTORY, HistoryTables
+from credit_score.settings import RAW_TABLES
+
+PUBLISHED = {"marts": "marts_unpublished", "audit": "audit_unpublished"}
+PG_TYPES = {"varchar": "text", "bigint": "bigint", "date": "date", "timestamp": "timestamp"}
+
+
+def connection_settings() -> dict[str, Any]:
+    return {
+        "host": os.environ.get("CREDIT_SCORE_PG_HOST", "127.0.0.1"),
+        "port": int(os.environ.get("CREDIT_SCORE_PG_PORT", "5432")),
+        "user": os.environ.get("CREDIT_SCORE_PG_USER") or os.environ.get("USER") or getpass.getuser(),
+        "password": os.environ.get("CREDIT_SCORE_PG_PASSWORD", ""),
+        "dbname": os.environ.get("CREDIT_SCORE_PG_DATABASE", "credit_score"),
+    }
+
+
+def connect(**overrides: Any):
+    import psycopg2
+
+    return psycopg2.connect(**{**connection_settings(), **overrides})
+
+
+def postgres_history(con) -> HistoryTables:
+    """HistoryTables for PostgreSQL: built in marts_unpublished, published in marts (one connection)."""
+
+    def execute(sql: str, params) -> list[tuple]:
+        with con.cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), list(params))
+            return cur.fetchall() if cur.description else []
+
+    def exists(name: str) -> bool:
+        return bool(execute("select to_regclass(?) is not null", [name])[0][0])
+
+    return HistoryTables(
+        execute,
+        exists,
+        built=f"marts_unpublished.{HISTORY}",
+        published=f"marts.{HISTORY}",
+        pending="marts_unpublished.history_pending",
+    )
+
+
+class PostgresEngine(Engine):
+    name = "postgres"
+
+    def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
+        """One transaction: the delivery's earlier rows deleted, its files COPYed in, the register
+        updated.  Each file is first read by DuckDB exactly as the DuckDB engine reads it, so a bad
+        file is refused with the same message (file, line, what to do) before PostgreSQL is touched."""
+        started = time.perf_counter()
+        counts: dict[str, int] = {}
+        with tempfile.TemporaryDirectory(prefix="credit-score-load-") as scratch:
+            checked = export_checked(delivery, Path(scratch), "csv")
+            con = connect()
+            try:
+                with con, con.cursor() as cur:  # one transaction: the whole delivery or nothing
+                    cur.execute("create schema if not exists raw")
+                    for table in (*RAW_TABLES, "deliveries"):
+                        if replace:
+                            cur.execute(f"drop table if exists raw.{table} cascade")
+                        columns = ", ".join(f"{c} {PG_TYPES[t]}" for c, t in raw_columns(table))
+                        cur.execute(f"create table if not exists raw.{table} ({columns})")
+                        cur.execute(
+                            "select column_name from information_schema.columns where table_schema = 'raw' "
+                            "and table_name = %s order by ordinal_position",
+                            [table],
+                        )
+                        found = [r[0] for r in cur.fetchall()]
+                        if found != [c for c, _ in raw_columns(table)]:
+                            raise LoadError(
+                                f"raw.{table} was loaded by an earlier version, before deliveries were kept: "
+                                "reload everything once with `credit-score load DIR --replace --target postgres`"
+                            )
+                        cur.execute(f"delete from raw.{table} where delivery_id = %s", [delivery.delivery_id])
+                    for table, (path, rows) in checked.items():
+                        columns = ", ".join([*EXPECTED_COLUMNS[table], *DELIVERY_COLUMNS])
+                        copy = f"copy raw.{table} ({columns}) from stdin with (format csv, header true)"
+                        with path.open(encoding="utf-8") as f:
+                            cur.copy_expert(copy, f)
+                        counts[table] = rows
+                        if progress:
+                            elapsed = time.perf_counter() - started
+                            print(f"[load {elapsed:5.1f}s] raw.{table}: {rows:,} rows (PostgreSQL)", flush=True)
+                    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                    columns = [c for c, _ in raw_columns("deliveries")]
+                    placeholders = ", ".join(["%s"] * len(columns))
+                    cur.execute(
+                        f"insert into raw.deliveries ({', '.join(columns)}) values ({placeholders})",
+                        delivery.registry_row(loaded_at),
+                    )
+            finally:
+                con.close()
+        return counts
+
+    def deliveries(self) -> list[DeliveryRecord] | None:
+        con = connect()
+        try:
+            with con.cursor() as cur:
+                cur.execute("select to_regclass('raw.deliveries') is not null")
+                if not cur.fetchone()[0]:
+                    return None
+                cur.execute("select delivery_id, delivered_on, billing_file is not null from raw.deliveries")
+                return [DeliveryRecord(*row) for row in cur.fetchall()]
+        finally:
+            con.close()
+
+    def _history_step(self, step) -> None:
+        """Run one HistoryTables step (see history.py) in its own transaction."""
+        con = connect()
+        try:
+            with con:
+                with con.cursor() as cur:  # a first build: dbt has not created it yet
+                    cur.execute(f"create schema if not exists {PUBLISHED['marts']}")
+                step(postgres_history(con))
+        finally:
+            con.close()
+
+    def before_dbt(self, as_of: dt.date) -> None:
+        self._history_step(lambda h: h.prepare(as_of))
+
+    def after_dbt(self, as_of: dt.date, *, published: bool) -> None:
+        self._history_step(lambda h: h.settle(as_of, published=published))
+
+    def publish(self, as_of: dt.date, tests_passed: int) -> str:
+        """Atomically (one transaction): move every table of marts_unpublished / audit_unpublished into
+        marts / audit, and copy the built month of the history into marts' history (which stays)."""
+        con = connect()
+        try:
+            with con, con.cursor() as cur:
+                for published, unpublished in PUBLISHED.items():
+                    cur.execute(
+                        "select table_name from information_schema.tables where table_schema = %s "
+                        "and table_type = 'BASE TABLE' and table_name not in (%s, 'history_pending') "
+                        "order by table_name",
+                        [unpublished, HISTORY],
+                    )
+                    for (table,) in cur.fetchall():
+                        cur.execute(f'drop table if exists {published}."{table}"')
+                        cur.execute(f'alter table {unpublished}."{table}" set schema {published}')
+                history = postgres_history(con)
+                cur.execute(f"create table if not exists {history.published} (like {history.built} including all)")
+                cur.execute(  # the grants dbt gave the built table (the BI reader role's SELECT)
+                    "select grantee, privilege_type from information_schema.role_table_grants "
+                    "where table_schema = 'marts_unpublished' and table_name = %s and grantee <> current_user",
+                    [HISTORY],
+                )
+                for grantee, privilege in cur.fetchall():
+                    cur.execute(f'grant {privilege} on {history.published} to "{grantee}"')
+                cur.execute(f"delete from {history.published} where as_of_date = %s", [as_of])
+                cur.execute(
+                    f"insert into {history.published} select * from {history.built} where as_of_date = %s", [as_of]
+                )
+        finally:
+            con.close()
+        return "postgres: marts, audit"
+
+    def star_distribution(self) -> tuple[int, list[tuple[int, str, int]]]:
+        con = connect()
+        try:
+            with con.cursor() as cur:
+                cur.execute(
+                    "select star_level, star_label, count(*) from marts.customer_credit_score "
+                    "group by star_level, star_label order by star_level desc"
+                )
+                rows = [(int(level), str(label), int(count)) for level, label, count in cur.fetchall()]
+        finally:
+            con.close()
+        return sum(r[2] for r in rows), rows

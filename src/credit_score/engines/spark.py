@@ -1,0 +1,164 @@
+"""Apache Spark in session mode: deliveries to parquet tables partitioned by delivery, the mart read back.
+
+Each file is read by DuckDB exactly as the DuckDB engine reads it (same checks, same messages) and
+written as Parquet with the delivery's columns; then a local SparkSession - in a child process that
+dies with its parent, because the embedded Derby metastore admits one JVM at a time - replaces the
+delivery's partition (`delivery_id=<id>`) of each raw table and its row of raw.deliveries.  A file
+that cannot be read is refused before Spark is touched.  Unlike DuckDB and PostgreSQL, Spark's
+parquet tables have no transaction across tables: a load killed while Spark writes may leave the
+delivery partly replaced, and loading the same delivery again repairs it.
+
+The session's settings match the `spark` target of profiles/profiles.yml.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from credit_score.deliveries import Delivery, DeliveryRecord, LoadError, export_checked
+from credit_score.engines import Engine
+from credit_score.engines.duckdb import raw_columns
+from credit_score.settings import RAW_TABLES, spark_warehouse
+
+SPARK_TYPES = {"varchar": "string", "bigint": "bigint", "date": "date", "timestamp": "timestamp"}
+
+
+def session_settings(warehouse: Path) -> dict[str, str]:
+    """The same settings as the profile's `spark` target (session method)."""
+    return {
+        "spark.sql.warehouse.dir": f"{warehouse}/tables",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.ui.enabled": "false",
+        "spark.driver.memory": "4g",
+        "spark.driver.extraJavaOptions": f"-Dderby.stream.error.file={warehouse}/derby.log",
+    }
+
+
+def _sql_literal(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dt.datetime):
+        return f"timestamp '{value:%Y-%m-%d %H:%M:%S}'"
+    if isinstance(value, dt.date):
+        return f"date '{value.isoformat()}'"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _save_delivery(incoming: str, warehouse: str, delivery_id: str, present: list[str], replace: bool,
+                   registry: list, parent_pid: int) -> None:  # fmt: skip
+    from credit_score.dbt import _die_with_parent
+
+    _die_with_parent(parent_pid)
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--conf spark.ui.enabled=false pyspark-shell")
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.enableHiveSupport().appName("credit-score-load")
+    for key, value in session_settings(Path(warehouse)).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    try:
+        spark.sql("create database if not exists raw")
+        for table in (*RAW_TABLES, "deliveries"):
+            if replace:
+                spark.sql(f"drop table if exists raw.{table}")
+            columns = raw_columns(table)
+            spark.sql(
+                f"create table if not exists raw.{table} "
+                f"({', '.join(f'{c} {SPARK_TYPES[t]}' for c, t in columns)}) using parquet partitioned by (delivery_id)"
+            )
+            if spark.table(f"raw.{table}").columns != [c for c, _ in columns]:
+                raise SystemExit(
+                    f"raw.{table} was loaded by an earlier version, before deliveries were kept: reload everything "
+                    "once with `credit-score load DIR --replace --target spark`"
+                )
+            spark.sql(f"alter table raw.{table} drop if exists partition (delivery_id = '{delivery_id}')")
+        for table in present:
+            values = ", ".join(c for c, _ in raw_columns(table) if c != "delivery_id")
+            spark.sql(
+                f"insert into raw.{table} partition (delivery_id = '{delivery_id}') "
+                f"select {values} from parquet.`{incoming}/{table}.parquet`"
+            )
+        spark.sql(
+            f"insert into raw.deliveries partition (delivery_id = '{delivery_id}') "
+            f"values ({', '.join(_sql_literal(v) for v in registry[:-1])})"
+        )
+    finally:
+        spark.stop()
+
+
+class SparkEngine(Engine):
+    name = "spark"
+
+    def __init__(self, warehouse: Path | None = None):
+        self.warehouse = warehouse or spark_warehouse()
+        self.dbt_dir = self.warehouse / "dbt"
+
+    def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
+        self.warehouse.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="incoming-", dir=self.warehouse) as incoming:
+            checked = export_checked(delivery, Path(incoming), "parquet")
+            counts = {table: rows for table, (_, rows) in checked.items()}
+            loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+            context = multiprocessing.get_context("spawn")
+            child = context.Process(
+                target=_save_delivery,
+                args=(
+                    incoming,
+                    str(self.warehouse),
+                    delivery.delivery_id,
+                    list(checked),
+                    replace,
+                    delivery.registry_row(loaded_at),
+                    os.getpid(),
+                ),
+            )
+            child.start()
+            child.join()
+            if child.exitcode != 0:
+                raise LoadError(f"Spark could not save the delivery (exit status {child.exitcode}); see the log above")
+        if progress:
+            for table, count in counts.items():
+                print(f"[load {time.perf_counter() - started:5.1f}s] raw.{table}: {count:,} rows (Spark)", flush=True)
+        return counts
+
+    def table_path(self, schema: str, table: str) -> Path:
+        """Where a table's parquet files are (session mode): read them with any parquet reader."""
+        return self.warehouse / "tables" / f"{schema}.db" / table
+
+    def deliveries(self) -> list[DeliveryRecord] | None:
+        register = self.table_path("raw", "deliveries")
+        if not register.is_dir():
+            return None
+        files = list(register.glob("delivery_id=*/*.parquet"))
+        if not files:
+            return []
+        rows = duckdb.execute(
+            "select delivery_id, delivered_on, billing_file is not null "
+            f"from read_parquet({[str(f) for f in files]!r}, hive_partitioning = true, hive_types_autocast = false)"
+        ).fetchall()
+        return [DeliveryRecord(str(i), d, bool(b)) for i, d, b in rows]
+
+    def dbt_env(self) -> dict[str, str]:
+        return {**super().dbt_env(), "CREDIT_SCORE_SPARK_WAREHOUSE": str(self.warehouse)}
+
+    def publish(self, as_of: dt.date, tests_passed: int) -> str:
+        # dbt's own table replacement has already published (no write-audit-publish swap on Spark yet)
+        return str(self.table_path("marts", "customer_credit_score"))
+
+    def star_distribution(self) -> tuple[int, list[tuple[int, str, int]]]:
+        mart = self.table_path("marts", "customer_credit_score")
+        rows = duckdb.execute(
+            f"select star_level, star_label, count(*) from read_parquet('{mart}/*.parquet') "
+            "group by star_level, star_label order by star_level desc"
+        ).fetchall()
+        return sum(r[2] for r in rows), [(int(a), str(b), int(c)) for a, b, c in rows]
