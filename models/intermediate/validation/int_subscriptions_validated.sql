@@ -5,6 +5,21 @@
     the one with the latest updated_at wins and the others are superseded; versions tied on the
     latest updated_at conflict and are all rejected.  The first reason that applies is given.
 -#}
+{#- the columns that make a row distinct: single rows and compared rows select them alike -#}
+{%- set distinct_row_columns = [
+    'customer_id',
+    'msisdn_masked',
+    'msisdn_hash',
+    'brand_code',
+    'activation_date_text',
+    'termination_date_text',
+    'updated_at_text',
+    'has_valid_msisdn',
+    'activation_date',
+    'termination_date',
+    'updated_at',
+] %}
+
 with
 
 subscriptions as (
@@ -56,17 +71,9 @@ compared_rows as (
 
     -- each distinct row once with its copies and first copy, its versions ranked by recency
     select
-        customer_id,
-        msisdn_masked,
-        msisdn_hash,
-        brand_code,
-        activation_date_text,
-        termination_date_text,
-        updated_at_text,
-        has_valid_msisdn,
-        activation_date,
-        termination_date,
-        updated_at,
+        {%- for column in distinct_row_columns %}
+            {{ column }},
+        {%- endfor %}
         delivery_id,
         file_line,
         copies,
@@ -75,19 +82,7 @@ compared_rows as (
             order by updated_at desc nulls last
         ) as recency_rank
     from (
-        {{ first_copies('rows_to_compare', [
-            'customer_id',
-            'msisdn_masked',
-            'msisdn_hash',
-            'brand_code',
-            'activation_date_text',
-            'termination_date_text',
-            'updated_at_text',
-            'has_valid_msisdn',
-            'activation_date',
-            'termination_date',
-            'updated_at',
-        ]) }}
+        {{ first_copies('rows_to_compare', distinct_row_columns) }}
     ) as collapsed
 
 ),
@@ -106,17 +101,9 @@ single_rows as (
 
     -- the common case: a customer delivered once is its own only version and first copy
     select
-        customer_id,
-        msisdn_masked,
-        msisdn_hash,
-        brand_code,
-        activation_date_text,
-        termination_date_text,
-        updated_at_text,
-        has_valid_msisdn,
-        activation_date,
-        termination_date,
-        updated_at,
+        {%- for column in distinct_row_columns %}
+            {{ column }},
+        {%- endfor %}
         delivery_id,
         file_line,
         1 as copies,

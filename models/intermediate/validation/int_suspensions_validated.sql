@@ -5,6 +5,18 @@
     rejected in every version.  An unknown reason code is not a rejection: it is scored (penalised)
     and warned about.
 -#}
+{#- the columns that make a row distinct: single rows and compared rows select them alike -#}
+{%- set distinct_row_columns = [
+    'suspension_id',
+    'customer_id',
+    'reason_code',
+    'suspended_at_text',
+    'resumed_at_text',
+    'suspended_at',
+    'resumed_at',
+    'suspended_date',
+] %}
+
 with
 
 suspensions as (
@@ -54,14 +66,9 @@ single_rows as (
 
     -- the common case: an id delivered once is its own distinct row and first copy
     select
-        suspension_id,
-        customer_id,
-        reason_code,
-        suspended_at_text,
-        resumed_at_text,
-        suspended_at,
-        resumed_at,
-        suspended_date,
+        {%- for column in distinct_row_columns %}
+            {{ column }},
+        {%- endfor %}
         delivery_id,
         file_line,
         1 as copies,
@@ -75,29 +82,15 @@ compared_rows as (
 
     -- each distinct row once with its copies; an id left with several versions is conflicting
     select
-        suspension_id,
-        customer_id,
-        reason_code,
-        suspended_at_text,
-        resumed_at_text,
-        suspended_at,
-        resumed_at,
-        suspended_date,
+        {%- for column in distinct_row_columns %}
+            {{ column }},
+        {%- endfor %}
         delivery_id,
         file_line,
         copies,
         suspension_id is not null and count(*) over (partition by suspension_id) > 1 as has_conflicting_id
     from (
-        {{ first_copies('rows_to_compare', [
-            'suspension_id',
-            'customer_id',
-            'reason_code',
-            'suspended_at_text',
-            'resumed_at_text',
-            'suspended_at',
-            'resumed_at',
-            'suspended_date',
-        ]) }}
+        {{ first_copies('rows_to_compare', distinct_row_columns) }}
     ) as collapsed
 
 ),
