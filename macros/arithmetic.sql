@@ -17,19 +17,19 @@
 
 
 {#-
-    An amount in yuan (a DECIMAL with 2 places) divided by a positive integer, rounded to 2 places
-    half away from zero (20.005 -> 20.01, -20.005 -> -20.01).  Done in integer fen: engines divide
-    DECIMALs in binary floating point (DuckDB does), which is not exact enough for money.
+    Integer fen divided by a positive integer, as yuan rounded to 2 places half away from zero
+    (2000.5 fen -> 20.01, -2000.5 -> -20.01).  Done in integers: engines divide DECIMALs in binary
+    floating point (DuckDB does), which is not exact enough for money.
 -#}
-{% macro divide_yuan_round_half_up(amount_yuan, divisor) -%}
-    {%- set fen = "cast((" ~ amount_yuan ~ ") * 100 as " ~ dbt.type_bigint() ~ ")" -%}
+{% macro divide_fen_round_half_up(fen, divisor) -%}
+    {#- a whole number whatever the engine made of the sum (PostgreSQL's sum of bigints is numeric) -#}
+    {%- set fen = "cast(" ~ fen ~ " as " ~ dbt.type_bigint() ~ ")" -%}
     {%- set quotient_fen = integer_divide("abs(" ~ fen ~ ") * 2 + (" ~ divisor ~ ")", "2 * (" ~ divisor ~ ")") -%}
-    cast(
-        cast(
-            case when {{ fen }} < 0 then -1 else 1 end * {{ quotient_fen }}
-            as decimal(18, 0)
-        ) * 0.01
-        as decimal(18, 2)
-    )
+    {{ fen_to_yuan("case when " ~ fen ~ " < 0 then -1 else 1 end * " ~ quotient_fen) }}
 {%- endmacro %}
 
+
+{#- Integer fen as yuan, DECIMAL(18, 2), exactly (a multiplication: no division, no float). -#}
+{% macro fen_to_yuan(fen) -%}
+    cast(cast({{ fen }} as decimal(18, 0)) * 0.01 as decimal(18, 2))
+{%- endmacro %}

@@ -1,5 +1,6 @@
 {#
-    What PostgreSQL needs before the models run (an on-run-start hook; nothing on other engines):
+    The ledger of incremental builds (macros/incremental.sql), where models are incremental.
+    What PostgreSQL needs before the models run (an on-run-start hook):
     - try-cast functions, because PostgreSQL has no try_cast and staging must turn unreadable text
       into null instead of failing;
     - the BI reader role, allowed into the published schemas only.  SELECT on each published table
@@ -10,6 +11,10 @@
 {%- endmacro %}
 
 {% macro default__prepare_warehouse() -%}
+    {{ create_ledger() }}
+{%- endmacro %}
+
+{% macro spark__prepare_warehouse() -%}
     select 1
 {%- endmacro %}
 
@@ -33,6 +38,8 @@
         null;
     end
     $body$;
+
+    {{ create_ledger() }};
 
     {% for schema in ['marts', 'audit'] %}
         create schema if not exists {{ schema }};

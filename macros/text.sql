@@ -88,42 +88,6 @@
 {%- endmacro %}
 
 
-{#-
-    Each distinct row of `relation` (the same values in `columns`) once, with `copies` (how many
-    identical rows were delivered, in one delivery or several), the delivery_id and file_line of its
-    first copy (the earliest delivered_on, then the lowest line, then the delivery id) and
-    `latest_delivered_on` (when its latest copy arrived).  The validation models use it for the rows
-    they compare, so that an exact duplicate is kept once, counted and traced, never lost.
--#}
-{% macro first_copies(relation, columns) -%}
-    {%- set distinct_row = columns | join(', ') -%}
-    select
-        {%- for column in columns %}
-        {{ column }},
-        {%- endfor %}
-        delivery_id,
-        file_line,
-        copies,
-        latest_delivered_on
-    from (
-        select
-            {%- for column in columns %}
-            {{ column }},
-            {%- endfor %}
-            delivery_id,
-            file_line,
-            count(*) over (partition by {{ distinct_row }}) as copies,
-            max(delivered_on) over (partition by {{ distinct_row }}) as latest_delivered_on,
-            row_number() over (
-                partition by {{ distinct_row }}
-                order by delivered_on, file_line, {{ byte_order('delivery_id') }}
-            ) as copy_number
-        from {{ relation }}
-    ) as numbered
-    where copy_number = 1
-{%- endmacro %}
-
-
 {#- Text compared byte by byte, whatever the database's collation (PostgreSQL's may sort by locale). -#}
 {% macro byte_order(expression) -%}
     {{ return(adapter.dispatch('byte_order', 'credit_score')(expression)) }}
@@ -135,20 +99,6 @@
 
 {% macro postgres__byte_order(expression) -%}
     {{ expression }} collate "C"
-{%- endmacro %}
-
-
-{#-
-    The 64-bit hashes (as id_hash) of the keys of `relation` that occur more than once.  Repeated keys
-    are rare, and finding them on a small fixed-width hash instead of the text is the cheap way; two
-    keys sharing a hash only send both rows to the caller's exact comparison, so a result never
-    depends on the hash.
--#}
-{% macro repeated_key_hashes(relation, key) -%}
-    select {{ hash_of(key) }} as id_hash
-    from {{ relation }}
-    group by {{ hash_of(key) }}
-    having count(*) > 1
 {%- endmacro %}
 
 

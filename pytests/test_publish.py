@@ -38,13 +38,19 @@ READER = textwrap.dedent(
                 rows, dates, date = con.execute(
                     "select count(*), count(distinct as_of_date), max(as_of_date) from marts.customer_credit_score"
                 ).fetchone()
+                history_rows = con.execute(  # the view over the month files: each listed file is there
+                    "select count(*) from marts.customer_credit_score_history where as_of_date = ?", [as_of]
+                ).fetchone()[0]
             finally:
                 con.close()
             reads += 1
             key = f"{date}|{rows}"
             seen[key] = seen.get(key, 0) + 1
-            if rows != published_rows or dates != 1 or date != as_of or tests_passed < 100:
-                errors.append(f"inconsistent mart: {rows} rows, {dates} dates, publication {as_of} {published_rows}")
+            if rows != published_rows or history_rows != rows or dates != 1 or date != as_of or tests_passed < 100:
+                errors.append(
+                    f"inconsistent mart: {rows} rows, {dates} dates, {history_rows} in the history's month, "
+                    f"publication {as_of} {published_rows}"
+                )
         except Exception as e:
             errors.append(repr(e))
         time.sleep(0.01)

@@ -48,12 +48,22 @@ def two_publishes(tmp_path_factory):
     database = tmp_path_factory.mktemp("served") / "served.duckdb"
     assert load_and_build(EXAMPLES, database, SEPTEMBER).ok
     first = read_with_duckdb_1x(database, "select * from marts.customer_credit_score order by customer_id")
+    first_files = month_files(database)
     assert build(OCTOBER, database=database).ok
-    return database, first
+    return database, first, first_files
+
+
+def month_files(database: Path) -> dict[str, tuple[str, int, int]]:
+    """{month: (file, inode, modification time)} of the history files the served file lists."""
+    listed = read_with_duckdb_1x(database, "select as_of_date, file_path from audit.history_files")
+    return {
+        r["as_of_date"]: (r["file_path"], os.stat(r["file_path"]).st_ino, os.stat(r["file_path"]).st_mtime_ns)
+        for r in listed
+    }
 
 
 def test_duckdb_1x_reads_every_published_table(two_publishes):
-    database, september = two_publishes
+    database, september, _ = two_publishes
     assert storage_version(database).startswith(STORAGE_VERSION)
     expected = reference.score_folder(EXAMPLES, SEPTEMBER)
     assert differences({r["customer_id"]: r for r in september}, expected) == []
@@ -72,10 +82,23 @@ def test_duckdb_1x_reads_every_published_table(two_publishes):
     assert publication == [{"as_of_date": str(OCTOBER), "customers_scored": str(len(october))}]
 
 
+def test_publishing_a_month_writes_that_month_only(two_publishes):
+    """The second publication wrote October's file and listed September's again, untouched: the same
+    file, inode and modification time (publishing costs a month, however long the history)."""
+    database, _, first_files = two_publishes
+    files = month_files(database)
+    assert set(files) == {str(SEPTEMBER), str(OCTOBER)}
+    assert files[str(SEPTEMBER)] == first_files[str(SEPTEMBER)]
+    history = Path(files[str(OCTOBER)][0]).parent.parent
+    assert history == database.with_name("served.history")
+    on_disk = sorted(p.relative_to(history).as_posix() for p in history.rglob("*") if p.is_file())
+    assert on_disk == sorted(Path(f).relative_to(history).as_posix() for f, *_ in files.values()), "nothing else"
+
+
 def test_a_served_file_of_the_newer_format_is_rewritten_readable(two_publishes, tmp_path):
     """A served file written in DuckDB 2's own format (as before this was fixed) is not carried: the next
     publish writes a readable file with the whole history."""
-    database, _ = two_publishes
+    database, *_ = two_publishes
     newer = tmp_path / "credit_score.duckdb"
     con = duckdb.connect()
     con.execute(f"attach '{database}' as old (read_only)")

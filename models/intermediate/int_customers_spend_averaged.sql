@@ -11,10 +11,9 @@ customers as (
 
 ),
 
-billing as (
+customer_months as (
 
-    select * from {{ ref('int_billing_validated') }}
-    where rejection_reason is null
+    select * from {{ ref('int_customer_months_summed') }}
 
 ),
 
@@ -30,12 +29,14 @@ spend_window as (
 window_spend as (
 
     select
-        billing.customer_id,
-        sum(billing.amount) as window_spend
-    from billing
+        customer_months.customer_id,
+        cast(sum(customer_months.spend_fen) as {{ dbt.type_bigint() }}) as window_spend_fen
+    from customer_months
     inner join spend_window
-        on billing.bill_month between spend_window.window_start_month and spend_window.window_end_month
-    group by billing.customer_id
+        on
+            customer_months.bill_month between spend_window.window_start_month
+            and spend_window.window_end_month
+    group by customer_months.customer_id
 
 ),
 
@@ -45,7 +46,7 @@ activation_months as (
         customers.customer_id,
         {{ month_start('customers.activation_date') }} as activation_month,
         spend_window.window_end_month,
-        coalesce(window_spend.window_spend, 0) as window_spend
+        coalesce(window_spend.window_spend_fen, 0) as window_spend_fen
     from customers
     cross join spend_window
     left join window_spend
@@ -57,7 +58,7 @@ months_counted as (
 
     select
         customer_id,
-        window_spend,
+        window_spend_fen,
         greatest(
             0,
             least(
@@ -78,10 +79,10 @@ final as (
 
         -- numbers
         cast(spend_months as integer) as spend_months,
-        cast(window_spend as decimal(18, 2)) as window_spend,
+        {{ fen_to_yuan('window_spend_fen') }} as window_spend,
         case
             when spend_months = 0 then cast(0 as decimal(18, 2))
-            else {{ divide_yuan_round_half_up('window_spend', 'spend_months') }}
+            else {{ divide_fen_round_half_up('window_spend_fen', 'spend_months') }}
         end as avg_monthly_spend
     from months_counted
 

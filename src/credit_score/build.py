@@ -48,6 +48,8 @@ class BuildReport:
     rows_scored: int | None
     star_distribution: list[tuple[int, str, int]]
     published: str | None = None
+    # why the build recomputed everything from raw (None: it went on incrementally)
+    full_refresh: str | None = None
 
     @property
     def tests(self) -> list:
@@ -70,11 +72,16 @@ def build(
     project_dir: Path = PROJECT_DIR,
     extra_vars: dict | None = None,
     allow_incomplete: bool = False,
+    full_refresh: bool = False,
 ) -> BuildReport:
     """dbt build for as_of, published to what BI reads only when every error-level test passed (on
     DuckDB `database` is the served file: default $CREDIT_SCORE_DUCKDB or warehouse/credit_score.duckdb).
     A failed build leaves what BI reads exactly as it was.  Raises BuildRefused, having built nothing,
-    when nothing is loaded or the spend window's bills have not arrived."""
+    when nothing is loaded or the spend window's bills have not arrived.
+
+    The models that keep state take only what the deliveries loaded since their last build change
+    (macros/incremental.sql); full_refresh recomputes everything from raw, as does any build after a
+    delivery already built was reloaded (or raw replaced).  Both give the same marts and audit."""
     started = time.perf_counter()
     engine = engines.get(target, database=database)
     variables = {"as_of_date": as_of.isoformat(), **(extra_vars or {})}
@@ -88,11 +95,18 @@ def build(
         problem = None if allow_incomplete else incomplete_window(as_of, records)
         if problem:
             raise BuildRefused(problem)
+        refresh_reason = "asked for (--full-refresh)" if full_refresh else engine.full_refresh_reason()
+        if refresh_reason:
+            print(f"credit-score build: recomputing everything from raw: {refresh_reason}", flush=True)
         engine.before_dbt(as_of)
         outcome = run_dbt(
-            ["build"], target=engine.name, variables=variables, env=engine.dbt_env(), project_dir=project_dir
+            ["build", *(["--full-refresh"] if refresh_reason else [])],
+            target=engine.name,
+            variables=variables,
+            env=engine.dbt_env(),
+            project_dir=project_dir,
         )
-        report = BuildReport(outcome, 0.0, None, [])
+        report = BuildReport(outcome, 0.0, None, [], full_refresh=refresh_reason)
         if report.ok:
             passed = sum(1 for t in report.tests if t.status in ("pass", "warn"))
             report.published = engine.publish(as_of, passed)

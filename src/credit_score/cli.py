@@ -65,7 +65,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         if len(dates) > 1:
             print(f"== backfill {number}/{len(dates)}: as of {as_of}", flush=True)
         try:
-            report = build(as_of, target=args.target, allow_incomplete=args.allow_incomplete)
+            report = build(
+                as_of,
+                target=args.target,
+                allow_incomplete=args.allow_incomplete,
+                full_refresh=args.full_refresh and number == 1,
+            )
         except BuildRefused as e:
             print(f"credit-score build: {e}", file=sys.stderr)
             print("Nothing was built or published: BI keeps reading the previous mart.", file=sys.stderr)
@@ -223,6 +228,11 @@ def parser() -> argparse.ArgumentParser:
         "--allow-incomplete",
         action="store_true",
         help="build even when the spend window's last month has no delivery of bills after it",
+    )
+    b.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="recompute everything from raw instead of only what the deliveries loaded since the last build change",
     )
     b.set_defaults(func=cmd_build)
 

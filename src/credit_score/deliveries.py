@@ -51,6 +51,16 @@ class LoadError(Exception):
     """A delivery that cannot be loaded; the message says which file, which line and what to do."""
 
 
+def load_time(latest: dt.datetime | None) -> dt.datetime:
+    """When a load happens (UTC, naive), and always after the latest earlier load: incremental builds
+    take the rows stamped after the loads they have absorbed (macros/incremental.sql), so load times
+    must rise even if the clock steps back."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if latest is not None and now <= latest:
+        return latest + dt.timedelta(microseconds=1)
+    return now
+
+
 @dataclass(frozen=True)
 class Delivery:
     """A checked delivery folder: its files (a subset of the three tables) and how to read them."""

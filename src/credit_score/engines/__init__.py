@@ -45,6 +45,11 @@ class Engine:
             return {}
         return {"DBT_TARGET_PATH": str(self.dbt_dir / "target"), "DBT_LOG_PATH": str(self.dbt_dir / "logs")}
 
+    def full_refresh_reason(self) -> str | None:
+        """Why the next build must recompute everything (see ledger.py); None: it can go on
+        incrementally.  The default, for engines whose models are recomputed each build: None."""
+        return None
+
     def before_dbt(self, as_of: dt.date) -> None:
         """Prepare the history for a build of as_of (see history.py)."""
 

@@ -35,11 +35,13 @@ from credit_score.deliveries import (
     Delivery,
     DeliveryRecord,
     LoadError,
+    load_time,
     read_each_file,
 )
 from credit_score.engines import Engine
 from credit_score.history import HISTORY, HistoryTables
-from credit_score.settings import RAW_TABLES, append_file, work_path
+from credit_score.ledger import full_refresh_reason
+from credit_score.settings import RAW_TABLES, work_path
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
 STORAGE_VERSION = os.environ.get("CREDIT_SCORE_DUCKDB_STORAGE_VERSION", "v1.0.0")
@@ -103,6 +105,14 @@ def _table_exists(con, alias: str, schema: str, table: str) -> bool:
     found = con.execute(
         "select count(*) from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
         [alias, schema, table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def _view_exists(con, alias: str, schema: str, view: str) -> bool:
+    found = con.execute(
+        "select count(*) from duckdb_views() where database_name = ? and schema_name = ? and view_name = ?",
+        [alias, schema, view],
     ).fetchone()
     return bool(found and found[0])
 
@@ -173,8 +183,9 @@ class DuckDBEngine(Engine):
                 return inserted
 
             counts = read_each_file(delivery, self.work.parent, insert)
+            latest = con.execute(f"select max(loaded_at) from {WORK}.raw.deliveries").fetchone()[0]  # type: ignore[index]
             con.execute(f"delete from {WORK}.raw.deliveries where delivery_id = ?", [delivery.delivery_id])
-            loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            loaded_at = load_time(latest)
             con.execute(
                 f"insert into {WORK}.raw.deliveries ({', '.join(REGISTRY_COLUMNS)}) "
                 f"values ({', '.join('?' for _ in REGISTRY_COLUMNS)})",
@@ -226,6 +237,25 @@ class DuckDBEngine(Engine):
     def after_dbt(self, as_of: dt.date, *, published: bool) -> None:
         self._history_step(lambda h: h.settle(as_of, published=published))
 
+    def full_refresh_reason(self) -> str | None:
+        if not self.work.exists():
+            return None
+        con = attached((self.work, WORK, True))
+        try:
+
+            def execute(sql: str, params) -> list[tuple]:
+                return con.execute(sql, list(params)).fetchall()
+
+            return full_refresh_reason(
+                execute,
+                ledger=f"{WORK}.main.incremental_ledger",
+                deliveries=f"{WORK}.raw.deliveries",
+                ledger_exists=_table_exists(con, WORK, "main", "incremental_ledger"),
+                models_exist=_table_exists(con, WORK, "intermediate", "int_subscriptions_validated"),
+            )
+        finally:
+            con.close()
+
     def publish(self, as_of: dt.date, tests_passed: int) -> str:
         return str(publish(self.work, self.served, as_of=as_of, tests_passed=tests_passed))
 
@@ -247,8 +277,8 @@ def duckdb_history(con) -> HistoryTables:
     def execute(sql: str, params) -> list[tuple]:
         return con.execute(sql, list(params)).fetchall()
 
-    def exists(name: str) -> bool:
-        return _table_exists(con, *name.split("."))
+    def exists(name: str) -> bool:  # the published history is a view over its monthly files
+        return _table_exists(con, *name.split(".")) or _view_exists(con, *name.split("."))
 
     return HistoryTables(
         execute,
@@ -280,75 +310,141 @@ def storage_version(path: Path) -> str:
     return str(found[0]) if found and found[0] else ""
 
 
-def publish(work: Path, served: Path, *, as_of: dt.date, tests_passed: int) -> Path:
-    """Copy the work file's marts and audit into a new file and swap it in for the served file.
+def history_dir(served: Path) -> Path:
+    """Where the published history's months live: one Parquet file per month beside the served file
+    (warehouse/credit_score.history/as_of_date=2026-10-31/<publication>.parquet)."""
+    return served.with_name(f"{served.stem}.history")
 
-    The new file starts as a byte copy of the served one (the kernel copies it, at disk speed), so
-    the history's earlier months are carried over without being read or rewritten row by row: only
-    the built month's rows are replaced in it, and the other marts and audit tables are replaced
-    whole (they hold one as-of date).  A served file in another storage version (written before the
-    served file was kept readable by DuckDB 1.x) is not carried: the new file takes the whole history
-    from the work file, which holds the same published months (history.py keeps them in step)."""
+
+def _history_files(con, alias: str, directory: Path) -> dict[dt.date, Path]:
+    """{month: file} of the history a served file publishes (audit.history_files), keeping only files
+    that are this warehouse's own and still there (a file copied from elsewhere points at another's)."""
+    if not _table_exists(con, alias, "audit", "history_files"):
+        return {}
+    found = {}
+    for month, path in con.execute(f"select as_of_date, file_path from {alias}.audit.history_files").fetchall():
+        file = Path(path)
+        if file.parent.parent == directory and file.exists():
+            found[month] = file
+    return found
+
+
+def publish(work: Path, served: Path, *, as_of: dt.date, tests_passed: int) -> Path:
+    """Publish the work file's audited marts and audit: write the built month of the history as a new
+    Parquet file, then a new small served file (the mart, the audit tables and a view of the history
+    over its monthly files), fsync it and rename it over the served one.
+
+    Publishing costs one month whatever the history's length: the months already published are
+    immutable files, listed again by the new served file but neither read nor copied.  A reader sees
+    the old served file or the new one (a rename is atomic), each naming only complete files.  Files
+    no longer listed are removed one publication later, so a reader still holding the previous served
+    file can finish its query.  A served file without a history of files (an earlier layout, or another
+    storage version) is not carried: every month is written from the work file, which holds the same
+    published months (history.py keeps them in step)."""
     for stale in served.parent.glob(f".{served.name}.publishing-*"):
         stale.unlink()  # left by a build killed while publishing; we hold the lock
+    directory = history_dir(served)
+    previous: dict[dt.date, Path] = {}
+    if served.exists():
+        con = attached((served, SERVED, True))
+        try:
+            previous = _history_files(con, SERVED, directory)
+        finally:
+            con.close()
     staging = served.with_name(f".{served.name}.publishing-{os.getpid()}")
     try:
-        if served.exists() and storage_version(served).startswith(STORAGE_VERSION):
-            _copy_file(served, staging)
-        _write_published_copy(work, staging, as_of=as_of, tests_passed=tests_passed)
+        months = _write_history_months(work, directory, as_of, keep=previous)
+        _write_published_copy(work, staging, as_of=as_of, tests_passed=tests_passed, months=months)
         _fsync(staging)
         os.replace(staging, served)
     finally:
         staging.unlink(missing_ok=True)
     _fsync(served.parent)
+    _remove_unlisted(directory, keep={*months.values(), *previous.values()})
     return served
 
 
-def _copy_file(source: Path, target: Path) -> None:
-    with source.open("rb") as reading, target.open("wb") as writing:
-        append_file(reading, writing)
+def _write_history_months(
+    work: Path, directory: Path, as_of: dt.date, *, keep: dict[dt.date, Path]
+) -> dict[dt.date, Path]:
+    """Write the built month (and any month not kept) of the work file's history as new Parquet files;
+    return {month: file} of the whole history to publish."""
+    stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}"
+    con = attached((work, WORK, True))
+    try:
+        table = f"{WORK}.marts.{HISTORY}"
+        built = [r[0] for r in con.execute(f"select distinct as_of_date from {table} order by 1").fetchall()]
+        months = {month: file for month, file in keep.items() if month in built and month != as_of}
+        for month in built:
+            if month in months:
+                continue
+            folder = directory / f"as_of_date={month.isoformat()}"
+            folder.mkdir(parents=True, exist_ok=True)
+            file = folder / f"{stamp}.parquet"
+            partial = folder / f".{stamp}.parquet.partial"
+            con.execute(
+                f"copy (select * from {table} where as_of_date = ?) to {literal(partial)} (format parquet)",
+                [month],
+            )
+            _fsync(partial)
+            os.replace(partial, file)
+            _fsync(folder)
+            months[month] = file
+    finally:
+        con.close()
+    _fsync(directory)
+    return months
 
 
-def _write_published_copy(work: Path, staging: Path, *, as_of: dt.date, tests_passed: int) -> None:
+def _remove_unlisted(directory: Path, *, keep: set[Path]) -> None:
+    """Remove the month files neither the new nor the previous served file lists (and partial files
+    of killed publications); empty month folders go too."""
+    if not directory.exists():
+        return
+    for file in directory.glob("as_of_date=*/*"):
+        if file not in keep:
+            file.unlink(missing_ok=True)
+    for folder in directory.glob("as_of_date=*"):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _write_published_copy(
+    work: Path, staging: Path, *, as_of: dt.date, tests_passed: int, months: dict[dt.date, Path]
+) -> None:
     con = attached((staging, NEW, False), (work, WORK, True), storage_version=STORAGE_VERSION)
     try:
         con.execute(f"use {NEW}")  # the work file's DDL names schema.table: create them here
         tables = con.execute(
             "select schema_name, table_name, sql, comment from duckdb_tables() "
-            "where database_name = ? and schema_name in ('marts', 'audit') order by schema_name, table_name",
-            [WORK],
+            "where database_name = ? and schema_name in ('marts', 'audit') and table_name <> ? "
+            "order by schema_name, table_name",
+            [WORK, HISTORY],
         ).fetchall()
         for schema in PUBLISHED_SCHEMAS:
             con.execute(f"create schema if not exists {NEW}.{schema}")
-        existing = {
-            (schema, table)
-            for schema, table in con.execute(
-                "select schema_name, table_name from duckdb_tables() where database_name = ?", [NEW]
-            ).fetchall()
-        }
-        built = {(schema, table) for schema, table, _, _ in tables}
-        for schema, table in sorted(existing - built):
-            if schema in PUBLISHED_SCHEMAS:  # a model that no longer exists, and the old publication row
-                con.execute(f"drop table {NEW}.{schema}.{quote(table)}")
         for schema, table, ddl, comment in tables:
             name = f"{schema}.{quote(table)}"
-            if table == HISTORY and (schema, table) in existing:
-                # the months already published stay as they are; the built month is replaced
-                con.execute(f"delete from {NEW}.{name} where as_of_date = ?", [as_of])
-                con.execute(f"insert into {NEW}.{name} select * from {WORK}.{name} where as_of_date = ?", [as_of])
-                continue
-            con.execute(f"drop table if exists {NEW}.{name}")
             con.execute(ddl)  # keeps the contract's types and constraints
             con.execute(f"insert into {NEW}.{name} select * from {WORK}.{name}")
-            if comment:
-                con.execute(f"comment on table {NEW}.{name} is {literal(comment)}")
-            columns = con.execute(
-                "select column_name, comment from duckdb_columns() where database_name = ? "
-                "and schema_name = ? and table_name = ? and comment is not null",
-                [WORK, schema, table],
-            ).fetchall()
-            for column, column_comment in columns:
-                con.execute(f"comment on column {NEW}.{name}.{quote(column)} is {literal(column_comment)}")
+            _copy_comments(con, schema, table, comment)
+        files = ", ".join(literal(months[month]) for month in sorted(months))
+        history = f"marts.{HISTORY}"
+        con.execute(f"create view {NEW}.{history} as select * from read_parquet([{files}])")
+        table_comment = con.execute(
+            "select comment from duckdb_tables() where database_name = ? and schema_name = 'marts' and table_name = ?",
+            [WORK, HISTORY],
+        ).fetchone()
+        _copy_comments(con, "marts", HISTORY, table_comment[0] if table_comment else None, kind="view")
+        con.execute(
+            f"create table {NEW}.audit.history_files as select * from (values "
+            + ", ".join(f"(cast({literal(m)} as date), {literal(months[m])})" for m in sorted(months))
+            + ") as files(as_of_date, file_path)"
+        )
+        con.execute(
+            f"comment on table {NEW}.audit.history_files is 'The file holding each month of "
+            f"marts.{HISTORY} (one Parquet file per month, written once, beside this file).'"
+        )
         con.execute(
             f"create table {NEW}.audit.publication as select ? as as_of_date, ? as published_at, "
             f"(select count(*) from {NEW}.marts.customer_credit_score) as customers_scored, ? as tests_passed",
@@ -363,3 +459,17 @@ def _write_published_copy(work: Path, staging: Path, *, as_of: dt.date, tests_pa
         con.execute(f"checkpoint {NEW}")
     finally:
         con.close()
+
+
+def _copy_comments(con, schema: str, table: str, comment: str | None, *, kind: str = "table") -> None:
+    """The work file's descriptions of a table (or the view standing for it) and its columns."""
+    name = f"{NEW}.{schema}.{quote(table)}"
+    if comment:
+        con.execute(f"comment on {kind} {name} is {literal(comment)}")
+    columns = con.execute(
+        "select column_name, comment from duckdb_columns() where database_name = ? "
+        "and schema_name = ? and table_name = ? and comment is not null",
+        [WORK, schema, table],
+    ).fetchall()
+    for column, column_comment in columns:
+        con.execute(f"comment on column {name}.{quote(column)} is {literal(column_comment)}")

@@ -24,10 +24,12 @@ from credit_score.deliveries import (
     DeliveryRecord,
     LoadError,
     export_checked,
+    load_time,
 )
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
 from credit_score.history import HISTORY, HistoryTables
+from credit_score.ledger import full_refresh_reason
 from credit_score.settings import RAW_TABLES
 
 PUBLISHED = {"marts": "marts_unpublished", "audit": "audit_unpublished"}
@@ -111,7 +113,8 @@ class PostgresEngine(Engine):
                         if progress:
                             elapsed = time.perf_counter() - started
                             print(f"[load {elapsed:5.1f}s] raw.{table}: {rows:,} rows (PostgreSQL)", flush=True)
-                    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                    cur.execute("select max(loaded_at) from raw.deliveries")
+                    loaded_at = load_time(cur.fetchone()[0])
                     columns = [c for c, _ in raw_columns("deliveries")]
                     placeholders = ", ".join(["%s"] * len(columns))
                     cur.execute(
@@ -131,6 +134,20 @@ class PostgresEngine(Engine):
                     return None
                 cur.execute("select delivery_id, delivered_on, billing_file is not null from raw.deliveries")
                 return [DeliveryRecord(*row) for row in cur.fetchall()]
+        finally:
+            con.close()
+
+    def full_refresh_reason(self) -> str | None:
+        con = connect()
+        try:
+            history = postgres_history(con)
+            return full_refresh_reason(
+                history.execute,
+                ledger="public.incremental_ledger",
+                deliveries="raw.deliveries",
+                ledger_exists=history.exists("public.incremental_ledger"),
+                models_exist=history.exists("intermediate.int_subscriptions_validated"),
+            )
         finally:
             con.close()
 

@@ -1,0 +1,161 @@
+{#-
+    The one shape of the three validation models: each distinct delivered row once, over the union
+    of all deliveries, with how many identical copies came (`copies`), where its first copy came
+    from (the earliest delivered_on, then the lowest line, then the delivery id: `delivery_id`,
+    `file_line`, `first_delivered_on`), when its latest copy came (`latest_delivered_on`), and how
+    its key's versions rank (`version_rank`; `latest_versions`: how many distinct rows share the top
+    rank; without rank_by every distinct row of a key ranks first, so a key with two distinct rows
+    has latest_versions 2: a conflict).
+
+    A full build takes every staged row.  An incremental build takes the rows of the deliveries the
+    model has not absorbed, plus its own rows (`this`) of the keys those rows carry and of the keys
+    `touched` names (rows to judge again, e.g. bills of a customer who has just arrived); it then
+    writes back exactly those keys (unique_key key_hash).  A distinct row kept in `this` carries its
+    copies and first and latest copy, so merging it with new copies gives what a full build gives
+    from raw, and raw's earlier deliveries are never read again.
+
+    Rows are routed on a 64-bit hash of the key (`key_hash`, 0 for a null key): a key seen once
+    passes straight through; only keys seen more than once (rare) are compared, exactly, by their
+    columns.  Two keys sharing a hash are only compared together, so no result depends on the hash.
+    The candidate rows are read three times as subqueries, not as one CTE: a CTE read twice would be
+    materialised whole, which at 145 million bills no longer fits in memory.
+
+    Emits CTEs (to follow `with` or a comma): repeated_key_hashes, single_rows, compared_copies,
+    compared_rows, distinct_rows.  `columns` make a row distinct; `carried` depend on them (parsed
+    values), and are carried along from the first copy.
+-#}
+{% macro delivered_rows_ctes(staged, key, columns, carried=[], rank_by=none, touched=none) -%}
+    {%- set incremental = is_incremental() -%}
+    {%- set new_ids = new_delivery_ids() if incremental else [] -%}
+    {%- set row_columns = columns + carried -%}
+    {%- set candidates -%}
+        select
+            {%- for column in row_columns %}
+            {{ column }},
+            {%- endfor %}
+            delivery_id,
+            file_line,
+            delivered_on as first_delivered_on,
+            1 as copies,
+            delivered_on as latest_delivered_on
+        from {{ staged }}
+        {%- if incremental %}
+        where {{ delivery_id_in(new_ids) }}
+        union all
+        select
+            {%- for column in row_columns %}
+            {{ column }},
+            {%- endfor %}
+            delivery_id,
+            file_line,
+            first_delivered_on,
+            copies,
+            latest_delivered_on
+        from {{ this }}
+        where key_hash in (
+            select {{ key_hash(key) }} from {{ staged }}
+            where {{ delivery_id_in(new_ids) }}
+            {%- if touched %}
+            union all
+            {{ touched }}
+            {%- endif %}
+        )
+        {%- endif %}
+    {%- endset %}
+
+repeated_key_hashes as (
+
+    -- keys delivered more than once (versions or copies): only they need comparing
+    select {{ key_hash(key) }} as key_hash
+    from ({{ candidates }}) as candidates
+    group by {{ key_hash(key) }}
+    having count(*) > 1
+
+),
+
+single_rows as (
+
+    -- the common case: a key delivered once is its own only version and first copy
+    select
+        {%- for column in row_columns %}
+            candidates.{{ column }},
+        {%- endfor %}
+        {{ key_hash('candidates.' ~ key) }} as key_hash,
+        candidates.delivery_id,
+        candidates.file_line,
+        candidates.first_delivered_on,
+        candidates.copies,
+        candidates.latest_delivered_on,
+        1 as version_rank,
+        1 as latest_versions
+    from ({{ candidates }}) as candidates
+    left join repeated_key_hashes
+        on {{ key_hash('candidates.' ~ key) }} = repeated_key_hashes.key_hash
+    where repeated_key_hashes.key_hash is null
+
+),
+
+compared_copies as (
+
+    -- each distinct row of a repeated key once: its copies summed, its first and latest copy
+    select
+        {%- for column in row_columns %}
+            {{ column }},
+        {%- endfor %}
+        key_hash,
+        delivery_id,
+        file_line,
+        first_delivered_on,
+        copies,
+        latest_delivered_on,
+        {%- if rank_by %}
+        rank() over (partition by {{ key }} order by {{ rank_by }}) as version_rank
+        {%- else %}
+        1 as version_rank
+        {%- endif %}
+    from (
+        select
+            {%- for column in row_columns %}
+            {{ column }},
+            {%- endfor %}
+            {{ key_hash(key) }} as key_hash,
+            delivery_id,
+            file_line,
+            first_delivered_on,
+            sum(copies) over (partition by {{ columns | join(', ') }}) as copies,
+            max(latest_delivered_on) over (partition by {{ columns | join(', ') }}) as latest_delivered_on,
+            row_number() over (
+                partition by {{ columns | join(', ') }}
+                order by first_delivered_on, file_line, {{ byte_order('delivery_id') }}
+            ) as copy_number
+        from ({{ candidates }}) as candidates
+        where {{ key_hash(key) }} in (select repeated_key_hashes.key_hash from repeated_key_hashes)
+    ) as numbered
+    where copy_number = 1
+
+),
+
+compared_rows as (
+
+    select
+        *,
+        sum(case when version_rank = 1 then 1 else 0 end) over (partition by {{ key }}) as latest_versions
+    from compared_copies
+
+),
+
+distinct_rows as (
+
+    -- single_rows and compared_rows have the same columns in the same order
+    select * from single_rows
+    union all
+    select * from compared_rows
+
+)
+{%- endmacro %}
+
+
+{#- The routing hash of a key: a 64-bit hash of its text, 0 for a null key. -#}
+{% macro key_hash(expression) -%}
+    case when {{ expression }} is null then 0 else {{ hash_of(expression) }} end
+{%- endmacro %}

@@ -1,0 +1,137 @@
+{#-
+    Incremental builds (SPEC 6: a build reads and writes what the new deliveries change).
+
+    Each incremental model keeps, in the ledger table `incremental_ledger`, the deliveries (id and
+    load time) that raw held when it last built: its post-hook rewrites its rows there in the same
+    transaction as the model's own write, so a killed or failed build leaves both as they were.
+    What is new for a model is then exact:
+    - a model that reads raw takes the deliveries raw holds and its ledger does not
+      (`new_delivery_ids`);
+    - a model that reads another incremental model takes that model's rows recomputed since it last
+      built: every row an incremental model writes carries `loaded_through`, the load time of the
+      newest delivery raw held then, and `absorbed_through()` is the newest load in the reader's ledger.
+      The loader keeps load times rising (credit_score.deliveries), so a later build never stamps an
+      earlier time.
+    A delivery in a ledger that raw no longer holds (reloaded under the same id, or raw replaced) has
+    been partly absorbed and cannot be taken back row by row: the model refuses, and `credit-score
+    build` recomputes everything (`--full-refresh`) instead.  On Spark the models are plain tables,
+    recomputed in full each build (is_incremental() is false there).
+-#}
+
+{#- The materialization of the models that keep state between builds. -#}
+{% macro incremental_materialization() -%}
+    {{ return(adapter.dispatch('incremental_materialization', 'credit_score')()) }}
+{%- endmacro %}
+
+{% macro default__incremental_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__incremental_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+
+{#- Where the ledger lives: the target's own schema (DuckDB: the work file's main; PostgreSQL: public). -#}
+{% macro ledger_relation() -%}
+    {%- set database = target.database if target.database is defined else none -%}
+    {{ return(api.Relation.create(database=database, schema=target.schema, identifier='incremental_ledger')) }}
+{%- endmacro %}
+
+
+{#- The ledger's DDL, run by prepare_warehouse on the engines with incremental models. -#}
+{% macro create_ledger() -%}
+    create table if not exists {{ ledger_relation() }} (
+        model_name {{ dbt.type_string() }} not null,
+        delivery_id {{ dbt.type_string() }} not null,
+        loaded_at {{ dbt.type_timestamp() }} not null
+    )
+{%- endmacro %}
+
+
+{#-
+    The model's post-hook: its ledger rows become the deliveries raw holds now (the ones it has just
+    absorbed).  Runs inside the model's transaction.
+-#}
+{% macro record_absorbed_deliveries() -%}
+    {%- if incremental_materialization() == 'incremental' -%}
+        delete from {{ ledger_relation() }} where model_name = '{{ this.identifier }}';
+        insert into {{ ledger_relation() }} (model_name, delivery_id, loaded_at)
+        select '{{ this.identifier }}', delivery_id, loaded_at
+        from {{ source('telecom', 'deliveries') }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    The deliveries raw holds that this model has not absorbed yet (a list of ids).  Refuses when a
+    delivery the model absorbed is no longer in raw as it was.  Only meaningful when is_incremental().
+-#}
+{% macro new_delivery_ids() -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set changes -%}
+        select 'new' as change, delivered.delivery_id
+        from {{ source('telecom', 'deliveries') }} as delivered
+        where not exists (
+            select 1 from {{ ledger_relation() }} as ledger
+            where
+                ledger.model_name = '{{ this.identifier }}'
+                and ledger.delivery_id = delivered.delivery_id
+                and ledger.loaded_at = delivered.loaded_at
+        )
+        union all
+        select 'gone' as change, ledger.delivery_id
+        from {{ ledger_relation() }} as ledger
+        where
+            ledger.model_name = '{{ this.identifier }}'
+            and not exists (
+                select 1 from {{ source('telecom', 'deliveries') }} as delivered
+                where
+                    delivered.delivery_id = ledger.delivery_id
+                    and delivered.loaded_at = ledger.loaded_at
+            )
+        union all
+        select 'never' as change, null as delivery_id
+        where not exists (select 1 from {{ ledger_relation() }} where model_name = '{{ this.identifier }}')
+    {%- endset -%}
+    {%- set rows = run_query(changes).rows -%}
+    {%- set gone = rows | selectattr(0, 'equalto', 'gone') | map(attribute=1) | list -%}
+    {%- if gone or rows | selectattr(0, 'equalto', 'never') | list -%}
+        {{ exceptions.raise_compiler_error(
+            this.identifier ~ " cannot be built incrementally: "
+            ~ ("deliveries " ~ (gone | join(', ')) ~ " were reloaded or removed since it absorbed them"
+               if gone else "it was built by an earlier version, which kept no ledger")
+            ~ ". Rebuild everything with `dbt build --full-refresh` (`credit-score build` does so by itself)."
+        ) }}
+    {%- endif -%}
+    {{ return(rows | selectattr(0, 'equalto', 'new') | map(attribute=1) | list) }}
+{%- endmacro %}
+
+
+{#- SQL: the newest load in this model's ledger (rows recomputed upstream after it are new here). -#}
+{% macro absorbed_through() -%}
+    (
+        select max(ledger.loaded_at) from {{ ledger_relation() }} as ledger
+        where ledger.model_name = '{{ this.identifier }}'
+    )
+{%- endmacro %}
+
+
+{#- SQL: the stamp of the rows written by this build, the load time of the newest delivery in raw. -#}
+{% macro loaded_through() -%}
+    (select max(delivered.loaded_at) from {{ source('telecom', 'deliveries') }} as delivered)
+{%- endmacro %}
+
+
+{#- SQL: a condition on delivery_id that keeps the given deliveries' rows (none: false). -#}
+{% macro delivery_id_in(ids) -%}
+    {%- if ids -%}
+        delivery_id in ({% for id in ids %}'{{ id | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor %})
+    {%- else -%}
+        1 = 0
+    {%- endif -%}
+{%- endmacro %}
