@@ -3,8 +3,11 @@
     customer per as-of date).  Returns each repeated combination with how often it occurs.
     built_month_only: look only at the rows of the as-of date being built (a history table's new
     month), so the test costs one month whatever the history's length.
+    written_last_only: look only at the combinations the latest build wrote (newest loaded_through),
+    among every row: on an incremental model whose unique_key they are, a repeat involves a row the
+    latest build wrote.  After a full build, every row.
 #}
-{% test unique_combination_of_columns(model, combination_of_columns, built_month_only=false) %}
+{% test unique_combination_of_columns(model, combination_of_columns, built_month_only=false, written_last_only=false) %}
 
 with
 
@@ -16,6 +19,11 @@ keyed as (
     from {{ model }}
     {%- if built_month_only %}
     where as_of_date = {{ as_of_date() }}
+    {%- elif written_last_only %}
+    where ({{ combination_of_columns | join(', ') }}) in (
+        select {{ combination_of_columns | join(', ') }} from {{ model }}
+        where loaded_through = (select max(loaded_through) from {{ model }})
+    )
     {%- endif %}
     group by {{ combination_of_columns | join(', ') }}
 
