@@ -1,9 +1,16 @@
 {#
-    The as-of date D as a SQL date literal.  From the var `as_of_date` (YYYY-MM-DD); when it is not
-    set, the last day of the calendar month before the run started (UTC), which is SPEC's default.
+    The as-of date D as a SQL date literal.  From the var `as_of_date` (YYYY-MM-DD), else the
+    environment variable CREDIT_SCORE_AS_OF_DATE; when neither is set, the last day of the calendar
+    month before the run started (UTC), which is SPEC's default.
 #}
 {% macro as_of_date_value() -%}
+    {#- the var wins; credit-score build sets the environment variable instead, because a changed var
+        makes dbt parse the whole project again, while a changed environment variable re-parses only
+        the files that read it -#}
     {%- set configured = var('as_of_date', none) -%}
+    {%- if configured is none or (configured | string | trim) == '' -%}
+        {%- set configured = env_var('CREDIT_SCORE_AS_OF_DATE', '') -%}
+    {%- endif -%}
     {%- if configured is none or (configured | string | trim) == '' -%}
         {%- set first_of_month = run_started_at.date().replace(day=1) -%}
         {{- return((first_of_month - modules.datetime.timedelta(days=1)).isoformat()) -}}

@@ -84,7 +84,8 @@ def build(
     delivery already built was reloaded (or raw replaced).  Both give the same marts and audit."""
     started = time.perf_counter()
     engine = engines.get(target, database=database)
-    variables = {"as_of_date": as_of.isoformat(), **(extra_vars or {})}
+    # the as-of date goes by environment, not --vars: a changed var makes dbt parse everything again
+    variables = dict(extra_vars or {})
     with engine.lock():
         records = engine.deliveries()
         if records is None:
@@ -103,7 +104,7 @@ def build(
             ["build", *(["--full-refresh"] if refresh_reason else [])],
             target=engine.name,
             variables=variables,
-            env=engine.dbt_env(),
+            env={**engine.dbt_env(), "CREDIT_SCORE_AS_OF_DATE": as_of.isoformat()},
             project_dir=project_dir,
         )
         report = BuildReport(outcome, 0.0, None, [], full_refresh=refresh_reason)
