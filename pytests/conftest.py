@@ -12,11 +12,11 @@ MID_MONTH = dt.date(2026, 3, 15)
 
 @pytest.fixture(scope="session")
 def examples_marts(tmp_path_factory) -> dict[dt.date, dict]:
-    """The worked examples built at both dates: {as_of: (report, mart rows)}."""
+    """The worked examples built at both dates, with the dbt unit tests: {as_of: (report, mart rows)}."""
     built = {}
     for as_of in (MONTH_END, MID_MONTH):
         database = tmp_path_factory.mktemp("examples") / "warehouse.duckdb"
-        report = load_and_build(EXAMPLES, database, as_of)
+        report = load_and_build(EXAMPLES, database, as_of, unit_tests=True)
         built[as_of] = (report, read_mart(database) if report.ok else {})
     return built
 

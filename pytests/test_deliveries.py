@@ -132,6 +132,13 @@ def test_after_every_delivery_the_mart_is_the_truth(scenario, scenario_duckdb, a
     assert differences(built.mart, expected) == []
 
 
+def test_a_monthly_build_runs_the_audit_not_the_unit_tests(scenario_duckdb):
+    """The unit tests test the rules' SQL (make test runs them); each month's build runs the data tests."""
+    report = scenario_duckdb[1][OCTOBER].report
+    assert {r.resource_type for r in report.tests} == {"test"}
+    assert len(report.tests) > 100
+
+
 def test_each_case_scores_as_spec_6_says(scenario_duckdb):
     mart = scenario_duckdb[1][OCTOBER].mart
     assert mart["X-LATE"]["spend_months"] == "6" and mart["X-LATE"]["avg_monthly_spend"] == "100.00"

@@ -28,6 +28,7 @@ VALIDATION_MODELS = [
     "int_billing_validated",
     "int_suspensions_validated",
     "int_deliveries_counted",  # not read by the mart; refreshed so that the list is every table
+    "int_customer_months_summed",
     # the per-customer tables, in dependency order
     "int_customers_tenure_computed",
     "int_customers_spend_averaged",

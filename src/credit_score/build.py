@@ -73,6 +73,7 @@ def build(
     extra_vars: dict | None = None,
     allow_incomplete: bool = False,
     full_refresh: bool = False,
+    unit_tests: bool = False,
 ) -> BuildReport:
     """dbt build for as_of, published to what BI reads only when every error-level test passed (on
     DuckDB `database` is the served file: default $CREDIT_SCORE_DUCKDB or warehouse/credit_score.duckdb).
@@ -81,7 +82,11 @@ def build(
 
     The models that keep state take only what the deliveries loaded since their last build change
     (macros/incremental.sql); full_refresh recomputes everything from raw, as does any build after a
-    delivery already built was reloaded (or raw replaced).  Both give the same marts and audit."""
+    delivery already built was reloaded (or raw replaced).  Both give the same marts and audit.
+
+    The data tests (the audit) run in every build.  unit_tests also runs the rules' unit tests, which
+    test the models' logic, not the data: CI runs them (`make test`), a monthly build need not pay for
+    them each month."""
     started = time.perf_counter()
     engine = engines.get(target, database=database)
     # the as-of date goes by environment, not --vars: a changed var makes dbt parse everything again
@@ -101,7 +106,11 @@ def build(
             print(f"credit-score build: recomputing everything from raw: {refresh_reason}", flush=True)
         engine.before_dbt(as_of)
         outcome = run_dbt(
-            ["build", *(["--full-refresh"] if refresh_reason else [])],
+            [
+                "build",
+                *(["--full-refresh"] if refresh_reason else []),
+                *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
+            ],
             target=engine.name,
             variables=variables,
             env={**engine.dbt_env(), "CREDIT_SCORE_AS_OF_DATE": as_of.isoformat()},

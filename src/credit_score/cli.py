@@ -70,6 +70,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 target=args.target,
                 allow_incomplete=args.allow_incomplete,
                 full_refresh=args.full_refresh and number == 1,
+                unit_tests=args.unit_tests,
             )
         except BuildRefused as e:
             print(f"credit-score build: {e}", file=sys.stderr)
@@ -233,6 +234,11 @@ def parser() -> argparse.ArgumentParser:
         "--full-refresh",
         action="store_true",
         help="recompute everything from raw instead of only what the deliveries loaded since the last build change",
+    )
+    b.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help="also run the dbt unit tests of the rules (make test runs them; a monthly build need not)",
     )
     b.set_defaults(func=cmd_build)
 
