@@ -28,11 +28,10 @@
     {%- set incremental = is_incremental() -%}
     {%- set new_ids = new_delivery_ids() if incremental else [] -%}
     {%- set row_columns = columns + carried -%}
+    {%- set row_list = row_columns | join(', ') -%}
     {%- set candidates -%}
         select
-            {%- for column in row_columns %}
-            {{ column }},
-            {%- endfor %}
+            {{ row_list }},
             delivery_id,
             file_line,
             delivered_on as first_delivered_on,
@@ -43,9 +42,7 @@
         where {{ delivery_id_in(new_ids) }}
         union all
         select
-            {%- for column in row_columns %}
-            {{ column }},
-            {%- endfor %}
+            {{ row_list }},
             delivery_id,
             file_line,
             first_delivered_on,
@@ -99,9 +96,7 @@ compared_copies as (
 
     -- each distinct row of a repeated key once: its copies summed, its first and latest copy
     select
-        {%- for column in row_columns %}
-            {{ column }},
-        {%- endfor %}
+        {{ row_list }},
         key_hash,
         delivery_id,
         file_line,
@@ -115,9 +110,7 @@ compared_copies as (
         {%- endif %}
     from (
         select
-            {%- for column in row_columns %}
-            {{ column }},
-            {%- endfor %}
+            {{ row_list }},
             {{ key_hash(key) }} as key_hash,
             delivery_id,
             file_line,

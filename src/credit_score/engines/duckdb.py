@@ -101,20 +101,17 @@ def warehouse_lock(served: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _table_exists(con, alias: str, schema: str, table: str) -> bool:
-    found = con.execute(
-        "select count(*) from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
-        [alias, schema, table],
-    ).fetchone()
-    return bool(found and found[0])
-
-
-def _view_exists(con, alias: str, schema: str, view: str) -> bool:
-    found = con.execute(
-        "select count(*) from duckdb_views() where database_name = ? and schema_name = ? and view_name = ?",
-        [alias, schema, view],
-    ).fetchone()
-    return bool(found and found[0])
+def _table_exists(con, alias: str, schema: str, table: str, *, or_view: bool = False) -> bool:
+    """Whether the attached file `alias` holds schema.table (with or_view, a view of that name too)."""
+    catalogs = [("duckdb_tables", "table_name")] + ([("duckdb_views", "view_name")] if or_view else [])
+    for function, column in catalogs:
+        found = con.execute(
+            f"select count(*) from {function}() where database_name = ? and schema_name = ? and {column} = ?",
+            [alias, schema, table],
+        ).fetchone()
+        if found and found[0]:
+            return True
+    return False
 
 
 def raw_columns(table: str) -> list[tuple[str, str]]:
@@ -242,16 +239,13 @@ class DuckDBEngine(Engine):
             return None
         con = attached((self.work, WORK, True))
         try:
-
-            def execute(sql: str, params) -> list[tuple]:
-                return con.execute(sql, list(params)).fetchall()
-
+            tables = duckdb_history(con)  # its execute and exists, as PostgreSQL's full_refresh_reason uses
             return full_refresh_reason(
-                execute,
+                tables.execute,
                 ledger=f"{WORK}.main.incremental_ledger",
                 deliveries=f"{WORK}.raw.deliveries",
-                ledger_exists=_table_exists(con, WORK, "main", "incremental_ledger"),
-                models_exist=_table_exists(con, WORK, "intermediate", "int_subscriptions_validated"),
+                ledger_exists=tables.exists(f"{WORK}.main.incremental_ledger"),
+                models_exist=tables.exists(f"{WORK}.intermediate.int_subscriptions_validated"),
             )
         finally:
             con.close()
@@ -278,7 +272,7 @@ def duckdb_history(con) -> HistoryTables:
         return con.execute(sql, list(params)).fetchall()
 
     def exists(name: str) -> bool:  # the published history is a view over its monthly files
-        return _table_exists(con, *name.split(".")) or _view_exists(con, *name.split("."))
+        return _table_exists(con, *name.split("."), or_view=True)
 
     return HistoryTables(
         execute,
