@@ -58,7 +58,7 @@
         delete from {{ ledger_relation() }} where model_name = '{{ this.identifier }}';
         insert into {{ ledger_relation() }} (model_name, delivery_id, loaded_at)
         select '{{ this.identifier }}', delivery_id, loaded_at
-        from {{ source('telecom', 'deliveries') }}
+        from {{ ref('stg_telecom__deliveries') }}
     {%- else -%}
         select 1
     {%- endif -%}
@@ -75,7 +75,7 @@
     {%- endif -%}
     {%- set changes -%}
         select 'new' as change, delivered.delivery_id
-        from {{ source('telecom', 'deliveries') }} as delivered
+        from {{ ref('stg_telecom__deliveries') }} as delivered
         where not exists (
             select 1 from {{ ledger_relation() }} as ledger
             where
@@ -89,7 +89,7 @@
         where
             ledger.model_name = '{{ this.identifier }}'
             and not exists (
-                select 1 from {{ source('telecom', 'deliveries') }} as delivered
+                select 1 from {{ ref('stg_telecom__deliveries') }} as delivered
                 where
                     delivered.delivery_id = ledger.delivery_id
                     and delivered.loaded_at = ledger.loaded_at
@@ -123,7 +123,7 @@
 
 {#- SQL: the stamp of the rows written by this build, the load time of the newest delivery in raw. -#}
 {% macro loaded_through() -%}
-    (select max(delivered.loaded_at) from {{ source('telecom', 'deliveries') }} as delivered)
+    (select max(delivered.loaded_at) from {{ ref('stg_telecom__deliveries') }} as delivered)
 {%- endmacro %}
 
 
