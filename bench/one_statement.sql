@@ -3,7 +3,8 @@
 -- needs (no validation, no audit, no seeds): the least work that gives the mart's rows.
 -- Parameters, filled in by credit_score.bench: {as_of} the as-of date D, {lookback_start} D minus
 -- 12 months (out), {window_start} and {window_end} the first and last month (YYYY-MM) of the spend
--- window.
+-- window, {subscriptions} the subscription rows: raw.subscriptions when each customer came once, the
+-- latest version of each when monthly deliveries brought a customer again (its termination).
 with
 
 customers as (
@@ -13,7 +14,7 @@ customers as (
         msisdn,
         brand_code,
         cast(activation_date as date) as activation_date
-    from raw.subscriptions
+    from {subscriptions}
     where
         cast(activation_date as date) <= date '{as_of}'
         and (termination_date is null or cast(termination_date as date) > date '{as_of}')

@@ -14,21 +14,97 @@
       earlier time.
     A delivery in a ledger that raw no longer holds (reloaded under the same id, or raw replaced) has
     been partly absorbed and cannot be taken back row by row: the model refuses, and `credit-score
-    build` recomputes everything (`--full-refresh`) instead.  On Spark the models are plain tables,
-    recomputed in full each build (is_incremental() is false there).
+    build` recomputes everything (`--full-refresh`) instead.
+
+    On Spark the tables are parquet, which cannot delete rows: each model is partitioned
+    (`incremental_partition_by`) and a build overwrites exactly the partitions its rows fall in
+    (dynamic partition overwrite), writing again the rows it keeps there (`select_incremental_result`).
+    The ledger is a parquet table partitioned by model, its partition rewritten by the post-hook; with
+    no transaction between the two writes, credit_score.engines.spark notices a model written after
+    its ledger (a killed build) and recomputes everything.
 -#}
 
 {#- The materialization of the models that keep state between builds. -#}
 {% macro incremental_materialization() -%}
-    {{ return(adapter.dispatch('incremental_materialization', 'credit_score')()) }}
-{%- endmacro %}
-
-{% macro default__incremental_materialization() -%}
     {{ return('incremental') }}
 {%- endmacro %}
 
-{% macro spark__incremental_materialization() -%}
-    {{ return('table') }}
+{#- How an incremental model writes: delete+insert on its unique_key; on Spark, partition overwrite. -#}
+{% macro incremental_strategy() -%}
+    {{ return(adapter.dispatch('incremental_strategy', 'credit_score')()) }}
+{%- endmacro %}
+
+{% macro default__incremental_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro spark__incremental_strategy() -%}
+    {{ return('insert_overwrite') }}
+{%- endmacro %}
+
+
+{#- The partition column of an incremental model on Spark (none elsewhere: rows are deleted by key). -#}
+{% macro incremental_partition_by(column) -%}
+    {{ return(adapter.dispatch('incremental_partition_by', 'credit_score')(column)) }}
+{%- endmacro %}
+
+{% macro default__incremental_partition_by(column) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro spark__incremental_partition_by(column) -%}
+    {{ return(column) }}
+{%- endmacro %}
+
+
+{#-
+    SQL: a select-list item (with its leading comma) for the models whose columns hold nothing a
+    month would group by: on Spark, `key_bucket`, a bucket of the key's hash, to partition by (a key
+    always falls in the same bucket); nothing elsewhere.
+-#}
+{% macro spark_key_bucket(key_hash) -%}
+    {{ return(adapter.dispatch('spark_key_bucket', 'credit_score')(key_hash)) }}
+{%- endmacro %}
+
+{% macro default__spark_key_bucket(key_hash) -%}
+{%- endmacro %}
+
+{% macro spark__spark_key_bucket(key_hash) -%}
+    , cast(pmod({{ key_hash }}, {{ var('spark_key_buckets') }}) as int) as key_bucket
+{%- endmacro %}
+
+
+{#-
+    SQL: the rows an incremental model writes, from the CTE `rows` (what this build computed).
+    Elsewhere that is all: delete+insert replaces the keys it holds.  On Spark, where a build replaces
+    whole partitions, an incremental build also writes again the rows it keeps in the partitions `rows`
+    touches, except those of the keys `rows` holds.  Every row of a key computed again is in `rows`
+    (the validation models carry a key's kept rows along), so a key's earlier rows lie in partitions
+    `rows` touches, and no partition is left holding a replaced row.
+-#}
+{% macro select_incremental_result(rows, key, partition) -%}
+    {{ return(adapter.dispatch('select_incremental_result', 'credit_score')(rows, key, partition)) }}
+{%- endmacro %}
+
+{% macro default__select_incremental_result(rows, key, partition) -%}
+    select * from {{ rows }}
+{%- endmacro %}
+
+{% macro spark__select_incremental_result(rows, key, partition) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set keys = [key] if key is string else key -%}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    select {{ columns | join(', ') }} from {{ rows }}
+    union all
+    select {% for column in columns %}kept.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ this }} as kept
+    left semi join (select distinct {{ partition }} from {{ rows }}) as touched
+        on kept.{{ partition }} <=> touched.{{ partition }}
+    left anti join {{ rows }} as computed
+        on {% for k in keys %}kept.{{ k }} = computed.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+    {%- else -%}
+    select * from {{ rows }}
+    {%- endif -%}
 {%- endmacro %}
 
 
@@ -39,13 +115,25 @@
 {%- endmacro %}
 
 
-{#- The ledger's DDL, run by prepare_warehouse on the engines with incremental models. -#}
+{#- The ledger's DDL, run by prepare_warehouse (on-run-start). -#}
 {% macro create_ledger() -%}
+    {{ return(adapter.dispatch('create_ledger', 'credit_score')()) }}
+{%- endmacro %}
+
+{% macro default__create_ledger() -%}
     create table if not exists {{ ledger_relation() }} (
         model_name {{ dbt.type_string() }} not null,
         delivery_id {{ dbt.type_string() }} not null,
         loaded_at {{ dbt.type_timestamp() }} not null
     )
+{%- endmacro %}
+
+{% macro spark__create_ledger() -%}
+    create table if not exists {{ ledger_relation() }} (
+        delivery_id string,
+        loaded_at timestamp,
+        model_name string
+    ) using parquet partitioned by (model_name)
 {%- endmacro %}
 
 
@@ -54,14 +142,20 @@
     absorbed).  Runs inside the model's transaction.
 -#}
 {% macro record_absorbed_deliveries() -%}
-    {%- if incremental_materialization() == 'incremental' -%}
-        delete from {{ ledger_relation() }} where model_name = '{{ this.identifier }}';
-        insert into {{ ledger_relation() }} (model_name, delivery_id, loaded_at)
-        select '{{ this.identifier }}', delivery_id, loaded_at
-        from {{ ref('stg_telecom__deliveries') }}
-    {%- else -%}
-        select 1
-    {%- endif -%}
+    {{ return(adapter.dispatch('record_absorbed_deliveries', 'credit_score')()) }}
+{%- endmacro %}
+
+{% macro default__record_absorbed_deliveries() -%}
+    delete from {{ ledger_relation() }} where model_name = '{{ this.identifier }}';
+    insert into {{ ledger_relation() }} (model_name, delivery_id, loaded_at)
+    select '{{ this.identifier }}', delivery_id, loaded_at
+    from {{ ref('stg_telecom__deliveries') }}
+{%- endmacro %}
+
+{% macro spark__record_absorbed_deliveries() -%}
+    insert overwrite table {{ ledger_relation() }} partition (model_name = '{{ this.identifier }}')
+    select delivery_id, loaded_at
+    from {{ ref('stg_telecom__deliveries') }}
 {%- endmacro %}
 
 
@@ -96,7 +190,11 @@
             )
         union all
         select 'never' as change, null as delivery_id
-        where not exists (select 1 from {{ ledger_relation() }} where model_name = '{{ this.identifier }}')
+        from (
+            select count(*) as absorbed from {{ ledger_relation() }}
+            where model_name = '{{ this.identifier }}'
+        ) as ledger_rows
+        where ledger_rows.absorbed = 0
     {%- endset -%}
     {%- set rows = run_query(changes).rows -%}
     {%- set gone = rows | selectattr(0, 'equalto', 'gone') | map(attribute=1) | list -%}

@@ -1,6 +1,7 @@
 {#
-    The ledger of incremental builds (macros/incremental.sql), where models are incremental.
-    What PostgreSQL needs before the models run (an on-run-start hook):
+    What the warehouse needs before the models run (an on-run-start hook; the ledger of incremental
+    builds is the next hook, macros/incremental.sql).  DuckDB and Spark: the target's own schema,
+    where the ledger lives.  PostgreSQL:
     - try-cast functions, because PostgreSQL has no try_cast and staging must turn unreadable text
       into null instead of failing;
     - the BI reader role, allowed into the published schemas only.  SELECT on each published table
@@ -11,11 +12,7 @@
 {%- endmacro %}
 
 {% macro default__prepare_warehouse() -%}
-    {{ create_ledger() }}
-{%- endmacro %}
-
-{% macro spark__prepare_warehouse() -%}
-    select 1
+    create schema if not exists {{ target.schema }}
 {%- endmacro %}
 
 {% macro postgres__prepare_warehouse() -%}
@@ -38,8 +35,6 @@
         null;
     end
     $body$;
-
-    {{ create_ledger() }};
 
     {% for schema in ['marts', 'audit'] %}
         create schema if not exists {{ schema }};

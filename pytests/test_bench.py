@@ -10,7 +10,9 @@ import json
 import duckdb
 
 from credit_score import bench
+from credit_score.generate import generate
 from pytests import reference
+from pytests.helpers import differences, read_mart
 
 AS_OF = dt.date(2026, 10, 31)
 
@@ -50,3 +52,26 @@ def test_bench_runs_and_its_results_agree(tmp_path):
     con.close()
     broken = bench.compare(workdir / "n10000")
     assert broken["bound_differences"] == 2 and not broken["identical"]
+
+
+def test_the_monthly_bench_runs_and_checks_the_month_against_a_full_refresh(tmp_path):
+    """`bench --monthly` at 3,000 customers, three months built one by one and the fourth measured:
+    it compares every table after the month with a full refresh's, and the bound with the mart."""
+    args = ["--monthly", "--customers", "3000", "--history", "3", "--each-month", "--as-of", AS_OF.isoformat()]
+    args += ["--workdir", str(tmp_path / "work"), "--results", str(tmp_path / "results"), "--keep"]
+    args += ["--report", str(tmp_path / "monthly.md"), "--chart", str(tmp_path / "monthly.png")]
+    assert bench.main(args) == 0
+
+    result = json.loads((tmp_path / "results" / "3000-h3.json").read_text())
+    assert [s["as_of"] for s in result["history"]] == ["2026-07-31", "2026-08-31", "2026-09-30"]
+    assert all(s["full_refresh"] is None for s in result["history"][1:]), "builds after the first add"
+    assert result["month"]["build"]["full_refresh"] is None and result["full_refresh"]["full_refresh"]
+    assert "intermediate.int_billing_validated" in result["tables_compared"]
+    assert result["tables_compared"]["marts.customer_credit_score"] == result["agreement"]["mart_rows"]
+    assert result["agreement"]["bound_differences"] == 0
+    # the same customers as one folder (monthly deliveries hold the same rows): the reference's scores
+    generate(3000, tmp_path / "single", as_of=AS_OF, bill_months=10, progress=False)
+    expected = reference.score_folder(tmp_path / "single", AS_OF)
+    assert differences(read_mart(tmp_path / "work" / "monthly-n3000-h3" / "credit_score.duckdb"), expected) == []
+    report = (tmp_path / "monthly.md").read_text(encoding="utf-8")
+    assert "| 3,000 | 3 months (built monthly) |" in report and "## Each month built in turn" in report

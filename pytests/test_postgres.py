@@ -1,6 +1,8 @@
 """The same project on a real PostgreSQL server: the same deliveries publish the same marts and audit
 tables as DuckDB, a read-only BI role, and publishing that shows readers the previous audited mart or
-the new one, never a mix or an error."""
+the new one, never a mix or an error; built incrementally after each delivery (the scenario, and
+Hypothesis's random deliveries of the bad-row catalogue), every table equals a full refresh's and the
+mart the reference's."""
 
 import datetime as dt
 import os
@@ -10,6 +12,7 @@ from decimal import Decimal
 
 import psycopg2
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from credit_score.build import BuildRefused, build
 from credit_score.engines import postgres
@@ -18,6 +21,13 @@ from pytests import reference
 from pytests.conftest import MID_MONTH, MONTH_END
 from pytests.helpers import as_text, differences, load_one, load_steps, read_published, write_folder
 from pytests.pg_server import PostgresServer
+from pytests.warehouses import (
+    PostgresWarehouse,
+    catalogue,
+    check_a_random_plan,
+    check_the_scenario_built_after_every_load,
+    delivery_plans,
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,19 +58,52 @@ def read_pg_mart(**connect) -> dict[str, dict[str, str]]:
 _databases = iter(range(1, 1000))
 
 
-@pytest.fixture
-def fresh_database(server):
-    """A new database on the server for one test (its own raw, marts and history)."""
+def create_database() -> str:
+    """A new, empty database on the server."""
     name = f"credit_score_{next(_databases)}"
     con = postgres.connect(dbname="postgres")
     con.autocommit = True
     with con.cursor() as cur:
         cur.execute(f"create database {name}")
     con.close()
+    return name
+
+
+@pytest.fixture
+def fresh_database(server):
+    """A new database on the server for one test (its own raw, marts and history)."""
     saved = os.environ["CREDIT_SCORE_PG_DATABASE"]
-    os.environ["CREDIT_SCORE_PG_DATABASE"] = name
+    os.environ["CREDIT_SCORE_PG_DATABASE"] = name = create_database()
     yield name
     os.environ["CREDIT_SCORE_PG_DATABASE"] = saved
+
+
+# --- the incremental invariant on PostgreSQL (the same sequences as test_incremental.py) ---------
+
+
+def test_the_scenario_built_after_every_load_equals_a_full_refresh_on_postgres(fresh_database, scenario):
+    check_the_scenario_built_after_every_load(PostgresWarehouse(), scenario)
+
+
+@pytest.fixture(scope="module")
+def pg_catalogue(tmp_path_factory, server):
+    return catalogue(tmp_path_factory.mktemp("catalogue"))
+
+
+@settings(
+    max_examples=2,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=delivery_plans())
+def test_random_deliveries_built_incrementally_equal_a_full_refresh_on_postgres(pg_catalogue, plan):
+    saved = os.environ["CREDIT_SCORE_PG_DATABASE"]
+    os.environ["CREDIT_SCORE_PG_DATABASE"] = create_database()  # each example an empty warehouse
+    try:
+        check_a_random_plan(PostgresWarehouse(), pg_catalogue, plan)
+    finally:
+        os.environ["CREDIT_SCORE_PG_DATABASE"] = saved
 
 
 @pytest.fixture(scope="module")

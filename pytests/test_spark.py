@@ -1,7 +1,9 @@
-"""The same project on Apache Spark (local session, parquet tables): the deliveries of the cross-delivery
+"""The same project on Apache Spark, on a real standalone cluster (a master and two workers on loopback,
+started by the test with pyspark's spark-class; parquet tables): the deliveries of the cross-delivery
 scenario (with 1,000 customers on SPEC's boundaries), loaded in another order than on DuckDB, publish
 the same mart and audit tables as DuckDB, row for row, at a month-end and a mid-month date, with every
-dbt test run; the history keeps each date's partition."""
+dbt test run, the last two deliveries built incrementally (partition overwrite), every table then
+equal to a full refresh's; the history keeps each date's partition; both workers ran executors."""
 
 import os
 import shutil
@@ -12,8 +14,10 @@ import pytest
 
 from credit_score.build import BuildRefused, build
 from credit_score.engines import spark
+from credit_score.engines.spark_cluster import standalone_cluster
 from pytests.conftest import MID_MONTH, MONTH_END
 from pytests.helpers import as_text, differences, load_steps, read_published
+from pytests.warehouses import SparkWarehouse, assert_equal_to_full_refresh
 
 
 def ensure_java() -> None:
@@ -28,25 +32,53 @@ def ensure_java() -> None:
 
 
 @pytest.fixture(scope="module")
-def spark_scenario(tmp_path_factory, scenario):
-    """The scenario's deliveries loaded into a new Spark warehouse, built as of both dates:
-    (warehouse, {as_of: (report, what was published)})."""
+def spark_cluster(tmp_path_factory):
+    """A standalone master and two one-core workers on loopback, for the whole module."""
     ensure_java()
+    with standalone_cluster(tmp_path_factory.mktemp("spark-cluster"), workers=2, cores=1, memory="2g") as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def spark_scenario(tmp_path_factory, scenario, spark_cluster):
+    """The scenario's deliveries loaded into a new Spark warehouse on the cluster, built as of both
+    dates: (warehouse, {as_of: (report, what was published)})."""
     warehouse = tmp_path_factory.mktemp("spark")
-    saved = os.environ.get("CREDIT_SCORE_SPARK_WAREHOUSE")
-    os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"] = str(warehouse)
-    load_steps(scenario.out_of_order(), target="spark")
-    built = {}
-    for as_of in (MONTH_END, MID_MONTH):
-        # the rules' unit tests once on this engine (its SQL dialect), the audit at both dates
-        report = build(as_of, target="spark", unit_tests=as_of == MONTH_END)
-        assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
-        built[as_of] = report, read_published("spark")
-    yield warehouse, built
-    if saved is None:
-        os.environ.pop("CREDIT_SCORE_SPARK_WAREHOUSE", None)
-    else:
-        os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"] = saved
+    settings = {
+        "CREDIT_SCORE_SPARK_WAREHOUSE": str(warehouse),
+        "CREDIT_SCORE_SPARK_MASTER": spark_cluster.master_url,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        # three deliveries first, their models built; then the other two, built incrementally
+        # (the late subscriptions turn the earlier unknown_customer bills into accepted ones)
+        steps = scenario.out_of_order()
+        load_steps(steps[:3], target="spark")
+        assert SparkWarehouse().run(MONTH_END) is None
+        load_steps(steps[3:], target="spark", replace_first=False)
+        built = {}
+        for as_of in (MONTH_END, MID_MONTH):
+            # the rules' unit tests once on this engine (its SQL dialect), the audit at both dates
+            report = build(as_of, target="spark", unit_tests=as_of == MONTH_END)
+            assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
+            assert report.full_refresh is None, "new deliveries only: the build adds to what it kept"
+            built[as_of] = report, read_published("spark")
+        yield warehouse, built
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def test_the_work_ran_on_both_workers_of_the_cluster(spark_scenario, spark_cluster):
+    """Each load and build is a Spark application on the cluster: both workers launched executors
+    for it (a local session would launch none)."""
+    launched = spark_cluster.executors_launched()
+    assert len(launched) == 2 and all(n >= 8 for n in launched), launched  # 5 loads + 3 builds
 
 
 @pytest.mark.parametrize("as_of", [MONTH_END, MID_MONTH], ids=str)
@@ -84,3 +116,9 @@ def test_spark_refuses_a_month_whose_bills_have_not_arrived(spark_scenario):
 
 def data_tests(report) -> list[str]:
     return sorted(t.name for t in report.tests if t.resource_type == "test")
+
+
+def test_spark_built_incrementally_equals_a_full_refresh(spark_scenario):
+    """SPEC 6's invariant on Spark's partition overwrite: after the incremental builds, every table of
+    marts, audit and intermediate equals a --full-refresh's.  Last in the file: it rebuilds everything."""
+    assert_equal_to_full_refresh(SparkWarehouse(), MID_MONTH)

@@ -1,7 +1,9 @@
 {{
     config(
-        materialized=incremental_materialization(),
+        materialized='incremental',
+        incremental_strategy=incremental_strategy(),
         unique_key=['customer_id', 'bill_month'],
+        partition_by=incremental_partition_by('bill_month'),
         on_schema_change='fail',
         post_hook="{{ record_absorbed_deliveries() }}",
     )
@@ -78,4 +80,4 @@ final as (
 
 )
 
-select * from final
+{{ select_incremental_result('final', key=['customer_id', 'bill_month'], partition='bill_month') }}

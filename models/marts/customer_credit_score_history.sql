@@ -1,9 +1,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert',
-        unique_key=none if target.type == 'spark' else 'as_of_date',
-        partition_by='as_of_date' if target.type == 'spark' else none,
+        incremental_strategy=incremental_strategy(),
+        unique_key='as_of_date',
+        partition_by=incremental_partition_by('as_of_date'),
         on_schema_change='fail',
         full_refresh=false,
         grants=published_grants(),

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from credit_score.engines.duckdb import DuckDBEngine
@@ -50,7 +51,7 @@ BUDGETS = {  # SPEC of issue 5, at 10 million customers on 2 cores
 # --- measuring a process tree -------------------------------------------------------------------
 
 
-def _tree_rss(root: int) -> int:
+def tree_rss(root: int) -> int:
     """Resident bytes of root and all its descendants, from /proc."""
     total, stack, seen = 0, [root], set()
     while stack:
@@ -80,7 +81,7 @@ def measure(command: list[str], *, env: dict[str, str] | None = None, log: Path 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(process.pid))
+            peak = max(peak, tree_rss(process.pid))
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -100,7 +101,15 @@ def measure(command: list[str], *, env: dict[str, str] | None = None, log: Path 
 # --- the four ways of computing the mart (each run in its own process by `measure`) -------------
 
 
-def bound_sql(as_of: dt.date) -> str:
+LATEST_SUBSCRIPTIONS = (
+    "(select * from raw.subscriptions "
+    "qualify row_number() over (partition by customer_id order by updated_at desc) = 1)"
+)
+
+
+def bound_sql(as_of: dt.date, *, versions: bool = False) -> str:
+    """The bound's statement for as_of; versions: raw holds several versions of a customer (monthly
+    deliveries), of which the latest counts."""
     window_end = as_of if month_end(as_of) == as_of else as_of.replace(day=1) - dt.timedelta(days=1)
     index = window_end.year * 12 + window_end.month - 1 - 5
     window_start = dt.date(index // 12, index % 12 + 1, 1)
@@ -113,11 +122,12 @@ def bound_sql(as_of: dt.date) -> str:
         lookback_start=lookback_start.isoformat(),
         window_start=f"{window_start:%Y-%m}",
         window_end=f"{window_end:%Y-%m}",
+        subscriptions=LATEST_SUBSCRIPTIONS if versions else "raw.subscriptions",
     )
 
 
 def _worker(argv: list[str]) -> int:
-    kind, as_of_text, workdir_text = argv
+    kind, as_of_text, workdir_text, *options = argv
     as_of, workdir = dt.date.fromisoformat(as_of_text), Path(workdir_text)
     served = workdir / "credit_score.duckdb"
     if kind == "models":
@@ -135,7 +145,7 @@ def _worker(argv: list[str]) -> int:
         con.execute("set preserve_insertion_order = false")
         con.execute(f"attach '{work_path(served)}' as work (read_only)")
         con.execute("use work")
-        con.execute(f"create table bound.main.scores as {bound_sql(as_of)}")
+        con.execute(f"create table bound.main.scores as {bound_sql(as_of, versions='versions' in options)}")
         con.close()
         return 0
     if kind == "pandas":
@@ -148,7 +158,7 @@ def _worker(argv: list[str]) -> int:
     raise SystemExit(f"unknown kind {kind}")
 
 
-def _command(kind: str, as_of: dt.date, workdir: Path) -> list[str]:
+def worker_command(kind: str, as_of: dt.date, workdir: Path) -> list[str]:
     if kind == "build":
         return [sys.executable, "-m", "credit_score.cli", "build", "--as-of", as_of.isoformat()]
     return [sys.executable, "-m", "credit_score.bench", "_worker", kind, as_of.isoformat(), str(workdir)]
@@ -265,7 +275,7 @@ def bench_one(
         del samples["pandas"]
     for run in range(runs):
         for kind in order:
-            sample = measure(_command(kind, as_of, workdir), env=env, log=log)
+            sample = measure(worker_command(kind, as_of, workdir), env=env, log=log)
             samples[kind].append(sample)
             if kind in ("models", "build"):
                 profiles[kind] = dbt_profile(workdir / "credit_score.duckdb")
@@ -379,6 +389,38 @@ def machine() -> dict:
 # --- the report ----------------------------------------------------------------------------------
 
 
+def progress() -> Callable[[str], None]:
+    """A `say` that prints each message with the seconds since the benchmark started."""
+    started = time.perf_counter()
+
+    def say(message: str) -> None:
+        print(f"[bench {time.perf_counter() - started:7.1f}s] {message}", flush=True)
+
+    return say
+
+
+def machine_lines(results: list[dict]) -> list[str]:
+    """One line per machine the results were measured on."""
+    lines = []
+    for text in sorted({json.dumps(r["machine"], sort_keys=True) for r in results}):
+        m = json.loads(text)
+        lines.append(
+            f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}; Python {m['python']}, "
+            f"DuckDB {m['duckdb']} (memory_limit {m['duckdb_memory_limit']})."
+        )
+    return lines
+
+
+def side_by_side(left: list[dict], right: list[dict]) -> list[str]:
+    """Table rows of two node profiles ({node, seconds}) side by side."""
+    blank = {"node": "", "seconds": ""}
+    rows = []
+    for i in range(max(len(left), len(right))):
+        a, b = (left[i] if i < len(left) else blank), (right[i] if i < len(right) else blank)
+        rows.append(f"| {a['node']} | {a['seconds']} | {b['node']} | {b['seconds']} |")
+    return rows
+
+
 def _fmt_gib(value: float) -> str:
     return f"{value:.2f}"
 
@@ -439,13 +481,7 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
         "a budget is missed: [performance.md](performance.md).",
         "",
     ]
-    machines = {json.dumps(r["machine"], sort_keys=True) for r in results}
-    for m in machines:
-        m = json.loads(m)
-        lines.append(
-            f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}; Python {m['python']}, "
-            f"DuckDB {m['duckdb']} (memory_limit {m['duckdb_memory_limit']})."
-        )
+    lines += machine_lines(results)
     lines += [
         "",
         "| customers | bills | what | seconds (median) | runs | peak GiB | rows/s | vs bound |",
@@ -532,11 +568,7 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
             "| models alone: node | s | build with tests: node | s |",
             "|---|---|---|---|",
         ]
-        models, build = r["profile"].get("models", []), r["profile"].get("build", [])
-        for i in range(max(len(models), len(build))):
-            m = models[i] if i < len(models) else {"node": "", "seconds": ""}
-            b = build[i] if i < len(build) else {"node": "", "seconds": ""}
-            lines.append(f"| {m['node']} | {m['seconds']} | {b['node']} | {b['seconds']} |")
+        lines += side_by_side(r["profile"].get("models", []), r["profile"].get("build", []))
     lines += ["", "![time against customers](benchmarks.png)", ""]
     report.write_text("\n".join(lines), encoding="utf-8")
     _chart(results, chart)
@@ -570,6 +602,15 @@ def _chart(results: list[dict], chart: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--monthly" in argv:  # the monthly case: see credit_score/bench_monthly.py
+        from credit_score import bench_monthly
+
+        return bench_monthly.main(argv)
+    if "--spark" in argv:  # Spark on a standalone cluster: see credit_score/bench_spark.py
+        from credit_score import bench_spark
+
+        return bench_spark.main(argv)
     p = argparse.ArgumentParser(prog="credit-score bench", description=__doc__.split("\n")[0])
     p.add_argument("--customers", type=int, action="append", help="N (repeatable); default 1,000,000")
     p.add_argument("--runs", type=int, default=3)
@@ -588,11 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     as_of = dt.date.fromisoformat(args.as_of)
-    started = time.perf_counter()
-
-    def say(message: str) -> None:
-        print(f"[bench {time.perf_counter() - started:7.1f}s] {message}", flush=True)
-
+    say = progress()
     results_dir = Path(args.results)
     results_dir.mkdir(parents=True, exist_ok=True)
     for n in args.customers or [1_000_000]:

@@ -50,6 +50,8 @@ class BuildReport:
     published: str | None = None
     # why the build recomputed everything from raw (None: it went on incrementally)
     full_refresh: str | None = None
+    # how long making the audited build what BI reads took (None: nothing published)
+    publish_seconds: float | None = None
 
     @property
     def tests(self) -> list:
@@ -119,7 +121,9 @@ def build(
         report = BuildReport(outcome, 0.0, None, [], full_refresh=refresh_reason)
         if report.ok:
             passed = sum(1 for t in report.tests if t.status in ("pass", "warn"))
+            publishing = time.perf_counter()
             report.published = engine.publish(as_of, passed)
+            report.publish_seconds = time.perf_counter() - publishing
             report.rows_scored, report.star_distribution = engine.star_distribution()
         engine.after_dbt(as_of, published=report.published is not None)
     report.seconds = time.perf_counter() - started
@@ -150,6 +154,6 @@ def print_summary(report: BuildReport, as_of: dt.date) -> None:
     if report.outcome.error:
         print(f"  dbt stopped: {report.outcome.error}")
     if report.published:
-        print(f"  published to {report.published}: what BI reads (read-only)")
+        print(f"  published to {report.published} in {report.publish_seconds:.1f}s: what BI reads (read-only)")
     elif not report.ok:
         print("  nothing published: BI keeps reading the previous mart")

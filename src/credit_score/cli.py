@@ -26,6 +26,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         file_format=args.format,
         deliveries=args.deliveries,
         months=args.months,
+        **({"bill_months": args.bill_months} if args.bill_months else {}),
     )
     return 0
 
@@ -207,6 +208,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--months", type=int, default=3, help="monthly: how many months (up to the as-of month) come on their own"
     )
+    g.add_argument("--bill-months", type=int, help="months of bills back from the as-of month (default 18)")
     g.set_defaults(func=cmd_generate)
 
     lo = sub.add_parser("load", help="append the raw files of the delivery folder DIR to the schema raw")

@@ -129,7 +129,7 @@ def _customers_sql(start: int, stop: int, seed: int, as_of: dt.date) -> str:
     """
 
 
-def _bills_sql(seed: int, as_of: dt.date) -> str:
+def _bills_sql(seed: int, as_of: dt.date, bill_months: int = BILL_HISTORY_MONTHS) -> str:
     """Bills in file order (customer, then month from the latest back, then the month's bills by id)
     without a sort: every step is a projection, a filter or an unnest, which DuckDB keeps in the order
     of its input (preserve_insertion_order), and the customers come in order.  Sorting 145 million
@@ -141,7 +141,7 @@ def _bills_sql(seed: int, as_of: dt.date) -> str:
     with customer_months as (
         select
             i, customer_id, activation_date, termination_date, spend_level_fen,
-            unnest(range({BILL_HISTORY_MONTHS})) as k
+            unnest(range({bill_months})) as k
         from customers
     ),
     months as (
@@ -293,9 +293,9 @@ class MonthlyPlan:
         )
 
 
-def _queries(seed: int, as_of: dt.date, plan: MonthlyPlan | None) -> dict[str, str]:
+def _queries(seed: int, as_of: dt.date, plan: MonthlyPlan | None, bill_months: int) -> dict[str, str]:
     """The SQL of each file's rows; with a plan, each row also names its delivery (column delivery)."""
-    bills, suspensions = _bills_sql(seed, as_of), _suspensions_sql(seed, as_of)
+    bills, suspensions = _bills_sql(seed, as_of, bill_months), _suspensions_sql(seed, as_of)
     if plan is None:
         return {
             "subscriptions": f"select {COLUMNS['subscriptions']} from customers",
@@ -346,6 +346,7 @@ def generate(
     chunk_customers: int = CHUNK_CUSTOMERS,
     deliveries: str = "single",
     months: int = DEFAULT_MONTHS,
+    bill_months: int = BILL_HISTORY_MONTHS,
 ) -> dict[str, int]:
     """Write subscriptions, billing and suspensions files to out_dir; return rows per table.
 
@@ -357,6 +358,9 @@ def generate(
     Customers are drawn chunk_customers at a time, each chunk's rows written in order to part files
     that are then joined: memory stays that of one chunk, and because every draw is a hash of its
     row's keys, the files are byte for byte the same whatever the chunk size.
+
+    bill_months: how many months of bills, back from the as-of month (the benchmark's long histories
+    need more than the default).
     """
     if customers < 1:
         raise ValueError("--customers must be at least 1")
@@ -366,6 +370,8 @@ def generate(
         raise ValueError("--deliveries must be single or monthly")
     if months < 1:
         raise ValueError("--months must be at least 1")
+    if bill_months < 1:
+        raise ValueError("--bill-months must be at least 1")
     plan = None
     if deliveries == "monthly":
         last = as_of.replace(day=1)
@@ -391,7 +397,7 @@ def generate(
         for number, start in enumerate(range(0, customers, chunk_customers)):
             stop = min(start + chunk_customers, customers)
             con.execute(f"create or replace temp table customers as {_customers_sql(start, stop, seed, as_of)}")
-            for table, query in _queries(seed, as_of, plan).items():
+            for table, query in _queries(seed, as_of, plan, bill_months).items():
                 # single: one file per chunk; monthly: a folder per chunk, a file per delivery in it
                 part = parts_dir / (f"{table}.{number:05d}" + ("" if plan else f".{file_format}"))
                 if file_format == "parquet":

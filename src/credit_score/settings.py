@@ -91,6 +91,17 @@ def spark_warehouse() -> Path:
     return Path(os.environ.get("CREDIT_SCORE_SPARK_WAREHOUSE", "warehouse/spark")).resolve()
 
 
+def spark_master() -> str:
+    """Where Spark runs: local[*] (default, in the calling process) or a standalone cluster's master,
+    spark://HOST:PORT (CREDIT_SCORE_SPARK_MASTER; the profile reads the same variable)."""
+    return os.environ.get("CREDIT_SCORE_SPARK_MASTER", "local[*]")
+
+
+def spark_executor_memory() -> str:
+    """Memory of each executor on a cluster (CREDIT_SCORE_SPARK_EXECUTOR_MEMORY, default 2g)."""
+    return os.environ.get("CREDIT_SCORE_SPARK_EXECUTOR_MEMORY", "2g")
+
+
 def append_file(source: BinaryIO, target: BinaryIO) -> None:
     """Append the whole of source to target (both open, binary) inside the kernel (copy_file_range),
     without a copy through user space; the ordinary copy on a filesystem without it."""

@@ -1,7 +1,9 @@
 {{
     config(
-        materialized=incremental_materialization(),
+        materialized='incremental',
+        incremental_strategy=incremental_strategy(),
         unique_key='key_hash',
+        partition_by=incremental_partition_by('bill_month'),
         on_schema_change='fail',
         post_hook="{{ record_absorbed_deliveries() }}",
     )
@@ -100,4 +102,4 @@ final as (
 
 )
 
-select * from final
+{{ select_incremental_result('final', key='key_hash', partition='bill_month') }}

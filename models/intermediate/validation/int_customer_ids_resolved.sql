@@ -1,7 +1,9 @@
 {{
     config(
-        materialized=incremental_materialization(),
+        materialized='incremental',
+        incremental_strategy=incremental_strategy(),
         unique_key='customer_id',
+        partition_by=incremental_partition_by('key_bucket'),
         on_schema_change='fail',
         post_hook="{{ record_absorbed_deliveries() }}",
     )
@@ -63,7 +65,7 @@ final as (
             end as loaded_through
         {%- else %}
             {{ loaded_through() }} as loaded_through
-        {%- endif %}
+        {%- endif %}{{ spark_key_bucket(key_hash('resolved.customer_id')) }}
     from resolved
     {%- if is_incremental() %}
     left join previous
@@ -72,4 +74,4 @@ final as (
 
 )
 
-select * from final
+{{ select_incremental_result('final', key='customer_id', partition='key_bucket') }}

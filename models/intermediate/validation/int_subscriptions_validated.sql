@@ -1,7 +1,9 @@
 {{
     config(
-        materialized=incremental_materialization(),
+        materialized='incremental',
+        incremental_strategy=incremental_strategy(),
         unique_key='key_hash',
+        partition_by=incremental_partition_by('key_bucket'),
         on_schema_change='fail',
         post_hook="{{ record_absorbed_deliveries() }}",
     )
@@ -114,9 +116,9 @@ final as (
 
         -- timestamps
         updated_at,
-        {{ loaded_through() }} as loaded_through
+        {{ loaded_through() }} as loaded_through{{ spark_key_bucket('key_hash') }}  -- noqa: LT02
     from judged
 
 )
 
-select * from final
+{{ select_incremental_result('final', key='key_hash', partition='key_bucket') }}

@@ -25,14 +25,19 @@ import duckdb
 from credit_score.deliveries import Delivery, DeliveryRecord, LoadError, export_checked
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
-from credit_score.settings import RAW_TABLES, spark_warehouse
+from credit_score.ledger import full_refresh_reason
+from credit_score.settings import RAW_TABLES, spark_executor_memory, spark_master, spark_warehouse
 
+# Where dbt keeps the ledger of incremental builds: the profile's own schema (profiles/profiles.yml).
+LEDGER_SCHEMA = "credit_score"
 SPARK_TYPES = {"varchar": "string", "bigint": "bigint", "date": "date", "timestamp": "timestamp"}
 
 
 def session_settings(warehouse: Path) -> dict[str, str]:
     """The same settings as the profile's `spark` target (session method)."""
     return {
+        "spark.master": spark_master(),
+        "spark.executor.memory": spark_executor_memory(),
         "spark.sql.warehouse.dir": f"{warehouse}/tables",
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true",
         "spark.sql.session.timeZone": "UTC",
@@ -150,6 +155,54 @@ class SparkEngine(Engine):
 
     def dbt_env(self) -> dict[str, str]:
         return {**super().dbt_env(), "CREDIT_SCORE_SPARK_WAREHOUSE": str(self.warehouse)}
+
+    def _parquet(self, path: Path) -> str:
+        """SQL (DuckDB): the rows of a Spark parquet table, its partition columns as text."""
+        return (
+            f"read_parquet('{path}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false, "
+            "union_by_name = true)"
+        )
+
+    def full_refresh_reason(self) -> str | None:
+        """As on the other engines (ledger.py), read from the parquet files with DuckDB.  And one more:
+        Spark writes a model's partitions and then its ledger partition with no transaction around
+        both, so a build killed between the two leaves rows stamped (loaded_through) after the newest
+        load the ledger records for that model; those rows cannot be told apart, so everything is
+        recomputed."""
+        ledger = self.table_path(LEDGER_SCHEMA, "incremental_ledger")
+        models = self.table_path("intermediate", "int_subscriptions_validated")
+        has_files = lambda path: path.is_dir() and any(path.glob("**/*.parquet"))  # noqa: E731
+        if not has_files(models):
+            return None
+        con = duckdb.connect()
+        try:
+            if has_files(ledger):
+                con.execute(f"create view ledger as select * from {self._parquet(ledger)}")
+            con.execute(
+                f"create view deliveries as select * from {self._parquet(self.table_path('raw', 'deliveries'))}"
+            )
+            reason = full_refresh_reason(
+                lambda sql, params: con.execute(sql, list(params)).fetchall(),
+                ledger="ledger",
+                deliveries="deliveries",
+                ledger_exists=has_files(ledger),
+                models_exist=True,
+            )
+            if reason:
+                return reason
+            for model, absorbed in con.execute("select model_name, max(loaded_at) from ledger group by 1").fetchall():
+                table = self.table_path("intermediate", model)
+                if not has_files(table):
+                    continue
+                (written,) = con.execute(f"select max(loaded_through) from {self._parquet(table)}").fetchone()
+                if written is not None and written > absorbed:
+                    return (
+                        f"{model} holds rows written after its ledger was (a build was stopped between the two "
+                        "writes, which Spark's parquet tables cannot make one transaction)"
+                    )
+            return None
+        finally:
+            con.close()
 
     def publish(self, as_of: dt.date, tests_passed: int) -> str:
         # dbt's own table replacement has already published (no write-audit-publish swap on Spark yet)

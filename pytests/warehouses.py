@@ -1,0 +1,264 @@
+"""Warehouses driven the way `credit-score build` drives them, for the incremental invariant tests
+(SPEC 6: after any sequence of loads and builds, every table equals a --full-refresh's).
+
+A warehouse loads deliveries and runs the seeds and models (no tests) incrementally - or in full when
+its ledger says so, or when asked - and reads back every table of marts, audit and intermediate as
+sorted rows of text, the load-time stamps aside.  One class per engine; the comparison is shared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from hypothesis import strategies as st
+
+from credit_score import badrows
+from credit_score.dbt import run_dbt
+from credit_score.engines import Engine
+from credit_score.engines.duckdb import DuckDBEngine
+from credit_score.engines.postgres import PUBLISHED, PostgresEngine, connect
+from credit_score.engines.spark import SparkEngine
+from credit_score.generate import generate
+from credit_score.load import load
+from pytests import reference
+from pytests.conftest import MONTH_END
+from pytests.deliveries_scenario import OCTOBER
+from pytests.helpers import DELIVERED, as_text, differences, write_folder
+
+TABLES = ("subscriptions", "billing", "suspensions")
+
+# Columns that say when something ran, not what it holds.
+WHEN = {"loaded_through", "loaded_at"}
+# The tables compared: what BI reads, and the state the incremental models keep.
+COMPARED_SCHEMAS = ("marts", "audit", "intermediate")
+# Kept across full refreshes by design (full_refresh=false): its month is the mart's.
+NOT_COMPARED = {"marts.customer_credit_score_history"}
+
+Tables = dict[str, list[tuple[str, ...]]]
+
+
+class Warehouse:
+    engine: Engine
+    database: Path | None = None
+
+    def load(self, folder: Path, delivery_id: str, delivered_on: dt.date) -> None:
+        load(
+            folder,
+            self.database,
+            delivered_on=delivered_on,
+            delivery_id=delivery_id,
+            target=self.engine.name,
+            progress=False,
+        )
+
+    def run(self, as_of: dt.date, *, full_refresh: bool = False) -> str | None:
+        """Run the models incrementally (or in full when the ledger says so, or when asked); return
+        why it was a full refresh, None if incremental."""
+        reason = "asked" if full_refresh else self.engine.full_refresh_reason()
+        outcome = run_dbt(
+            ["build", "--resource-type", "seed", "--resource-type", "model", *(["--full-refresh"] if reason else [])],
+            target=self.engine.name,
+            variables={"as_of_date": as_of.isoformat()},
+            env=self.engine.dbt_env(),
+        )
+        failed = outcome.with_status("error", "fail", "runtime error")
+        assert outcome.success and not failed, outcome.error or [f"{r.name}: {r.message}" for r in failed]
+        return reason
+
+    def tables(self) -> Tables:
+        """Every compared table: {schema.table: [column names, *sorted rows as text]}."""
+        raise NotImplementedError
+
+    def mart(self) -> dict[str, dict[str, str]]:
+        columns, *rows = self.tables()["marts.customer_credit_score"]
+        return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
+
+
+def _rows(cursor_description, fetched) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    columns = [d[0] for d in cursor_description]
+    keep = [i for i, c in enumerate(columns) if c not in WHEN]
+    rows = sorted(tuple(as_text(row[i]) for i in keep) for row in fetched)
+    return tuple(columns[i] for i in keep), rows
+
+
+class DuckDBWarehouse(Warehouse):
+    def __init__(self, root: Path):
+        root.mkdir(parents=True, exist_ok=True)
+        self.engine = DuckDBEngine((root / "warehouse.duckdb").resolve())
+        self.database = self.engine.served
+
+    def reset(self) -> None:
+        for path in (self.engine.work, self.engine.served):
+            path.unlink(missing_ok=True)
+
+    def tables(self) -> Tables:
+        con = duckdb.connect(str(self.engine.work), read_only=True)
+        try:
+            found = {}
+            schemas = ", ".join(f"'{schema}'" for schema in COMPARED_SCHEMAS)
+            names = con.execute(
+                f"select schema_name, table_name from duckdb_tables() where schema_name in ({schemas}) order by all"
+            ).fetchall()
+            for schema, table in names:
+                cursor = con.execute(f'select * from "{schema}"."{table}"')
+                columns, rows = _rows(cursor.description, cursor.fetchall())
+                found[f"{schema}.{table}"] = [columns, *rows]
+            return found
+        finally:
+            con.close()
+
+
+class PostgresWarehouse(Warehouse):
+    """The database of $CREDIT_SCORE_PG_DATABASE; dbt builds marts and audit into their unpublished
+    schemas (publishing is the build's business, not the models')."""
+
+    def __init__(self):
+        self.engine = PostgresEngine()
+
+    def tables(self) -> Tables:
+        schemas = {PUBLISHED.get(schema, schema): schema for schema in COMPARED_SCHEMAS}
+        con = connect()
+        try:
+            with con.cursor() as cur:
+                cur.execute(
+                    "select table_schema, table_name from information_schema.tables "
+                    "where table_schema = any(%s) and table_type = 'BASE TABLE' order by 1, 2",
+                    [list(schemas)],
+                )
+                names = cur.fetchall()
+                found = {}
+                for schema, table in names:
+                    if "history" in table and schema == PUBLISHED["marts"]:
+                        continue  # the history and its pending month: the build's, not the models'
+                    cur.execute(f'select * from "{schema}"."{table}"')
+                    columns, rows = _rows(cur.description, cur.fetchall())
+                    found[f"{schemas[schema]}.{table}"] = [columns, *rows]
+                return found
+        finally:
+            con.close()
+
+
+class SparkWarehouse(Warehouse):
+    """The Spark warehouse of $CREDIT_SCORE_SPARK_WAREHOUSE (on whatever master is set), its parquet
+    tables read with DuckDB (partition columns as text)."""
+
+    def __init__(self):
+        self.engine = SparkEngine()
+
+    def tables(self) -> Tables:
+        found = {}
+        for schema in COMPARED_SCHEMAS:
+            for table in sorted(self.engine.table_path(schema, "x").parent.glob("*")):
+                files = sorted(str(f) for f in table.glob("**/*.parquet"))
+                if not files:
+                    found[f"{schema}.{table.name}"] = [()]
+                    continue
+                cursor = duckdb.execute(
+                    f"select * from read_parquet({files!r}, hive_partitioning = true, "
+                    "hive_types_autocast = false, union_by_name = true)"
+                )
+                columns, rows = _rows(cursor.description, cursor.fetchall())
+                # an empty table may be no file or an empty one: the same to a reader
+                found[f"{schema}.{table.name}"] = [columns, *rows] if rows else [()]
+        return found
+
+
+def assert_equal_to_full_refresh(warehouse: Warehouse, as_of: dt.date) -> Tables:
+    """The warehouse's tables now equal those of a full refresh over the same raw tables (which it
+    then holds); returns the full refresh's tables."""
+    incremental = warehouse.tables()
+    warehouse.run(as_of, full_refresh=True)
+    full = warehouse.tables()
+    assert incremental.keys() == full.keys()
+    for name in full:
+        if name in NOT_COMPARED:
+            continue
+        only_incremental = sorted(set(incremental[name]) - set(full[name]))[:5]
+        only_full = sorted(set(full[name]) - set(incremental[name]))[:5]
+        assert incremental[name] == full[name], (name, only_incremental, only_full)
+    assert len(full["intermediate.int_billing_validated"]) > 100, "a real comparison, not of empty tables"
+    return full
+
+
+# --- the two kinds of sequences ------------------------------------------------------------------
+
+
+def check_the_scenario_built_after_every_load(warehouse: Warehouse, scenario) -> None:
+    """The cross-delivery scenario's deliveries, in order, a build after each: the reloads recompute
+    everything by themselves, the other builds add; the mart is the scenario's, every table a full
+    refresh's."""
+    steps = scenario.in_order() + scenario.after_september()
+    reasons = []
+    for folder, delivery_id, delivered_on in steps:
+        warehouse.load(folder, delivery_id, delivered_on)
+        reasons.append(warehouse.run(OCTOBER))
+    # the first build has nothing to add to; 2026-10 loaded again after it was built and the
+    # corrected adjustments replace what was built: those builds recompute everything, the rest add
+    assert [reason is not None for reason in reasons] == [False, False, False, True, False, True, False]
+    assert "2026-10" in reasons[3] and "adjustments" in reasons[5]
+    assert differences(warehouse.mart(), scenario.expected_mart(OCTOBER)) == []
+    assert_equal_to_full_refresh(warehouse, OCTOBER)
+
+
+@dataclass
+class Catalogue:
+    """Generated customers with every kind of bad row mixed in, and the reference's mart of them."""
+
+    mixed: dict[str, list]
+    expected: dict[str, dict[str, str]]
+    folder: Path
+
+
+def catalogue(folder: Path) -> Catalogue:
+    generate(400, folder / "good", seed=23, as_of=MONTH_END, progress=False)
+    good = {t: reference.read_csv(folder / "good" / f"{t}.csv") for t in TABLES}
+    mixed, added = badrows.mix_in(good)
+    scored = {t: list(good[t]) for t in TABLES}
+    for kind in badrows.KINDS:
+        if kind.scored:
+            scored[kind.table].extend(added[kind.name])
+    expected = reference.score(scored["subscriptions"], scored["billing"], scored["suspensions"], MONTH_END)
+    return Catalogue(mixed, expected, folder)
+
+
+@st.composite
+def delivery_plans(draw):
+    """How to deal the rows: into 2-4 deliveries, some rows also copied into another delivery,
+    the deliveries dated in any order within November, and a build after some of the loads."""
+    parts = draw(st.integers(min_value=2, max_value=4))
+    seed = draw(st.integers(min_value=0, max_value=2**32 - 1))
+    copy_share = draw(st.sampled_from([0.0, 0.02, 0.1]))
+    days = draw(st.lists(st.integers(min_value=0, max_value=20), min_size=parts, max_size=parts))
+    builds = draw(st.lists(st.booleans(), min_size=parts - 1, max_size=parts - 1))
+    return parts, seed, copy_share, days, [*builds, True]
+
+
+def check_a_random_plan(warehouse: Warehouse, data: Catalogue, plan) -> None:
+    """Deal the catalogue's rows as the plan says into an empty warehouse, building where it says:
+    every build adds to what the last kept, and the end equals a full refresh and the reference."""
+    parts, seed, copy_share, days, builds = plan
+    rng = random.Random(seed)
+    dealt: list[dict[str, list]] = [{t: [] for t in TABLES} for _ in range(parts)]
+    for table in TABLES:
+        for row in data.mixed[table]:
+            first = rng.randrange(parts)
+            dealt[first][table].append(row)
+            if rng.random() < copy_share:  # the same row again in another delivery: an exact duplicate
+                dealt[(first + 1 + rng.randrange(parts - 1)) % parts][table].append(row)
+    folders = data.folder / f"plan-{seed}"
+    shutil.rmtree(folders, ignore_errors=True)
+    for number, (tables, day, build_after) in enumerate(zip(dealt, days, builds, strict=True)):
+        folder = write_folder(folders / f"d{number}", {t: rows for t, rows in tables.items() if rows})
+        warehouse.load(folder, f"d{number}", DELIVERED + dt.timedelta(days=day))
+        if build_after:
+            assert warehouse.run(MONTH_END) is None, "only new deliveries: the build adds to what it kept"
+    full = assert_equal_to_full_refresh(warehouse, MONTH_END)
+    assert differences(warehouse.mart(), data.expected) == []
+    columns, *rows = full["audit.reconciliation"]
+    raw_rows = {row[0]: int(row[columns.index("raw_rows")]) for row in rows}
+    assert raw_rows == {t: sum(len(d[t]) for d in dealt) for t in TABLES}
