@@ -182,8 +182,15 @@ def bench_case(customers: int, history: int, *, each_month: bool, as_of: dt.date
                     "load_seconds": round(sum(x["seconds"] for x in loaded), 2),
                     **{
                         k: built[k]
-                        for k in ("seconds", "peak_rss_gib", "dbt_seconds", "publish_seconds", "full_refresh")
-                    },
+                        for k in (
+                            "seconds",
+                            "peak_rss_gib",
+                            "dbt_seconds",
+                            "publish_seconds",
+                            "full_refresh",
+                            "customers_scored",
+                        )
+                    },  # fmt: skip
                 }
             )
             say(
@@ -343,20 +350,19 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
             "published history holds one more month after each. Publish time is flat because the history's",
             "months are Parquet files written once (performance.md).",
             "",
-            "| month | as of | history months published | load s | build s | of which dbt s | publish s |",
-            "|---|---|---|---|---|---|---|",
+            "| month | as of | history months published | customers scored | load s | build s | of which dbt s "
+            "| publish s |",
+            "|---|---|---|---|---|---|---|---|",
         ]
-        for s in r["history"]:
+        last = len(r["history"]) + 1
+        measured = {**r["month"]["build"], "load_seconds": r["month"]["load"]["seconds"], "as_of": r["as_of"]}
+        steps = [(str(s["month"]), s["month"], s) for s in r["history"]] + [(f"{last} (measured)", last, measured)]
+        for label, published, s in steps:
+            scored = f"{s['customers_scored']:,}" if s.get("customers_scored") is not None else ""
             lines.append(
-                f"| {s['month']} | {s['as_of']} | {s['month']} | {s['load_seconds']:.1f} | {s['seconds']:.1f} "
-                f"| {s['dbt_seconds']:.1f} | {s['publish_seconds']:.2f} |"
+                f"| {label} | {s['as_of']} | {published} | {scored} | {s['load_seconds']:.1f} "
+                f"| {s['seconds']:.1f} | {s['dbt_seconds']:.1f} | {s['publish_seconds']:.2f} |"
             )
-        b = r["month"]["build"]
-        lines.append(
-            f"| {len(r['history']) + 1} (measured) | {r['as_of']} | {len(r['history']) + 1} "
-            f"| {r['month']['load']['seconds']:.1f} | {b['seconds']:.1f} | {b['dbt_seconds']:.1f} "
-            f"| {b['publish_seconds']:.2f} |"
-        )
     for r in results:
         lines += [
             "",
