@@ -392,11 +392,12 @@ def _chart(results: list[dict], chart: Path) -> None:
     left.plot(xs, [r["full_refresh"]["seconds"] for r in cases], marker="o", label="--full-refresh")
     left.plot(xs, [_month_seconds(r) for r in cases], marker="o", label="the month (load + build + publish)")
     left.plot(xs, [r["bound"]["seconds"] for r in cases], marker="o", label="one DuckDB statement (bound)")
-    left.set_xlabel("customers (millions), 12 months of history")
+    left.set_xlabel("customers (millions)")
     left.set_ylabel("seconds")
     left.set_title("A month against recomputing everything")
     left.grid(True, alpha=0.3)
-    left.legend()
+    left.legend(loc="center right")
+    left.set_ylim(bottom=0)
     for r in (r for r in results if r["each_month"]):
         steps = [*r["history"], {"month": len(r["history"]) + 1, **r["month"]["build"]}]
         months = [s["month"] for s in steps]

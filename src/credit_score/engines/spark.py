@@ -41,7 +41,7 @@ def session_settings(warehouse: Path) -> dict[str, str]:
         "spark.sql.warehouse.dir": f"{warehouse}/tables",
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true",
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.shuffle.partitions": os.environ.get("CREDIT_SCORE_SPARK_SHUFFLE_PARTITIONS", "4"),
         "spark.ui.enabled": "false",
         "spark.driver.memory": "4g",
         "spark.driver.extraJavaOptions": f"-Dderby.stream.error.file={warehouse}/derby.log",
