@@ -18,6 +18,7 @@ import duckdb
 from hypothesis import strategies as st
 
 from credit_score import badrows
+from credit_score.bench_monthly import COMPARED_SCHEMAS, NOT_COMPARED, WHEN
 from credit_score.dbt import run_dbt
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import DuckDBEngine
@@ -32,12 +33,6 @@ from pytests.helpers import DELIVERED, as_text, differences, write_folder
 
 TABLES = ("subscriptions", "billing", "suspensions")
 
-# Columns that say when something ran, not what it holds.
-WHEN = {"loaded_through", "loaded_at"}
-# The tables compared: what BI reads, and the state the incremental models keep.
-COMPARED_SCHEMAS = ("marts", "audit", "intermediate")
-# Kept across full refreshes by design (full_refresh=false): its month is the mart's.
-NOT_COMPARED = {"marts.customer_credit_score_history"}
 
 Tables = dict[str, list[tuple[str, ...]]]
 

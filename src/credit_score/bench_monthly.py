@@ -51,10 +51,12 @@ BUDGETS = {  # issue 10, at 10 million customers on 2 cores
     # the month's cost with 24 months of history against 12 (at 1M): "the same", within noise
     "history_24_over_12": 1.15,
 }
-# Columns that say when something ran, not what it holds (as in pytests/test_incremental.py).
+# What "the month equals a full refresh" compares, here and in the invariant tests (pytests/warehouses.py):
+# columns that say when something ran, not what it holds;
 WHEN = {"loaded_through", "loaded_at"}
+# the schemas: what BI reads, and the state the incremental models keep;
 COMPARED_SCHEMAS = ("marts", "audit", "intermediate")
-# Kept across full refreshes by design: a full refresh rewrites the mart's month, not past months.
+# kept across full refreshes by design (full_refresh=false): a full refresh rewrites only the mart's month.
 NOT_COMPARED = {"marts.customer_credit_score_history"}
 CLI = [sys.executable, "-m", "credit_score.cli"]
 
