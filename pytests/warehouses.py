@@ -33,7 +33,6 @@ from pytests.helpers import DELIVERED, as_text, differences, write_folder
 
 TABLES = ("subscriptions", "billing", "suspensions")
 
-
 Tables = dict[str, list[tuple[str, ...]]]
 
 

@@ -102,6 +102,12 @@ def spark_executor_memory() -> str:
     return os.environ.get("CREDIT_SCORE_SPARK_EXECUTOR_MEMORY", "2g")
 
 
+def spark_shuffle_partitions() -> str:
+    """Spark's shuffle partitions (CREDIT_SCORE_SPARK_SHUFFLE_PARTITIONS, default 4 for the tests' small
+    data; at scale about one per 128 MB shuffled, docs/scale.md; the profile reads the same variable)."""
+    return os.environ.get("CREDIT_SCORE_SPARK_SHUFFLE_PARTITIONS", "4")
+
+
 def append_file(source: BinaryIO, target: BinaryIO) -> None:
     """Append the whole of source to target (both open, binary) inside the kernel (copy_file_range),
     without a copy through user space; the ordinary copy on a filesystem without it."""

@@ -26,7 +26,13 @@ from credit_score.deliveries import Delivery, DeliveryRecord, LoadError, export_
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
 from credit_score.ledger import full_refresh_reason
-from credit_score.settings import RAW_TABLES, spark_executor_memory, spark_master, spark_warehouse
+from credit_score.settings import (
+    RAW_TABLES,
+    spark_executor_memory,
+    spark_master,
+    spark_shuffle_partitions,
+    spark_warehouse,
+)
 
 # Where dbt keeps the ledger of incremental builds: the profile's own schema (profiles/profiles.yml).
 LEDGER_SCHEMA = "credit_score"
@@ -41,7 +47,7 @@ def session_settings(warehouse: Path) -> dict[str, str]:
         "spark.sql.warehouse.dir": f"{warehouse}/tables",
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true",
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": os.environ.get("CREDIT_SCORE_SPARK_SHUFFLE_PARTITIONS", "4"),
+        "spark.sql.shuffle.partitions": spark_shuffle_partitions(),
         "spark.ui.enabled": "false",
         "spark.driver.memory": "4g",
         "spark.driver.extraJavaOptions": f"-Dderby.stream.error.file={warehouse}/derby.log",
