@@ -148,7 +148,15 @@ distinct_rows as (
 {%- endmacro %}
 
 
-{#- The routing hash of a key: a 64-bit hash of its text, 0 for a null key. -#}
-{% macro key_hash(expression) -%}
-    case when {{ expression }} is null then 0 else {{ hash_of(expression) }} end
+{#- Text compared byte by byte, whatever the database's collation (PostgreSQL's may sort by locale). -#}
+{% macro byte_order(expression) -%}
+    {{ return(adapter.dispatch('byte_order', 'credit_score')(expression)) }}
+{%- endmacro %}
+
+{% macro default__byte_order(expression) -%}
+    {{ expression }}
+{%- endmacro %}
+
+{% macro postgres__byte_order(expression) -%}
+    {{ expression }} collate "C"
 {%- endmacro %}

@@ -86,35 +86,3 @@
 {% macro spark__json_value_text(expression) -%}
     regexp_extract(to_json(array({{ expression }})), '^\\[(.*)\\]$', 1)
 {%- endmacro %}
-
-
-{#- Text compared byte by byte, whatever the database's collation (PostgreSQL's may sort by locale). -#}
-{% macro byte_order(expression) -%}
-    {{ return(adapter.dispatch('byte_order', 'credit_score')(expression)) }}
-{%- endmacro %}
-
-{% macro default__byte_order(expression) -%}
-    {{ expression }}
-{%- endmacro %}
-
-{% macro postgres__byte_order(expression) -%}
-    {{ expression }} collate "C"
-{%- endmacro %}
-
-
-{#- A 64-bit hash of a text value, for finding repeated keys cheaply (never trusted alone). -#}
-{% macro hash_of(expression) -%}
-    {{ return(adapter.dispatch('hash_of', 'credit_score')(expression)) }}
-{%- endmacro %}
-
-{% macro default__hash_of(expression) -%}
-    hash({{ expression }})
-{%- endmacro %}
-
-{% macro postgres__hash_of(expression) -%}
-    hashtextextended({{ expression }}, 0)
-{%- endmacro %}
-
-{% macro spark__hash_of(expression) -%}
-    xxhash64({{ expression }})
-{%- endmacro %}

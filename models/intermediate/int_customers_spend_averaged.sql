@@ -1,19 +1,26 @@
 {#-
     Average monthly spend of each in-scope customer over the spend window: the last complete
     calendar month and the (spend_window_months - 1) before it, counting only the months on or after
-    the activation month.  A month without a bill counts as 0 spend.
+    the activation month.  A month without a bill counts as 0 spend.  The average's points come
+    from the spend bands seed.
 -#}
 with
 
 customers as (
 
-    select * from {{ ref('int_customers_tenure_computed') }}
+    select * from {{ ref('int_customers_in_scope') }}
 
 ),
 
 customer_months as (
 
     select * from {{ ref('int_customer_months_summed') }}
+
+),
+
+spend_bands as (
+
+    select * from {{ ref('spend_bands') }}
 
 ),
 
@@ -71,20 +78,42 @@ months_counted as (
 
 ),
 
-final as (
+averaged as (
 
     select
-        -- ids
         customer_id,
-
-        -- numbers
-        cast(spend_months as integer) as spend_months,
-        {{ fen_to_yuan('window_spend_fen') }} as window_spend,
+        spend_months,
+        window_spend_fen,
         case
             when spend_months = 0 then cast(0 as decimal(18, 2))
             else {{ divide_fen_round_half_up('window_spend_fen', 'spend_months') }}
         end as avg_monthly_spend
     from months_counted
+
+),
+
+final as (
+
+    select
+        -- ids
+        averaged.customer_id,
+
+        -- numbers
+        cast(averaged.spend_months as integer) as spend_months,
+        {{ fen_to_yuan('averaged.window_spend_fen') }} as window_spend,
+        averaged.avg_monthly_spend,
+        spend_bands.spend_points
+    from averaged
+    left join spend_bands
+        on
+            (
+                spend_bands.min_yuan_exclusive is null
+                or averaged.avg_monthly_spend > spend_bands.min_yuan_exclusive
+            )
+            and (
+                spend_bands.max_yuan_inclusive is null
+                or averaged.avg_monthly_spend <= spend_bands.max_yuan_inclusive
+            )
 
 )
 

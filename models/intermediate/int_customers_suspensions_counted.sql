@@ -1,13 +1,14 @@
 {#-
     Penalised suspensions of each in-scope customer whose day falls in the lookback window
     (as_of_date - suspension_lookback_months, as_of_date].  A reason code missing from the reasons
-    seed is penalised unless the var penalise_unknown_suspension_reasons is false.
+    seed is penalised unless the var penalise_unknown_suspension_reasons is false.  Each penalised
+    one costs the points of scoring_parameters' suspension_penalty_points.
 -#}
 with
 
 customers as (
 
-    select * from {{ ref('int_customers_tenure_computed') }}
+    select * from {{ ref('int_customers_in_scope') }}
 
 ),
 
@@ -21,6 +22,21 @@ suspensions as (
 suspension_reasons as (
 
     select * from {{ ref('suspension_reasons') }}
+
+),
+
+scoring_parameters as (
+
+    select * from {{ ref('scoring_parameters') }}
+
+),
+
+suspension_penalty as (
+
+    -- an aggregate: always one row, null (and caught by the not_null tests) if the seed lacks it
+    select max(parameter_value) as points_per_suspension
+    from scoring_parameters
+    where parameter_name = 'suspension_penalty_points'
 
 ),
 
@@ -71,10 +87,14 @@ counted as (
 final as (
 
     select
-        customer_id,
-        cast(suspension_count as integer) as suspension_count,
-        cast(unknown_reason_count as integer) as unknown_reason_count
+        counted.customer_id,
+        cast(counted.suspension_count as integer) as suspension_count,
+        cast(counted.unknown_reason_count as integer) as unknown_reason_count,
+        cast(
+            counted.suspension_count * suspension_penalty.points_per_suspension as integer
+        ) as suspension_points
     from counted
+    cross join suspension_penalty
 
 )
 

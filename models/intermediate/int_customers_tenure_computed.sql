@@ -1,25 +1,15 @@
-{#- The in-scope population on the as-of date, with its full months and years on the network. -#}
+{#- Each in-scope customer's full months and years on the network on the as-of date, and their points. -#}
 with
 
-subscriptions as (
+customers as (
 
-    select * from {{ ref('int_subscriptions_validated') }}
-    where rejection_reason is null
+    select * from {{ ref('int_customers_in_scope') }}
 
 ),
 
-in_scope as (
+tenure_bands as (
 
-    select
-        customer_id,
-        msisdn_masked,
-        brand_code,
-        activation_date,
-        {{ as_of_date() }} as as_of_date
-    from subscriptions
-    where
-        activation_date <= {{ as_of_date() }}
-        and (termination_date is null or termination_date > {{ as_of_date() }})
+    select * from {{ ref('tenure_bands') }}
 
 ),
 
@@ -28,7 +18,16 @@ months_counted as (
     select
         *,
         {{ full_months_between('activation_date', 'as_of_date') }} as months_on_net
-    from in_scope
+    from customers
+
+),
+
+years_counted as (
+
+    select
+        *,
+        {{ integer_divide('months_on_net', 12) }} as tenure_years
+    from months_counted
 
 ),
 
@@ -36,20 +35,30 @@ final as (
 
     select
         -- ids
-        customer_id,
+        years_counted.customer_id,
 
         -- strings
-        msisdn_masked,
-        brand_code,
+        years_counted.msisdn_masked,
+        years_counted.brand_code,
+        years_counted.brand_name,
 
         -- numbers
-        cast(months_on_net as integer) as months_on_net,
-        cast({{ integer_divide('months_on_net', 12) }} as integer) as tenure_years,
+        years_counted.brand_points,
+        cast(years_counted.months_on_net as integer) as months_on_net,
+        cast(years_counted.tenure_years as integer) as tenure_years,
+        tenure_bands.tenure_points,
 
         -- dates
-        activation_date,
-        as_of_date
-    from months_counted
+        years_counted.activation_date,
+        years_counted.as_of_date
+    from years_counted
+    left join tenure_bands
+        on
+            years_counted.tenure_years >= tenure_bands.min_years_inclusive
+            and (
+                tenure_bands.max_years_exclusive is null
+                or years_counted.tenure_years < tenure_bands.max_years_exclusive
+            )
 
 )
 

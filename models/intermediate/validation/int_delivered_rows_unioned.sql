@@ -34,7 +34,8 @@ unioned as (
         rejection_reason,
         raw_values,
         copies,
-        file_line
+        file_line,
+        loaded_through
     from subscriptions
 
     union all
@@ -47,7 +48,8 @@ unioned as (
         rejection_reason,
         raw_values,
         copies,
-        file_line
+        file_line,
+        loaded_through
     from billing
 
     union all
@@ -60,7 +62,8 @@ unioned as (
         rejection_reason,
         raw_values,
         copies,
-        file_line
+        file_line,
+        loaded_through
     from suspensions
 
 )

@@ -1,0 +1,106 @@
+"""The house's conventions, checked the way the dbt world checks them: dbt-bouncer with the committed
+dbt-bouncer.yml, and dbt-score (gold: every model, seed, source and macro scores 10) with its
+settings in pyproject.toml.  Both read the manifest of `dbt parse`; neither opens a database.  Each
+is also shown to fail on a project that breaks a convention, so that a green result means something."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from credit_score.settings import PROJECT_DIR
+
+BIN = Path(sys.executable).parent
+PROJECT_PARTS = ["dbt_project.yml", "models", "macros", "seeds", "tests", "profiles", "dbt-bouncer.yml", "pyproject.toml"]
+
+
+def parsed_copy(destination: Path, extra_model: str | None = None) -> Path:
+    """A copy of the project (optionally with one more model) and its manifest in target/."""
+    destination.mkdir(parents=True)
+    for part in PROJECT_PARTS:
+        source = PROJECT_DIR / part
+        if source.is_dir():
+            shutil.copytree(source, destination / part)
+        else:
+            shutil.copy(source, destination / part)
+    if extra_model:
+        (destination / "models" / "marts" / "customer_star_counts.sql").write_text(extra_model, encoding="utf-8")
+    parse = subprocess.run(
+        [BIN / "dbt", "parse", "--profiles-dir", "profiles", "--target-path", "target"],
+        cwd=destination,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+    )
+    assert parse.returncode == 0, parse.stdout + parse.stderr
+    assert (destination / "target" / "manifest.json").exists()
+    return destination
+
+
+def bouncer(project: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [BIN / "dbt-bouncer", "run", "--config-file", "dbt-bouncer.yml", "--show-all-failures"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+
+
+def score(project: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [BIN / "dbt-score", "lint", "--manifest", "target/manifest.json", "--show", "failing-items"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return parsed_copy(tmp_path_factory.mktemp("conventions") / "project")
+
+
+# a model with no properties file, no description, no test, and a table named instead of ref()'d
+UNDOCUMENTED_MODEL = "select star_level, count(*) as customers from marts.customer_credit_score group by 1\n"
+
+
+@pytest.fixture(scope="module")
+def broken_project(tmp_path_factory) -> Path:
+    return parsed_copy(tmp_path_factory.mktemp("conventions") / "broken", extra_model=UNDOCUMENTED_MODEL)
+
+
+def test_dbt_bouncer_passes(project):
+    result = bouncer(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All checks passed" in result.stdout
+
+
+def test_dbt_bouncer_names_what_a_bad_model_breaks(broken_project):
+    result = bouncer(broken_project)
+    assert result.returncode != 0
+    for check in (
+        "check_model_description_populated:",
+        "check_model_has_properties_file:",
+        "check_model_has_unique_test:",
+        "check_model_hard_coded_references:",
+    ):
+        assert f"{check}" in result.stdout and "customer_star_counts" in result.stdout, check
+
+
+def test_dbt_score_is_gold(project):
+    settings = yaml.safe_load((PROJECT_DIR / "dbt-bouncer.yml").read_text(encoding="utf-8"))
+    assert settings["manifest_checks"], "dbt-bouncer.yml lists its checks"
+    result = score(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Project score: 10.0" in result.stdout.replace("\x1b[1m", "").replace("\x1b[0m", "")
+
+
+def test_dbt_score_fails_a_model_without_description_or_tests(broken_project):
+    result = score(broken_project)
+    assert result.returncode != 0
+    assert "customer_star_counts" in result.stdout
+    assert "has_description" in result.stdout
