@@ -36,7 +36,7 @@
     end
     $body$;
 
-    {% for schema in ['marts', 'audit'] %}
+    {% for schema in var('published_schemas') %}
         create schema if not exists {{ schema }};
         grant usage on schema {{ schema }} to {{ var('bi_reader_role') }};
     {% endfor %}
@@ -45,5 +45,13 @@
 
 {#- Grants for a published model: SELECT for the BI reader role where the engine has roles. -#}
 {% macro published_grants() -%}
-    {{ return({'select': [var('bi_reader_role')]} if target.type == 'postgres' else {}) }}
+    {{ return(adapter.dispatch('published_grants', 'credit_score')()) }}
+{%- endmacro %}
+
+{% macro default__published_grants() -%}
+    {{ return({}) }}
+{%- endmacro %}
+
+{% macro postgres__published_grants() -%}
+    {{ return({'select': [var('bi_reader_role')]}) }}
 {%- endmacro %}

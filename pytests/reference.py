@@ -16,6 +16,8 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+from credit_score.contract import contract_columns
+
 BRANDS = {  # code -> (brand name, points)
     "G001": ("全球通", 50),
     "G010": ("动感地带", 30),
@@ -30,26 +32,8 @@ SPEND_WINDOW_MONTHS = 6
 LOOKBACK_MONTHS = 12
 STAR_LABELS = {5: "五星", 4: "四星", 3: "三星", 2: "二星", 1: "一星", 0: "准星"}
 
-COLUMNS = [
-    "customer_id",
-    "as_of_date",
-    "msisdn_masked",
-    "brand_code",
-    "brand_name",
-    "activation_date",
-    "months_on_net",
-    "tenure_years",
-    "spend_months",
-    "avg_monthly_spend",
-    "suspension_count",
-    "brand_points",
-    "tenure_points",
-    "spend_points",
-    "suspension_points",
-    "credit_score",
-    "star_level",
-    "star_label",
-]
+# the mart's columns, in order, as its contract declares them
+COLUMNS = contract_columns()
 
 
 def tenure_points(years: int) -> int:

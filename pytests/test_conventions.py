@@ -15,7 +15,16 @@ import yaml
 from credit_score.settings import PROJECT_DIR
 
 BIN = Path(sys.executable).parent
-PROJECT_PARTS = ["dbt_project.yml", "models", "macros", "seeds", "tests", "profiles", "dbt-bouncer.yml", "pyproject.toml"]
+PROJECT_PARTS = [
+    "dbt_project.yml",
+    "models",
+    "macros",
+    "seeds",
+    "tests",
+    "profiles",
+    "dbt-bouncer.yml",
+    "pyproject.toml",
+]
 
 
 def parsed_copy(destination: Path, extra_model: str | None = None) -> Path:

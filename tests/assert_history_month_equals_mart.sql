@@ -3,12 +3,12 @@
     extra, every column equal (a rebuilt month is replaced, not added to).  Returns the rows that are
     on one side only, with the side they are on.
 #}
-{%- set columns = [
-    'customer_id', 'as_of_date', 'msisdn_masked', 'brand_code', 'brand_name', 'activation_date',
-    'months_on_net', 'tenure_years', 'spend_months', 'avg_monthly_spend', 'suspension_count',
-    'brand_points', 'tenure_points', 'spend_points', 'suspension_points', 'credit_score',
-    'star_level', 'star_label'
-] -%}
+{#- the mart's columns as its contract declares them (models/marts/_marts__models.yml) -#}
+{%- set columns = [] -%}
+{%- if execute -%}
+    {%- set mart = graph.nodes.values() | selectattr('name', 'equalto', 'customer_credit_score') | first -%}
+    {%- set columns = mart.columns.keys() | list -%}
+{%- endif -%}
 
 with
 

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from credit_score.contract import contract, contract_columns
 from credit_score.engines.duckdb import DuckDBEngine
 from credit_score.settings import PROJECT_DIR, month_end, work_path
 
@@ -193,19 +194,21 @@ def dbt_profile(served: Path, top: int = 12) -> list[dict]:
 
 # --- checking that the four agree ---------------------------------------------------------------
 
-COLUMNS = (
-    "customer_id, as_of_date, msisdn_masked, brand_code, brand_name, activation_date, months_on_net, "
-    "tenure_years, spend_months, avg_monthly_spend, suspension_count, brand_points, tenure_points, "
-    "spend_points, suspension_points, credit_score, star_level, star_label"
-)
-PANDAS_AS_MART = (
-    "select customer_id, cast(as_of_date as date), msisdn_masked, brand_code, brand_name, "
-    "cast(activation_date as date), cast(months_on_net as integer), cast(tenure_years as integer), "
-    "cast(spend_months as integer), cast(cast(avg_fen as decimal(18, 0)) * 0.01 as decimal(18, 2)), "
-    "cast(suspension_count as integer), cast(brand_points as integer), cast(tenure_points as integer), "
-    "cast(spend_points as integer), cast(suspension_points as integer), cast(credit_score as integer), "
-    "cast(star_level as integer), star_label from read_parquet('{path}')"
-)
+def _mart_columns() -> str:
+    return ", ".join(contract_columns())
+
+
+def _pandas_as_mart(path: Path) -> str:
+    """The pandas result's columns as the mart's contract types them (pandas keeps the average in fen)."""
+    expressions = []
+    for column, data_type in contract():
+        if column == "avg_monthly_spend":
+            expressions.append(f"cast(cast(avg_fen as decimal(18, 0)) * 0.01 as {data_type})")
+        elif "{{" in data_type:  # text: as it is
+            expressions.append(column)
+        else:
+            expressions.append(f"cast({column} as {data_type})")
+    return f"select {', '.join(expressions)} from read_parquet('{path}')"
 
 
 def compare(workdir: Path, *, with_pandas: bool = True) -> dict:
@@ -215,10 +218,11 @@ def compare(workdir: Path, *, with_pandas: bool = True) -> dict:
     con = duckdb.connect(str(workdir / "credit_score.duckdb"), read_only=True)
     try:
         con.execute(f"attach '{workdir / 'bound.duckdb'}' as bound (read_only)")
-        mart = f"select {COLUMNS} from marts.customer_credit_score"
-        sides = {"bound": f"select {COLUMNS} from bound.main.scores"}
+        columns = _mart_columns()
+        mart = f"select {columns} from marts.customer_credit_score"
+        sides = {"bound": f"select {columns} from bound.main.scores"}
         if with_pandas:
-            sides["pandas"] = PANDAS_AS_MART.format(path=workdir / "pandas.parquet")
+            sides["pandas"] = _pandas_as_mart(workdir / "pandas.parquet")
         result = {"mart_rows": con.execute(f"select count(*) from ({mart})").fetchone()[0]}
         for name, query in sides.items():
             result[f"{name}_rows"] = con.execute(f"select count(*) from ({query})").fetchone()[0]

@@ -8,11 +8,25 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO
 
+import yaml
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROFILES_DIR = PROJECT_DIR / "profiles"
 DEFAULT_DUCKDB_PATH = Path("warehouse") / "credit_score.duckdb"
 TARGETS = ("duckdb", "postgres", "spark")
 RAW_TABLES = ("subscriptions", "billing", "suspensions")
+
+# The schemas BI reads and where an engine builds them before publishing: named once, in
+# dbt_project.yml's vars, for the SQL (generate_schema_name) and for the harness alike.
+_PROJECT_VARS = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+PUBLISHED_SCHEMAS: tuple[str, ...] = tuple(_PROJECT_VARS["published_schemas"])
+MARTS_SCHEMA, AUDIT_SCHEMA = PUBLISHED_SCHEMAS
+UNPUBLISHED_SUFFIX: str = _PROJECT_VARS["unpublished_suffix"]
+
+
+def unpublished(schema: str) -> str:
+    """Where an engine that publishes by moving tables (PostgreSQL) builds a published schema."""
+    return f"{schema}{UNPUBLISHED_SUFFIX}"
 
 
 def duckdb_path() -> Path:

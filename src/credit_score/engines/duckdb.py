@@ -41,9 +41,8 @@ from credit_score.deliveries import (
 from credit_score.engines import Engine
 from credit_score.history import HISTORY, HistoryTables
 from credit_score.ledger import full_refresh_reason
-from credit_score.settings import RAW_TABLES, work_path
+from credit_score.settings import AUDIT_SCHEMA, MARTS_SCHEMA, PUBLISHED_SCHEMAS, RAW_TABLES, work_path
 
-PUBLISHED_SCHEMAS = ("marts", "audit")
 STORAGE_VERSION = os.environ.get("CREDIT_SCORE_DUCKDB_STORAGE_VERSION", "v1.0.0")
 # The aliases this code attaches files under (never a file's own catalog name).
 WORK, SERVED, NEW = "cs_work", "cs_served", "cs_new"
@@ -257,7 +256,7 @@ class DuckDBEngine(Engine):
         con = attached((self.served, SERVED, True))
         try:
             rows = con.execute(
-                f"select star_level, star_label, count(*) from {SERVED}.marts.customer_credit_score "
+                f"select star_level, star_label, count(*) from {SERVED}.{MARTS_SCHEMA}.customer_credit_score "
                 "group by star_level, star_label order by star_level desc"
             ).fetchall()
         finally:
@@ -277,8 +276,8 @@ def duckdb_history(con) -> HistoryTables:
     return HistoryTables(
         execute,
         exists,
-        built=f"{WORK}.marts.{HISTORY}",
-        published=f"{SERVED}.marts.{HISTORY}",
+        built=f"{WORK}.{MARTS_SCHEMA}.{HISTORY}",
+        published=f"{SERVED}.{MARTS_SCHEMA}.{HISTORY}",
         pending=f"{WORK}.main.history_pending",
     )
 
@@ -313,10 +312,10 @@ def history_dir(served: Path) -> Path:
 def _history_files(con, alias: str, directory: Path) -> dict[dt.date, Path]:
     """{month: file} of the history a served file publishes (audit.history_files), keeping only files
     that are this warehouse's own and still there (a file copied from elsewhere points at another's)."""
-    if not _table_exists(con, alias, "audit", "history_files"):
+    if not _table_exists(con, alias, AUDIT_SCHEMA, "history_files"):
         return {}
     found = {}
-    for month, path in con.execute(f"select as_of_date, file_path from {alias}.audit.history_files").fetchall():
+    for month, path in con.execute(f"select as_of_date, file_path from {alias}.{AUDIT_SCHEMA}.history_files").fetchall():
         file = Path(path)
         if file.parent.parent == directory and file.exists():
             found[month] = file
@@ -366,7 +365,7 @@ def _write_history_months(
     stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}"
     con = attached((work, WORK, True))
     try:
-        table = f"{WORK}.marts.{HISTORY}"
+        table = f"{WORK}.{MARTS_SCHEMA}.{HISTORY}"
         built = [r[0] for r in con.execute(f"select distinct as_of_date from {table} order by 1").fetchall()]
         months = {month: file for month, file in keep.items() if month in built and month != as_of}
         for month in built:
@@ -411,9 +410,9 @@ def _write_published_copy(
         con.execute(f"use {NEW}")  # the work file's DDL names schema.table: create them here
         tables = con.execute(
             "select schema_name, table_name, sql, comment from duckdb_tables() "
-            "where database_name = ? and schema_name in ('marts', 'audit') and table_name <> ? "
+            "where database_name = ? and list_contains(?, schema_name) and table_name <> ? "
             "order by schema_name, table_name",
-            [WORK, HISTORY],
+            [WORK, list(PUBLISHED_SCHEMAS), HISTORY],
         ).fetchall()
         for schema in PUBLISHED_SCHEMAS:
             con.execute(f"create schema if not exists {NEW}.{schema}")
@@ -423,29 +422,29 @@ def _write_published_copy(
             con.execute(f"insert into {NEW}.{name} select * from {WORK}.{name}")
             _copy_comments(con, schema, table, comment)
         files = ", ".join(literal(months[month]) for month in sorted(months))
-        history = f"marts.{HISTORY}"
+        history = f"{MARTS_SCHEMA}.{HISTORY}"
         con.execute(f"create view {NEW}.{history} as select * from read_parquet([{files}])")
         table_comment = con.execute(
-            "select comment from duckdb_tables() where database_name = ? and schema_name = 'marts' and table_name = ?",
-            [WORK, HISTORY],
+            "select comment from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
+            [WORK, MARTS_SCHEMA, HISTORY],
         ).fetchone()
-        _copy_comments(con, "marts", HISTORY, table_comment[0] if table_comment else None, kind="view")
+        _copy_comments(con, MARTS_SCHEMA, HISTORY, table_comment[0] if table_comment else None, kind="view")
         con.execute(
-            f"create table {NEW}.audit.history_files as select * from (values "
+            f"create table {NEW}.{AUDIT_SCHEMA}.history_files as select * from (values "
             + ", ".join(f"(cast({literal(m)} as date), {literal(months[m])})" for m in sorted(months))
             + ") as files(as_of_date, file_path)"
         )
         con.execute(
-            f"comment on table {NEW}.audit.history_files is 'The file holding each month of "
+            f"comment on table {NEW}.{AUDIT_SCHEMA}.history_files is 'The file holding each month of "
             f"marts.{HISTORY} (one Parquet file per month, written once, beside this file).'"
         )
         con.execute(
-            f"create table {NEW}.audit.publication as select ? as as_of_date, ? as published_at, "
-            f"(select count(*) from {NEW}.marts.customer_credit_score) as customers_scored, ? as tests_passed",
+            f"create table {NEW}.{AUDIT_SCHEMA}.publication as select ? as as_of_date, ? as published_at, "
+            f"(select count(*) from {NEW}.{MARTS_SCHEMA}.customer_credit_score) as customers_scored, ? as tests_passed",
             [as_of, dt.datetime.now(dt.UTC).replace(tzinfo=None), tests_passed],
         )
         con.execute(
-            f"comment on table {NEW}.audit.publication is 'The build this file holds: its as-of date, when it "
+            f"comment on table {NEW}.{AUDIT_SCHEMA}.publication is 'The build this file holds: its as-of date, when it "
             "was published (UTC), how many customers it scored and how many tests it passed.'"
         )
         con.execute("use memory")

@@ -30,9 +30,9 @@ from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
 from credit_score.history import HISTORY, HistoryTables
 from credit_score.ledger import full_refresh_reason
-from credit_score.settings import RAW_TABLES
+from credit_score.settings import MARTS_SCHEMA, PUBLISHED_SCHEMAS, RAW_TABLES, unpublished
 
-PUBLISHED = {"marts": "marts_unpublished", "audit": "audit_unpublished"}
+PUBLISHED = {schema: unpublished(schema) for schema in PUBLISHED_SCHEMAS}
 PG_TYPES = {"varchar": "text", "bigint": "bigint", "date": "date", "timestamp": "timestamp"}
 
 
@@ -66,9 +66,9 @@ def postgres_history(con) -> HistoryTables:
     return HistoryTables(
         execute,
         exists,
-        built=f"marts_unpublished.{HISTORY}",
-        published=f"marts.{HISTORY}",
-        pending="marts_unpublished.history_pending",
+        built=f"{PUBLISHED[MARTS_SCHEMA]}.{HISTORY}",
+        published=f"{MARTS_SCHEMA}.{HISTORY}",
+        pending=f"{PUBLISHED[MARTS_SCHEMA]}.history_pending",
     )
 
 
@@ -157,7 +157,7 @@ class PostgresEngine(Engine):
         try:
             with con:
                 with con.cursor() as cur:  # a first build: dbt has not created it yet
-                    cur.execute(f"create schema if not exists {PUBLISHED['marts']}")
+                    cur.execute(f"create schema if not exists {PUBLISHED[MARTS_SCHEMA]}")
                 step(postgres_history(con))
         finally:
             con.close()
@@ -188,8 +188,8 @@ class PostgresEngine(Engine):
                 cur.execute(f"create table if not exists {history.published} (like {history.built} including all)")
                 cur.execute(  # the grants dbt gave the built table (the BI reader role's SELECT)
                     "select grantee, privilege_type from information_schema.role_table_grants "
-                    "where table_schema = 'marts_unpublished' and table_name = %s and grantee <> current_user",
-                    [HISTORY],
+                    "where table_schema = %s and table_name = %s and grantee <> current_user",
+                    [PUBLISHED[MARTS_SCHEMA], HISTORY],
                 )
                 for grantee, privilege in cur.fetchall():
                     cur.execute(f'grant {privilege} on {history.published} to "{grantee}"')
