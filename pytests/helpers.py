@@ -7,13 +7,23 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from credit_score.build import BuildReport, build
 from credit_score.load import load, write_csv_tables
+from credit_score.settings import PROJECT_DIR
 
 EXAMPLES = Path(__file__).parent / "data" / "examples"
 # The tests' data is as of 2026-10-31 at the latest: delivered after that month, on a pinned date.
 DELIVERED = dt.date(2026, 11, 5)
+
+
+def project_unit_tests() -> set[str]:
+    """The names of every dbt unit test the project declares (its YAML files), to check a build ran them all."""
+    names = set()
+    for path in (PROJECT_DIR / "models").rglob("*.yml"):
+        names |= {t["name"] for t in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("unit_tests", [])}
+    return names
 
 
 def write_folder(folder: Path, tables: dict[str, list[dict[str, str]]]) -> Path:

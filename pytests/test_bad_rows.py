@@ -71,7 +71,7 @@ def test_every_raw_row_is_accounted_for(built):
         raw_rows, accepted, rejected_rows, superseded, duplicates = reconciliation[table]
         assert raw_rows == len(mixed[table])
         assert rejected_rows == sum(1 for r in rejected if r[0] == table)
-        delivered_twice = [k for k in badrows.KINDS if k.table == table and "twice" in k.name]
+        delivered_twice = [k for k in badrows.KINDS if k.table == table and k.is_exact_copy]
         assert duplicates == len(delivered_twice)
         assert raw_rows == accepted + rejected_rows + duplicates
     assert reconciliation["subscriptions"][3] == 1  # the older version of a customer

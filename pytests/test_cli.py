@@ -4,6 +4,7 @@ import datetime as dt
 import filecmp
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -54,7 +55,7 @@ def test_generate_is_deterministic_for_a_seed(tmp_path):
 
 
 def test_generated_data_has_what_the_rules_need(tmp_path):
-    cli(
+    generated = cli(
         "generate",
         "--customers",
         "5000",
@@ -65,6 +66,7 @@ def test_generated_data_has_what_the_rules_need(tmp_path):
         cwd=tmp_path,
         database=tmp_path / "unused.duckdb",
     )
+    assert generated.returncode == 0, generated.stderr
     subs = reference.read_csv(tmp_path / "subscriptions.csv")
     bills = reference.read_csv(tmp_path / "billing.csv")
     suspensions = reference.read_csv(tmp_path / "suspensions.csv")
@@ -82,7 +84,7 @@ def test_parquet_files_land_like_csv_files(tmp_path):
     landed = []
     for file_format in ("csv", "parquet"):
         folder = tmp_path / file_format
-        cli(
+        generated = cli(
             "generate",
             "--customers",
             "3000",
@@ -95,6 +97,7 @@ def test_parquet_files_land_like_csv_files(tmp_path):
             cwd=tmp_path,
             database=tmp_path / "unused.duckdb",
         )
+        assert generated.returncode == 0, generated.stderr
         database = tmp_path / f"{file_format}.duckdb"
         load_one(folder, database, delivery_id="d")
         con = duckdb.connect(str(work_path(database)), read_only=True)
@@ -212,6 +215,23 @@ def test_demo_adds_a_month_and_shows_its_effect_and_the_audit(tmp_path):
     assert "star_movement" in out and "audit.deliveries" in out and "before-2026-09" in out
     assert "audit.reconciliation" in out
     assert "termination_before_activation" in out and "bill_month_in_future" in out
+    # the last build's summary is what BI reads: each star's count printed equals the served mart's
+    last = out[out.index("credit-score build, as of 2026-10-31: OK") :]
+    printed_total = int(re.search(r"customers scored: ([\d,]+)", last).group(1).replace(",", ""))
+    printed = {
+        (int(level), label): int(count.replace(",", ""))
+        for level, label, count in re.findall(r"^    (\d) (\S+)\s+([\d,]+)\s+[\d.]+%$", last, re.MULTILINE)
+    }
+    con = duckdb.connect(str(tmp_path / "warehouse" / "demo.duckdb"), read_only=True)
+    try:
+        served = con.execute(
+            "select star_level, star_label, count(*) from marts.customer_credit_score group by 1, 2"
+        ).fetchall()
+        as_of_dates = con.execute("select distinct as_of_date from marts.customer_credit_score").fetchall()
+    finally:
+        con.close()
+    assert printed == {(level, label): count for level, label, count in served}
+    assert printed_total == sum(printed.values()) and as_of_dates == [(dt.date(2026, 10, 31),)]
 
 
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])

@@ -3,7 +3,7 @@ boundary of SPEC, and the mart's SQL (compiled by dbt for the as-of date) must g
 independent implementation gives.
 
 The project is built once per as-of date; each example then replaces the raw rows and runs the
-mart's compiled SQL over the staging and intermediate views, so hundreds of examples take seconds.
+mart's compiled SQL over the staging views and the intermediate tables, so hundreds of examples take seconds.
 """
 
 import datetime as dt
@@ -21,7 +21,7 @@ AS_OF_DATES = [dt.date(2026, 10, 31), dt.date(2024, 2, 29), dt.date(2026, 3, 15)
 SPEND_EDGES = [0, 20, 50, 80, 120, 200, 400]
 
 
-# every table between raw and the mart's views, in dependency order
+# every intermediate table between raw and the mart (the views in between read them), in dependency order
 VALIDATION_MODELS = [
     "int_subscriptions_validated",
     "int_customer_ids_resolved",

@@ -24,6 +24,11 @@ class BadRowKind:
     make: Callable[[str, Tables], list[Row]]  # (tag, good tables) -> the rows to add
     scored: bool = False  # the rows are a new customer that is scored (with a warning)
 
+    @property
+    def is_exact_copy(self) -> bool:
+        """An identical copy of a row delivered already: neither rejected nor scored, counted as a duplicate."""
+        return self.reason is None and not self.scored
+
 
 def _customer(tag: str, **changes: str) -> Row:
     row = {

@@ -3,25 +3,21 @@
 Why a child process: dbt keeps global state between invocations, and dbt-duckdb keeps its DuckDB
 connection open inside the process after dbtRunner returns.  A DuckDB file has one writer or many
 readers, so the harness could not read or publish the mart it just built.  When the child exits, its
-connection is gone with it.  The child also dies with its parent (Linux PR_SET_PDEATHSIG): a build
+connection is gone with it.  The child also dies with its parent (processes.py): a build
 killed with kill -9 leaves no orphan holding the warehouse file, so the next build can start.
 """
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
-import signal
-import sys
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from credit_score.processes import die_with_parent
 from credit_score.settings import PROJECT_DIR
-
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -46,15 +42,8 @@ class DbtOutcome:
         return [r for r in self.results if r.status in statuses]
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-
-
 def _child_main(args: list[str], env: dict[str, str], parent_pid: int, reply: Connection) -> None:
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     os.environ.update(env)
     from dbt.cli.main import dbtRunner  # imported here: only the child pays for it
 

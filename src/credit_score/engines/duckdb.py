@@ -315,7 +315,8 @@ def _history_files(con, alias: str, directory: Path) -> dict[dt.date, Path]:
     if not _table_exists(con, alias, AUDIT_SCHEMA, "history_files"):
         return {}
     found = {}
-    for month, path in con.execute(f"select as_of_date, file_path from {alias}.{AUDIT_SCHEMA}.history_files").fetchall():
+    listed = con.execute(f"select as_of_date, file_path from {alias}.{AUDIT_SCHEMA}.history_files").fetchall()
+    for month, path in listed:
         file = Path(path)
         if file.parent.parent == directory and file.exists():
             found[month] = file

@@ -66,9 +66,9 @@ def _sql_literal(value: object) -> str:
 
 def _save_delivery(incoming: str, warehouse: str, delivery_id: str, present: list[str], replace: bool,
                    registry: list, parent_pid: int) -> None:  # fmt: skip
-    from credit_score.dbt import _die_with_parent
+    from credit_score.processes import die_with_parent
 
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--conf spark.ui.enabled=false pyspark-shell")
     from pyspark.sql import SparkSession
 
