@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/credit-score demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src pytests
-	$(BIN)/sqlfluff lint models macros tests
+	$(BIN)/ruff check src tests
+	$(BIN)/sqlfluff lint models macros data-tests
 
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile

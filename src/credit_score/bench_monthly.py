@@ -51,7 +51,7 @@ BUDGETS = {  # issue 10, at 10 million customers on 2 cores
     # the month's cost with 24 months of history against 12 (at 1M): "the same", within noise
     "history_24_over_12": 1.15,
 }
-# What "the month equals a full refresh" compares, here and in the invariant tests (pytests/warehouses.py):
+# What "the month equals a full refresh" compares, here and in the invariant tests (tests/warehouses.py):
 # columns that say when something ran, not what it holds;
 WHEN = {"loaded_through", "loaded_at"}
 # the schemas: what BI reads, and the state the incremental models keep;

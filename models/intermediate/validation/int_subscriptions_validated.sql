@@ -43,7 +43,7 @@ brand_codes as (
     rank_by='updated_at desc nulls last',
 ) }},
 
-versions_ranked as (
+brands_checked as (
 
     select
         distinct_rows.*,
@@ -71,7 +71,7 @@ judged as (
             when not is_known_brand then 'unknown_brand_code'
             when termination_date < activation_date then 'termination_before_activation'
         end as rejection_reason
-    from versions_ranked
+    from brands_checked
 
 ),
 

@@ -13,9 +13,6 @@ final as (
         -- ids
         delivery_id,
 
-        -- strings
-        source_folder,
-
         -- booleans
         subscriptions_file is not null as has_subscriptions_file,
         billing_file is not null as has_billing_file,

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from credit_score.settings import PROJECT_DIR
-from pytests.conftest import MONTH_END
-from pytests.helpers import EXAMPLES, load_and_build, read_mart
+from tests.conftest import MONTH_END
+from tests.helpers import EXAMPLES, load_and_build, read_mart
 
-PROJECT_PARTS = ["dbt_project.yml", "models", "macros", "seeds", "tests", "profiles"]
+PROJECT_PARTS = ["dbt_project.yml", "models", "macros", "seeds", "data-tests", "profiles"]
 
 
 def copy_project(destination: Path) -> Path:

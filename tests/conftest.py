@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pytests.helpers import EXAMPLES, load_and_build, read_mart
+from tests.helpers import EXAMPLES, load_and_build, read_mart
 
 MONTH_END = dt.date(2026, 10, 31)
 MID_MONTH = dt.date(2026, 3, 15)
@@ -23,8 +23,8 @@ def examples_marts(tmp_path_factory) -> dict[dt.date, dict]:
 
 @pytest.fixture(scope="session")
 def scenario(tmp_path_factory):
-    """The cross-delivery cases of SPEC 6 (pytests/deliveries_scenario.py), as delivery folders."""
-    from pytests.deliveries_scenario import build_scenario
+    """The cross-delivery cases of SPEC 6 (tests/deliveries_scenario.py), as delivery folders."""
+    from tests.deliveries_scenario import build_scenario
 
     return build_scenario(tmp_path_factory.mktemp("scenario"))
 
@@ -45,8 +45,8 @@ def scenario_duckdb(scenario, tmp_path_factory):
     October build and a mid-month one (2026-03-15): {as_of: Built}, and the served file.  What every
     engine must publish for the same deliveries."""
     from credit_score.build import build
-    from pytests.deliveries_scenario import OCTOBER, SEPTEMBER
-    from pytests.helpers import load_steps, read_published
+    from tests.deliveries_scenario import OCTOBER, SEPTEMBER
+    from tests.helpers import load_steps, read_published
 
     database = tmp_path_factory.mktemp("scenario_duckdb") / "warehouse.duckdb"
     built = {}

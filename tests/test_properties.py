@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credit_score.settings import work_path
-from pytests import reference
-from pytests.helpers import DELIVERED, EXAMPLES, as_text, differences, load_and_build
+from tests import reference
+from tests.helpers import DELIVERED, EXAMPLES, as_text, differences, load_and_build
 
 AS_OF_DATES = [dt.date(2026, 10, 31), dt.date(2024, 2, 29), dt.date(2026, 3, 15)]
 SPEND_EDGES = [0, 20, 50, 80, 120, 200, 400]

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from credit_score.build import BuildRefused, build
 from credit_score.engines import postgres
 from credit_score.generate import generate
-from pytests import reference
-from pytests.conftest import MID_MONTH, MONTH_END
-from pytests.helpers import (
+from tests import reference
+from tests.conftest import MID_MONTH, MONTH_END
+from tests.helpers import (
     as_text,
     differences,
     load_one,
@@ -28,8 +28,8 @@ from pytests.helpers import (
     read_published,
     write_folder,
 )
-from pytests.pg_server import PostgresServer
-from pytests.warehouses import (
+from tests.pg_server import PostgresServer
+from tests.warehouses import (
     PostgresWarehouse,
     catalogue,
     check_a_random_plan,
@@ -265,7 +265,7 @@ def test_publishing_on_postgres_is_all_or_nothing_for_readers(fresh_database, tm
 
 def test_load_refuses_a_bad_file_on_postgres_too(fresh_database, tmp_path):
     from credit_score.load import LoadError, read_csv_tables
-    from pytests.helpers import EXAMPLES
+    from tests.helpers import EXAMPLES
 
     load_one(EXAMPLES, target="postgres")
     bad = write_folder(
@@ -287,7 +287,7 @@ def test_the_command_line_loads_and_builds_on_postgres(fresh_database, tmp_path)
     import subprocess
     import sys
 
-    from pytests.helpers import EXAMPLES
+    from tests.helpers import EXAMPLES
 
     def cli(*args):
         return subprocess.run(

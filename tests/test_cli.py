@@ -15,9 +15,9 @@ from credit_score.dbt import run_dbt
 from credit_score.engines.duckdb import DuckDBEngine
 from credit_score.load import read_csv_tables
 from credit_score.settings import default_as_of_date, work_path
-from pytests import reference
-from pytests.conftest import MONTH_END
-from pytests.helpers import EXAMPLES, load_and_build, load_one, write_folder
+from tests import reference
+from tests.conftest import MONTH_END
+from tests.helpers import EXAMPLES, load_and_build, load_one, write_folder
 
 
 def cli(*args, cwd, database):

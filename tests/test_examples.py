@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 
 from credit_score.build import build
-from pytests import reference
-from pytests.conftest import MID_MONTH, MONTH_END
-from pytests.helpers import (
+from tests import reference
+from tests.conftest import MID_MONTH, MONTH_END
+from tests.helpers import (
     DELIVERED,
     EXAMPLES,
     differences,

@@ -20,7 +20,7 @@ PROJECT_PARTS = [
     "models",
     "macros",
     "seeds",
-    "tests",
+    "data-tests",
     "profiles",
     "dbt-bouncer.yml",
     "pyproject.toml",

@@ -17,8 +17,8 @@ import pytest
 
 from credit_score.build import build
 from credit_score.engines.duckdb import SERVED, STORAGE_VERSION, attached, storage_version
-from pytests import reference
-from pytests.helpers import EXAMPLES, as_text, differences, load_and_build, read_published
+from tests import reference
+from tests.helpers import EXAMPLES, as_text, differences, load_and_build, read_published
 
 SEPTEMBER, OCTOBER = dt.date(2026, 9, 30), dt.date(2026, 10, 31)
 # a real DuckDB 1.x client: the command-line shell from PyPI's duckdb-cli (a dev dependency)

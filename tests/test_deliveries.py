@@ -1,7 +1,7 @@
 """Monthly deliveries (SPEC 6) on DuckDB: the rules apply to the union of all deliveries whatever their
 order and split, and `generate --deliveries monthly` scores exactly like one folder.
 
-The cross-delivery cases are in pytests/deliveries_scenario.py; PostgreSQL and Spark load the same
+The cross-delivery cases are in tests/deliveries_scenario.py; PostgreSQL and Spark load the same
 deliveries (test_postgres.py, test_spark.py) and must publish what DuckDB publishes here.
 Expected scores come from the independent reference implementation, never from the warehouse.
 """
@@ -17,9 +17,9 @@ import pytest
 from credit_score.build import build
 from credit_score.generate import generate
 from credit_score.load import read_csv_tables
-from pytests import reference
-from pytests.deliveries_scenario import CASE_REJECTS, MID_MONTH, OCTOBER, SEPTEMBER, TABLES
-from pytests.helpers import differences, load_and_build, load_steps, read_mart, read_published
+from tests import reference
+from tests.deliveries_scenario import CASE_REJECTS, MID_MONTH, OCTOBER, SEPTEMBER, TABLES
+from tests.helpers import differences, load_and_build, load_steps, read_mart, read_published
 
 MONTHS = ("before-2026-08", "2026-08", "2026-09", "2026-10")
 

@@ -26,10 +26,10 @@ from credit_score.engines.postgres import PUBLISHED, PostgresEngine, connect
 from credit_score.engines.spark import SparkEngine
 from credit_score.generate import generate
 from credit_score.load import load
-from pytests import reference
-from pytests.conftest import MONTH_END
-from pytests.deliveries_scenario import OCTOBER
-from pytests.helpers import DELIVERED, as_text, differences, write_folder
+from tests import reference
+from tests.conftest import MONTH_END
+from tests.deliveries_scenario import OCTOBER
+from tests.helpers import DELIVERED, as_text, differences, write_folder
 
 TABLES = ("subscriptions", "billing", "suspensions")
 

@@ -12,7 +12,7 @@ its folders go customers, bills and suspensions that each pin one case:
   its correction; delivery `nothing`, an empty folder.
 
 Delivery 2026-10 also brings 1,000 customers placed on SPEC's boundaries around 2026-10-31 and
-2026-03-15 (pytests/adversarial.py), so that the engines are compared on every edge at both dates.
+2026-03-15 (tests/adversarial.py), so that the engines are compared on every edge at both dates.
 
 What the final data means (the truth the reference implementation scores) is written here by hand,
 from SPEC 6's rules, not from the warehouse.
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from credit_score.generate import generate
 from credit_score.load import read_csv_tables, write_csv_tables
-from pytests import adversarial, reference
+from tests import adversarial, reference
 
 SEPTEMBER, OCTOBER, MID_MONTH = dt.date(2026, 9, 30), dt.date(2026, 10, 31), dt.date(2026, 3, 15)
 TABLES = ("subscriptions", "billing", "suspensions")

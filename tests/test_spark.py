@@ -15,9 +15,9 @@ import pytest
 from credit_score.build import BuildRefused, build
 from credit_score.engines import spark
 from credit_score.engines.spark_cluster import standalone_cluster
-from pytests.conftest import MID_MONTH, MONTH_END
-from pytests.helpers import as_text, differences, load_steps, read_published
-from pytests.warehouses import SparkWarehouse, assert_equal_to_full_refresh
+from tests.conftest import MID_MONTH, MONTH_END
+from tests.helpers import as_text, differences, load_steps, read_published
+from tests.warehouses import SparkWarehouse, assert_equal_to_full_refresh
 
 
 def ensure_java() -> None:

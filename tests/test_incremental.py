@@ -6,7 +6,7 @@ tables; and the mart equals the independent reference's scores.  The sequences a
 cross-delivery cases of the deliveries scenario, one build after each load (a reload of a delivery
 already built among them), and random splits drawn by Hypothesis of generated data with the bad-row
 catalogue mixed in, into random deliveries with random copies, dates and build points
-(pytests/warehouses.py; test_postgres.py runs the same sequences on PostgreSQL).
+(tests/warehouses.py; test_postgres.py runs the same sequences on PostgreSQL).
 
 The builds here run the seeds and models only (no tests, the way `credit-score build` chooses between
 incremental and full refresh); the tests, publishing and the guards are covered elsewhere.  All
@@ -18,7 +18,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from pytests.warehouses import (
+from tests.warehouses import (
     DuckDBWarehouse,
     catalogue,
     check_a_random_plan,

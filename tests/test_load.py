@@ -18,7 +18,7 @@ import pytest
 from credit_score.deliveries import LoadError
 from credit_score.load import load
 from credit_score.settings import work_path
-from pytests.helpers import DELIVERED, EXAMPLES, write_folder
+from tests.helpers import DELIVERED, EXAMPLES, write_folder
 
 TABLES = ("subscriptions", "billing", "suspensions")
 HEADER = b"bill_id,customer_id,bill_month,amount\n"

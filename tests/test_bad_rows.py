@@ -11,9 +11,9 @@ import pytest
 from credit_score import badrows
 from credit_score.build import build
 from credit_score.generate import generate
-from pytests import reference
-from pytests.conftest import MONTH_END
-from pytests.helpers import DELIVERED, differences, load_steps, read_mart, split_into_deliveries, write_folder
+from tests import reference
+from tests.conftest import MONTH_END
+from tests.helpers import DELIVERED, differences, load_steps, read_mart, split_into_deliveries, write_folder
 
 TABLES = ("subscriptions", "billing", "suspensions")
 

@@ -1,6 +1,6 @@
 """marts.customer_credit_score_history: one month per build, incremental and idempotent (DuckDB).
 
-Expected rows come from the independent reference (pytests/reference.py), never from the mart.
+Expected rows come from the independent reference (tests/reference.py), never from the mart.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from credit_score.build import build
 from credit_score.engines.duckdb import SERVED, WORK, attached, duckdb_history
 from credit_score.settings import month_ends, parse_month, work_path
-from pytests import reference
-from pytests.helpers import EXAMPLES, as_text, differences, load_and_build, write_folder
+from tests import reference
+from tests.helpers import EXAMPLES, as_text, differences, load_and_build, write_folder
 
 SEPTEMBER, OCTOBER, AUGUST = dt.date(2026, 9, 30), dt.date(2026, 10, 31), dt.date(2026, 8, 31)
 

@@ -6,9 +6,9 @@ import pytest
 
 from credit_score.build import build
 from credit_score.generate import generate
-from pytests import adversarial, reference
-from pytests.conftest import MID_MONTH, MONTH_END
-from pytests.helpers import DELIVERED, differences, load_steps, read_mart, split_into_deliveries, write_folder
+from tests import adversarial, reference
+from tests.conftest import MID_MONTH, MONTH_END
+from tests.helpers import DELIVERED, differences, load_steps, read_mart, split_into_deliveries, write_folder
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import duckdb
 
 from credit_score import bench
 from credit_score.generate import generate
-from pytests import reference
-from pytests.helpers import differences, read_mart
+from tests import reference
+from tests.helpers import differences, read_mart
 
 AS_OF = dt.date(2026, 10, 31)
 

@@ -15,8 +15,8 @@ import pytest
 from credit_score.build import build
 from credit_score.engines import duckdb as publish_module
 from credit_score.generate import generate
-from pytests import reference
-from pytests.helpers import load_one, read_mart, write_folder
+from tests import reference
+from tests.helpers import load_one, read_mart, write_folder
 
 SEPTEMBER = dt.date(2026, 9, 30)
 OCTOBER = dt.date(2026, 10, 31)

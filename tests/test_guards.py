@@ -21,8 +21,8 @@ import pytest
 from credit_score.build import BuildRefused, build
 from credit_score.generate import generate
 from credit_score.settings import work_path
-from pytests import reference
-from pytests.helpers import differences, load_and_build, load_one, read_mart, read_published, write_folder
+from tests import reference
+from tests.helpers import differences, load_and_build, load_one, read_mart, read_published, write_folder
 
 SEPTEMBER, OCTOBER = dt.date(2026, 9, 30), dt.date(2026, 10, 31)
 TABLES = ("subscriptions", "billing", "suspensions")

@@ -15,7 +15,7 @@ import calendar
 import datetime as dt
 import random
 
-from pytests.reference import add_months, last_complete_month
+from tests.reference import add_months, last_complete_month
 
 SPEND_EDGES = [0, 20, 50, 80, 120, 200, 400]
 CODES = ["G001", "G010", "GS03", "G002", "GS01", "g001", " G010 "]
