@@ -10,6 +10,7 @@ import json
 import duckdb
 
 from credit_score import bench
+from credit_score.bench.compare import compare
 from credit_score.generate import generate
 from tests import reference
 from tests.helpers import differences, read_mart
@@ -50,7 +51,7 @@ def test_bench_runs_and_its_results_agree(tmp_path):
         "where customer_id = (select min(customer_id) from scores)"
     )
     con.close()
-    broken = bench.compare(workdir / "n10000")
+    broken = compare(workdir / "n10000")
     assert broken["bound_differences"] == 2 and not broken["identical"]
 
 

@@ -18,7 +18,7 @@ import duckdb
 from hypothesis import strategies as st
 
 from credit_score import badrows
-from credit_score.bench_monthly import COMPARED_SCHEMAS, NOT_COMPARED, WHEN
+from credit_score.bench.monthly import COMPARED_SCHEMAS, NOT_COMPARED, WHEN
 from credit_score.dbt import run_dbt
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import DuckDBEngine

@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     from credit_score.engines.duckdb import WarehouseBusy
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:  # its own options: see credit_score/bench.py
+    if argv[:1] == ["bench"]:  # its own options: see credit_score/bench/
         from credit_score import bench
 
         return bench.main(argv[1:])

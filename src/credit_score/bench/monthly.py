@@ -30,17 +30,10 @@ import sys
 from pathlib import Path
 
 from credit_score import engines
-from credit_score.bench import (
-    DOCS,
-    compare,
-    dbt_profile,
-    machine,
-    machine_lines,
-    measure,
-    progress,
-    side_by_side,
-    worker_command,
-)
+from credit_score.bench.compare import compare
+from credit_score.bench.measure import dbt_profile, machine, measure, progress
+from credit_score.bench.report import DOCS, machine_lines, side_by_side
+from credit_score.bench.variants import worker_command
 from credit_score.settings import month_end, work_path
 
 RESULTS = DOCS / "benchmark-results" / "monthly"
@@ -147,7 +140,7 @@ class Case:
         out = self.workdir / "build.json"
         mode = "full" if full_refresh else "auto"
         figures = self.run(
-            [sys.executable, "-m", "credit_score.bench_monthly", "_build", as_of.isoformat(), mode, str(out)]
+            [sys.executable, "-m", "credit_score.bench.monthly", "_build", as_of.isoformat(), mode, str(out)]
         )
         figures.update(json.loads(out.read_text(encoding="utf-8")))
         return figures

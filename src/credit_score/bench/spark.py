@@ -22,7 +22,8 @@ import sys
 import threading
 from pathlib import Path
 
-from credit_score.bench import DOCS, machine, machine_lines, measure, progress, tree_rss
+from credit_score.bench.measure import machine, measure, progress, tree_rss
+from credit_score.bench.report import DOCS, machine_lines
 from credit_score.engines.spark_cluster import standalone_cluster
 
 RESULTS = DOCS / "benchmark-results" / "spark"
@@ -117,7 +118,7 @@ def _deliveries(data: Path) -> list[tuple[str, str]]:
 
 def _build_command(as_of: dt.date, root: Path) -> list[str]:
     out = str(root / "build.json")
-    return [sys.executable, "-m", "credit_score.bench_monthly", "_build", as_of.isoformat(), "auto", out]
+    return [sys.executable, "-m", "credit_score.bench.monthly", "_build", as_of.isoformat(), "auto", out]
 
 
 def duckdb_stars(data: Path, as_of: dt.date, root: Path) -> list:

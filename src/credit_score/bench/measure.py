@@ -1,0 +1,124 @@
+"""Measuring a command: wall seconds and the peak resident memory of its process tree, the machine
+it ran on, the dbt nodes that took longest, and the progress lines a long run prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from credit_score.engines.duckdb import DuckDBEngine
+
+
+def tree_rss(root: int) -> int:
+    """Resident bytes of root and all its descendants, from /proc."""
+    total, stack, seen = 0, [root], set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
+def measure(command: list[str], *, env: dict[str, str] | None = None, log: Path | None = None) -> dict:
+    """Run command; return its wall seconds and the peak RSS of its process tree (bytes)."""
+    out = log.open("ab") if log else subprocess.DEVNULL
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(process.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if log:
+        out.close()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}); see {log}")
+    return {"seconds": seconds, "peak_rss_bytes": max(peak, usage.ru_maxrss * 1024)}
+
+
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    import duckdb
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "duckdb_memory_limit": os.environ.get("CREDIT_SCORE_DUCKDB_MEMORY_LIMIT", "4GB"),
+        "os": platform.platform(),
+    }
+
+
+def progress() -> Callable[[str], None]:
+    """A `say` that prints each message with the seconds since the benchmark started."""
+    started = time.perf_counter()
+
+    def say(message: str) -> None:
+        print(f"[bench {time.perf_counter() - started:7.1f}s] {message}", flush=True)
+
+    return say
+
+
+def node_name(unique_id: str) -> str:
+    """'model.credit_score.x' -> 'model x'; a data test's id ends with a hash, its name comes before."""
+    kind, _, *rest = unique_id.split(".")
+    name = rest[0] if kind == "test" and len(rest) > 1 else rest[-1]
+    return f"{kind} {name}"
+
+
+def dbt_profile(served: Path, top: int = 12) -> list[dict]:
+    """The slowest nodes of the dbt invocation that just ended on the warehouse (its
+    target/run_results.json): where the time of a `models` or `build` run goes.  Nodes run on 4 dbt
+    threads sharing 2 cores, so a node's seconds include waiting for the others; the ranking is what
+    matters."""
+    path = DuckDBEngine(served).dbt_dir / "target" / "run_results.json"
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text(encoding="utf-8")).get("results", [])
+    nodes = [
+        {
+            "node": node_name(r["unique_id"]),
+            "seconds": round(float(r.get("execution_time") or 0), 2),
+        }
+        for r in results
+    ]
+    nodes.sort(key=lambda n: n["seconds"], reverse=True)
+    return nodes[:top] + [{"node": f"all {len(nodes)} nodes", "seconds": round(sum(n["seconds"] for n in nodes), 1)}]
