@@ -160,3 +160,16 @@ distinct_rows as (
 {% macro postgres__byte_order(expression) -%}
     {{ expression }} collate "C"
 {%- endmacro %}
+
+
+{#-
+    For delivered_rows_ctes' `touched`: the kept rows (by key hash) of the customers whose acceptance
+    changed since this model's last build (a late customer arrived, a version was superseded), so
+    that their bills and suspensions are judged again.
+-#}
+{% macro keys_of_customers_resolved_since_last_build() -%}
+    {{ return(
+        "select key_hash from " ~ this ~ " where customer_id in (select customer_id from "
+        ~ ref('int_customer_ids_resolved') ~ " where loaded_through > " ~ absorbed_through() ~ ")"
+    ) }}
+{%- endmacro %}

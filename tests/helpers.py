@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +17,22 @@ from credit_score.settings import PROJECT_DIR
 EXAMPLES = Path(__file__).parent / "data" / "examples"
 # The tests' data is as of 2026-10-31 at the latest: delivered after that month, on a pinned date.
 DELIVERED = dt.date(2026, 11, 5)
+
+
+# what a copy of the dbt project needs to parse and build
+PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "data-tests", "profiles")
+
+
+def copy_project(destination: Path, *extra: str) -> Path:
+    """A copy of the dbt project (and of the extra files named) to edit without touching the checkout."""
+    destination.mkdir(parents=True)
+    for part in (*PROJECT_PARTS, *extra):
+        source = PROJECT_DIR / part
+        if source.is_dir():
+            shutil.copytree(source, destination / part)
+        else:
+            shutil.copy(source, destination / part)
+    return destination
 
 
 def project_unit_tests() -> set[str]:

@@ -4,7 +4,6 @@ settings in pyproject.toml.  Both read the manifest of `dbt parse`; neither open
 is also shown to fail on a project that breaks a convention, so that a green result means something."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,29 +12,14 @@ import pytest
 import yaml
 
 from credit_score.settings import PROJECT_DIR
+from tests.helpers import copy_project
 
 BIN = Path(sys.executable).parent
-PROJECT_PARTS = [
-    "dbt_project.yml",
-    "models",
-    "macros",
-    "seeds",
-    "data-tests",
-    "profiles",
-    "dbt-bouncer.yml",
-    "pyproject.toml",
-]
 
 
 def parsed_copy(destination: Path, extra_model: str | None = None) -> Path:
     """A copy of the project (optionally with one more model) and its manifest in target/."""
-    destination.mkdir(parents=True)
-    for part in PROJECT_PARTS:
-        source = PROJECT_DIR / part
-        if source.is_dir():
-            shutil.copytree(source, destination / part)
-        else:
-            shutil.copy(source, destination / part)
+    copy_project(destination, "dbt-bouncer.yml", "pyproject.toml")
     if extra_model:
         (destination / "models" / "marts" / "customer_star_counts.sql").write_text(extra_model, encoding="utf-8")
     parse = subprocess.run(

@@ -1,27 +1,12 @@
 """The rules live in the seeds: editing a CSV and rebuilding changes the scores with no SQL edit, and
 a broken band seed turns the build red, naming the test that caught it."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from credit_score.settings import PROJECT_DIR
 from tests.conftest import MONTH_END
-from tests.helpers import EXAMPLES, load_and_build, read_mart
-
-PROJECT_PARTS = ["dbt_project.yml", "models", "macros", "seeds", "data-tests", "profiles"]
-
-
-def copy_project(destination: Path) -> Path:
-    destination.mkdir(parents=True)
-    for part in PROJECT_PARTS:
-        source = PROJECT_DIR / part
-        if source.is_dir():
-            shutil.copytree(source, destination / part)
-        else:
-            shutil.copy(source, destination / part)
-    return destination
+from tests.helpers import EXAMPLES, copy_project, load_and_build, read_mart
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -33,10 +33,7 @@ customers as (
     key='bill_id',
     columns=['bill_id', 'customer_id', 'bill_month_text', 'amount_text'],
     carried=['bill_month', 'amount'],
-    touched=(
-        "select key_hash from " ~ this ~ " where customer_id in (select customer_id from "
-        ~ ref('int_customer_ids_resolved') ~ " where loaded_through > " ~ absorbed_through() ~ ")"
-    ),
+    touched=keys_of_customers_resolved_since_last_build(),
 ) }},
 
 judged as (

@@ -38,10 +38,7 @@ customers as (
         'resumed_at_text',
     ],
     carried=['suspended_at', 'resumed_at', 'suspended_date'],
-    touched=(
-        "select key_hash from " ~ this ~ " where customer_id in (select customer_id from "
-        ~ ref('int_customer_ids_resolved') ~ " where loaded_through > " ~ absorbed_through() ~ ")"
-    ),
+    touched=keys_of_customers_resolved_since_last_build(),
 ) }},
 
 judged as (
