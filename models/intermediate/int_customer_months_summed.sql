@@ -15,6 +15,16 @@
     row with 0.  Incremental: a build sums again the customer-months of the bills judged since it
     last built (a late bill, a retracted one, the bills of a customer who has just arrived).
 -#}
+{#- the bill months the build's bills fall in: the only months whose sums can change -#}
+{%- set touched_months = [] -%}
+{%- if execute and is_incremental() -%}
+    {%- set touched -%}
+        select distinct bill_month from {{ ref('int_billing_validated') }}
+        where bill_month is not null and loaded_through > {{ absorbed_through() }}
+    {%- endset -%}
+    {%- set touched_months = run_query(touched).columns[0].values() -%}
+{%- endif %}
+
 with
 
 billing as (
@@ -23,6 +33,10 @@ billing as (
     where
         customer_id is not null
         and bill_month is not null
+        {%- if is_incremental() %}
+        -- a month no bill of this build falls in is not read (its row groups are skipped)
+        and {{ date_in('bill_month', touched_months) }}
+        {%- endif %}
 
 ),
 
