@@ -33,10 +33,8 @@ billing as (
     where
         customer_id is not null
         and bill_month is not null
-        {%- if is_incremental() %}
-        -- a month no bill of this build falls in is not read (its row groups are skipped)
-        and {{ date_in('bill_month', touched_months) }}
-        {%- endif %}
+        -- incremental: a month no bill of this build falls in is not read (its row groups are skipped)
+        and {{ date_in('bill_month', touched_months) if is_incremental() else '1 = 1' }}
 
 ),
 
