@@ -121,6 +121,10 @@ class PostgresEngine(Engine):
                         f"insert into raw.deliveries ({', '.join(columns)}) values ({placeholders})",
                         delivery.registry_row(loaded_at),
                     )
+                    # the planner's statistics, in the same transaction: without them PostgreSQL
+                    # assumes a few rows and plans nested loops (macros/planner_statistics.sql)
+                    for table in (*checked, "deliveries"):
+                        cur.execute(f"analyze raw.{table}")
             finally:
                 con.close()
         return counts
@@ -197,6 +201,7 @@ class PostgresEngine(Engine):
                 cur.execute(
                     f"insert into {history.published} select * from {history.built} where as_of_date = %s", [as_of]
                 )
+                cur.execute(f"analyze {history.published}")  # as every model does (macros/planner_statistics.sql)
         finally:
             con.close()
         return "postgres: marts, audit"
