@@ -57,8 +57,8 @@ class Warehouse:
         outcome = run_dbt(
             ["build", "--resource-type", "seed", "--resource-type", "model", *(["--full-refresh"] if reason else [])],
             target=self.engine.name,
-            variables={"as_of_date": as_of.isoformat()},
-            env=self.engine.dbt_env(),
+            # by environment, as credit-score build does: a changed var makes dbt parse everything again
+            env={**self.engine.dbt_env(), "CREDIT_SCORE_AS_OF_DATE": as_of.isoformat()},
         )
         failed = outcome.with_status("error", "fail", "runtime error")
         assert outcome.success and not failed, outcome.error or [f"{r.name}: {r.message}" for r in failed]
