@@ -67,11 +67,11 @@ def as_text(value: object) -> str:
     return str(value)
 
 
-def read_mart(database: Path) -> dict[str, dict[str, str]]:
-    """marts.customer_credit_score keyed by customer_id, every value as text ('' for null)."""
+def read_mart(database: Path, table: str = "marts.customer_credit_score") -> dict[str, dict[str, str]]:
+    """A published mart keyed by customer_id (the scores by default), every value as text ('' for null)."""
     con = duckdb.connect(str(database), read_only=True)
     try:
-        cursor = con.execute("select * from marts.customer_credit_score")
+        cursor = con.execute(f"select * from {table}")
         columns = [d[0] for d in cursor.description]
         return {row[0]: dict(zip(columns, map(as_text, row), strict=True)) for row in cursor.fetchall()}
     finally:
@@ -107,7 +107,13 @@ def load_steps(steps, database: Path | None = None, *, target: str | None = None
 
 
 # What BI reads, compared across engines and load orders (loaded_at is when a load ran: it differs).
-PUBLISHED = ("marts.customer_credit_score", "audit.rejected_records", "audit.reconciliation", "audit.deliveries")
+PUBLISHED = (
+    "marts.customer_credit_score",
+    "marts.customer_entitlements",
+    "audit.rejected_records",
+    "audit.reconciliation",
+    "audit.deliveries",
+)
 UNCOMPARED = {"loaded_at"}
 
 

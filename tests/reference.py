@@ -35,6 +35,25 @@ STAR_LABELS = {5: "五星", 4: "四星", 3: "三星", 2: "二星", 1: "一星", 
 # the mart's columns, in order, as its contract declares them
 COLUMNS = contract_columns()
 
+# SPEC 7's entitlements per star: credit line (yuan), points multiplier, grace days after arrears,
+# free SIM replacements a year, priority hotline, complaint response hours
+ENTITLEMENTS = {
+    0: ("0.00", "1.00", 0, 0, False, 72),
+    1: ("20.00", "1.00", 1, 0, False, 48),
+    2: ("50.00", "1.50", 1, 0, False, 48),
+    3: ("100.00", "2.00", 1, 3, True, 24),
+    4: ("200.00", "2.50", 1, 3, True, 24),
+    5: ("500.00", "3.00", 1, 3, True, 12),
+}
+ENTITLEMENT_COLUMNS = [
+    "credit_limit_yuan",
+    "points_multiplier",
+    "grace_days_after_arrears",
+    "free_sim_replacements_per_year",
+    "has_priority_hotline",
+    "complaint_response_hours",
+]
+
 
 def tenure_points(years: int) -> int:
     if years < 1:
@@ -176,6 +195,21 @@ def score(
             STAR_LABELS[level],
         ]
         rows[customer] = dict(zip(COLUMNS, (str(v) for v in values), strict=True))
+    return rows
+
+
+def entitlements(scored: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """marts.customer_entitlements for the mart's rows (SPEC 7), keyed by customer_id, values as text."""
+    rows = {}
+    for customer, row in scored.items():
+        values = ENTITLEMENTS[int(row["star_level"])]
+        rows[customer] = {
+            "customer_id": customer,
+            "as_of_date": row["as_of_date"],
+            "star_level": row["star_level"],
+            "star_label": row["star_label"],
+            **dict(zip(ENTITLEMENT_COLUMNS, (str(v) for v in values), strict=True)),
+        }
     return rows
 
 

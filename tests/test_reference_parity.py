@@ -1,6 +1,6 @@
-"""The mart agrees row by row, every column, with the independent implementation of SPEC on a
-generated data set of more than 10,000 customers plus adversarial boundary cases, at a month-end
-and at a mid-month as-of date."""
+"""The mart and its entitlements agree row by row, every column, with the independent implementation
+of SPEC on a generated data set of more than 10,000 customers plus adversarial boundary cases, at a
+month-end and at a mid-month as-of date."""
 
 import pytest
 
@@ -36,6 +36,9 @@ def test_mart_equals_reference(raw_folder, tmp_path, as_of, deliveries):
     mart = read_mart(database)
     assert len(expected) > 10_000
     assert differences(mart, expected) == []
+    # and each customer's entitlements are SPEC 7's for the star (every star occurs, see below)
+    entitled = read_mart(database, "marts.customer_entitlements")
+    assert differences(entitled, reference.entitlements(expected)) == []
     # the data really reaches the edges it is meant to test
     spend = {r["avg_monthly_spend"] for r in expected.values()}
     assert {"20.00", "20.01", "400.00", "400.01"} <= spend

@@ -1,12 +1,14 @@
-"""The rules live in the seeds: editing a CSV and rebuilding changes the scores with no SQL edit, and
-a broken band seed turns the build red, naming the test that caught it."""
+"""The rules live in the seeds: editing a CSV and rebuilding changes the scores (or the entitlements)
+with no SQL edit, and a broken band or entitlements seed turns the build red, naming the test that
+caught it."""
 
 from pathlib import Path
 
 import pytest
 
+from tests import reference
 from tests.conftest import MONTH_END
-from tests.helpers import EXAMPLES, copy_project, load_and_build, read_mart
+from tests.helpers import EXAMPLES, copy_project, differences, load_and_build, read_mart
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -41,6 +43,19 @@ BROKEN_BANDS = {
     "gap": ("tenure_bands.csv", "2_to_3_years,2,3,150", "2_to_3_years,2,2,150", "bands_are_contiguous"),
     "closed_top": ("star_levels.csv", "5,五星,Five stars,500,", "5,五星,Five stars,500,600", "bands_are_contiguous"),
     "points_decrease": ("spend_bands.csv", "over_400,400.00,,250", "over_400,400.00,,190", "values_never_decrease"),
+    # SPEC 7: each star has its entitlements exactly once
+    "star_without_entitlements": (
+        "star_entitlements.csv",
+        "3,100.00,2.0,1,3,true,24\n",
+        "",
+        "relationships_star_levels_star_level",
+    ),
+    "star_entitled_twice": (
+        "star_entitlements.csv",
+        "3,100.00,2.0,1,3,true,24\n",
+        "3,100.00,2.0,1,3,true,24\n3,120.00,2.0,1,3,true,24\n",
+        "unique_star_entitlements",
+    ),
 }
 
 
@@ -53,3 +68,33 @@ def test_a_broken_band_seed_fails_the_build(tmp_path, case):
     assert not report.ok
     failed = [r.name for r in report.failed]
     assert any(name.startswith(test_name) and seed.removesuffix(".csv") in name for name in failed), failed
+
+
+def test_editing_the_entitlements_seed_changes_the_credit_lines(tmp_path):
+    """An operator raises the 五星 credit line: the mart follows the CSV; every other customer keeps
+    SPEC 7's entitlements (the reference's, typed from SPEC, not read from the seed)."""
+    project = copy_project(tmp_path / "project")
+    edit(project / "seeds" / "star_entitlements.csv", "5,500.00,3.0,1,3,true,12", "5,800.00,3.0,1,3,true,12")
+    database = tmp_path / "warehouse.duckdb"
+    report = load_and_build(EXAMPLES, database, MONTH_END, project_dir=project)
+    assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
+    expected = reference.entitlements(read_mart(database))
+    for row in expected.values():
+        if row["star_level"] == "5":
+            row["credit_limit_yuan"] = "800.00"
+    assert any(row["star_level"] == "5" for row in expected.values()), "W01 is 五星"
+    assert differences(read_mart(database, "marts.customer_entitlements"), expected) == []
+
+
+def test_entitlements_given_by_the_wrong_star_fail_the_audit(tmp_path):
+    """The audit catches a model that hands a customer another star's entitlements (here: the star
+    below's): assert_entitlements_are_the_stars names it, and nothing is published."""
+    project = copy_project(tmp_path / "project")
+    edit(
+        project / "models" / "marts" / "customer_entitlements.sql",
+        "on scored.star_level = star_entitlements.star_level",
+        "on greatest(scored.star_level - 1, 0) = star_entitlements.star_level",
+    )
+    report = load_and_build(EXAMPLES, tmp_path / "warehouse.duckdb", MONTH_END, project_dir=project)
+    assert [r.name for r in report.failed] == ["assert_entitlements_are_the_stars"]
+    assert report.published is None
