@@ -193,6 +193,8 @@ def test_reader_role_reads_marts_and_nothing_else(pg_scenario):
             cur.execute("select count(*), sum(credit_score) from marts.customer_credit_score")
             rows, total = cur.fetchone()
             assert rows > 2000 and total != 0
+            cur.execute("select count(*) from marts.customer_entitlements")  # the billing system's feed
+            assert cur.fetchone()[0] == rows
             cur.execute("select count(*) from audit.reconciliation")
             assert cur.fetchone()[0] == 3
             cur.execute("select count(*) from audit.deliveries")
