@@ -60,7 +60,7 @@ def scenario_duckdb(scenario, tmp_path_factory):
 
 
 # The longest files first, so that `make test`'s two workers (pytest-xdist, a file per worker at a
-# time) finish together; the rest in alphabetical order.
+# time, --no-loadscope-reorder: in this order) finish together; the rest in alphabetical order.
 LONGEST_FIRST = ["test_spark.py", "test_postgres.py", "test_history.py", "test_cli.py", "test_deliveries.py"]
 
 
