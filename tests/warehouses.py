@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from credit_score import badrows
 from credit_score.bench.monthly import COMPARED_SCHEMAS, NOT_COMPARED, WHEN
+from credit_score.build import as_of_env
 from credit_score.dbt import run_dbt
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import DuckDBEngine
@@ -57,8 +58,7 @@ class Warehouse:
         outcome = run_dbt(
             ["build", "--resource-type", "seed", "--resource-type", "model", *(["--full-refresh"] if reason else [])],
             target=self.engine.name,
-            # by environment, as credit-score build does: a changed var makes dbt parse everything again
-            env={**self.engine.dbt_env(), "CREDIT_SCORE_AS_OF_DATE": as_of.isoformat()},
+            env={**self.engine.dbt_env(), **as_of_env(as_of)},
         )
         failed = outcome.with_status("error", "fail", "runtime error")
         assert outcome.success and not failed, outcome.error or [f"{r.name}: {r.message}" for r in failed]

@@ -91,7 +91,6 @@ def build(
     them each month."""
     started = time.perf_counter()
     engine = engines.get(target, database=database)
-    # the as-of date goes by environment, not --vars: a changed var makes dbt parse everything again
     variables = dict(extra_vars or {})
     with engine.lock():
         records = engine.deliveries()
@@ -115,7 +114,7 @@ def build(
             ],
             target=engine.name,
             variables=variables,
-            env={**engine.dbt_env(), "CREDIT_SCORE_AS_OF_DATE": as_of.isoformat()},
+            env={**engine.dbt_env(), **as_of_env(as_of)},
             project_dir=project_dir,
         )
         report = BuildReport(outcome, 0.0, None, [], full_refresh=refresh_reason)
@@ -128,6 +127,12 @@ def build(
         engine.after_dbt(as_of, published=report.published is not None)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def as_of_env(as_of: dt.date) -> dict[str, str]:
+    """How a dbt run is told its as-of date (macros/as_of_date.sql): by environment, not --vars,
+    because a changed var makes dbt parse the whole project again."""
+    return {"CREDIT_SCORE_AS_OF_DATE": as_of.isoformat()}
 
 
 def print_summary(report: BuildReport, as_of: dt.date) -> None:
