@@ -86,3 +86,15 @@
 {% macro spark__json_value_text(expression) -%}
     regexp_extract(to_json(array({{ expression }})), '^\\[(.*)\\]$', 1)
 {%- endmacro %}
+
+
+{#- A value as text (the engine's own rendering: integers plainly, a decimal with its scale). -#}
+{% macro text_of(expression) -%}
+    cast({{ expression }} as {{ dbt.type_string() }})
+{%- endmacro %}
+
+
+{#- Points as signed text: +50, +0, -200 (SPEC 7's explanation). -#}
+{% macro signed_text(expression) -%}
+    {{ dbt.concat(["case when " ~ expression ~ " >= 0 then '+' else '' end", text_of(expression)]) }}
+{%- endmacro %}

@@ -78,6 +78,14 @@ def read_mart(database: Path, table: str = "marts.customer_credit_score") -> dic
         con.close()
 
 
+def as_history(rows: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Mart rows as the history keeps them: its contract's columns (the mart's but the explanation)."""
+    from credit_score.contract import contract_columns
+
+    kept = set(contract_columns("customer_credit_score_history"))
+    return {key: {c: v for c, v in row.items() if c in kept} for key, row in rows.items()}
+
+
 def differences(actual: dict[str, dict[str, str]], expected: dict[str, dict[str, str]], limit: int = 20) -> list:
     """Readable differences between two marts keyed by customer_id: missing, extra, and column values."""
     found: list = []
@@ -110,6 +118,7 @@ def load_steps(steps, database: Path | None = None, *, target: str | None = None
 PUBLISHED = (
     "marts.customer_credit_score",
     "marts.customer_entitlements",
+    "marts.retention_watchlist",
     "audit.rejected_records",
     "audit.reconciliation",
     "audit.deliveries",

@@ -83,6 +83,21 @@ def star_level(score: int) -> int:
     return 0
 
 
+STAR_THRESHOLDS = {1: 100, 2: 200, 3: 300, 4: 400, 5: 500}  # the lowest score of each star above 准星
+
+
+def explanation(brand_name: str, years: int, average: Decimal, count: int, parts: tuple, total: int, level: int):
+    """SPEC 7: (score_explanation, next_star_label, points_to_next_star), the last two None at 五星."""
+    brand, tenure, spend, penalty = (f"{p:+d}" for p in parts)
+    text = (
+        f"{brand_name} {brand} · 网龄{years}年 {tenure} · 月均¥{average:.2f} {spend} · 停机{count}次 {penalty}"
+        f" = {total} → {STAR_LABELS[level]}"
+    )
+    if level == 5:
+        return text, None, None
+    return text, STAR_LABELS[level + 1], STAR_THRESHOLDS[level + 1] - total
+
+
 def _text(value: str | None) -> str | None:
     if value is None:
         return None
@@ -193,8 +208,9 @@ def score(
             total,
             level,
             STAR_LABELS[level],
+            *explanation(brand_name, years, average, count, parts, total, level),
         ]
-        rows[customer] = dict(zip(COLUMNS, (str(v) for v in values), strict=True))
+        rows[customer] = dict(zip(COLUMNS, ("" if v is None else str(v) for v in values), strict=True))
     return rows
 
 
@@ -210,6 +226,95 @@ def entitlements(scored: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]
             "star_label": row["star_label"],
             **dict(zip(ENTITLEMENT_COLUMNS, (str(v) for v in values), strict=True)),
         }
+    return rows
+
+
+WATCHLIST_COLUMNS = [
+    "customer_id",
+    "as_of_date",
+    "msisdn_masked",
+    "brand_name",
+    "previous_star_level",
+    "star_level",
+    "previous_avg_monthly_spend",
+    "avg_monthly_spend",
+    "risk_signals",
+    "value_at_risk_yuan",
+    "priority",
+]
+
+
+def watchlist(
+    previous: dict[str, dict[str, str]],
+    current: dict[str, dict[str, str]],
+    billing: Iterable[dict],
+    suspensions: Iterable[dict],
+    as_of: dt.date,
+    *,
+    min_star: int = 4,
+    drop_share: Fraction = Fraction(3, 10),
+) -> dict[str, dict[str, str]]:
+    """SPEC 7's retention watchlist on as_of, from the scores of the previous as-of date and of as_of
+    (score()'s rows), keyed by customer_id, values as text."""
+    previous_as_of = dt.date.fromisoformat(next(iter(previous.values()))["as_of_date"]) if previous else None
+    watched = {c: row for c, row in previous.items() if int(row["star_level"]) >= min_star}
+    window_end = last_complete_month(as_of)
+    latest_months = {add_months(window_end, -k) for k in range(3)}
+    months_before = {add_months(window_end, -k) for k in range(3, 6)}
+    latest: dict[str, Fraction] = defaultdict(Fraction)
+    before: dict[str, Fraction] = defaultdict(Fraction)
+    for bill in billing:
+        customer = bill["customer_id"].strip()
+        if customer not in watched:
+            continue
+        month = parse_bill_month(bill["bill_month"])
+        amount = Fraction(Decimal(bill["amount"].strip()))
+        if month in latest_months:
+            latest[customer] += amount
+        elif month in months_before:
+            before[customer] += amount
+    suspended: set[str] = set()
+    for s in suspensions:
+        day = dt.datetime.fromisoformat(s["suspended_at"].strip()).date()
+        reason = (_text(s.get("reason_code")) or "").upper()
+        if previous_as_of < day <= as_of and reason not in HARMLESS_REASONS:
+            suspended.add(s["customer_id"].strip())
+
+    listed = []
+    for customer, was in watched.items():
+        now = current.get(customer)
+        if now is None:
+            signals = ["left"]
+        else:
+            signals = [
+                name
+                for name, holds in (
+                    ("star_down", int(now["star_level"]) < int(was["star_level"])),
+                    ("spend_drop", before[customer] > 0 and latest[customer] < before[customer] * (1 - drop_share)),
+                    ("new_suspension", customer in suspended),
+                )
+                if holds
+            ]
+        if signals:
+            value = Decimal(was["avg_monthly_spend"]) * 12
+            listed.append((customer, was, now, signals, value))
+    listed.sort(key=lambda item: (-item[4], item[0].encode()))
+    rows = {}
+    for priority, (customer, was, now, signals, value) in enumerate(listed, start=1):
+        values = [
+            customer,
+            as_of.isoformat(),
+            (now or was)["msisdn_masked"],
+            (now or was)["brand_name"],
+            was["star_level"],
+            now["star_level"] if now else "",
+            was["avg_monthly_spend"],
+            now["avg_monthly_spend"] if now else "",
+            ",".join(signals),
+            f"{value:.2f}",
+            priority,
+        ]
+        rows[customer] = dict(zip(WATCHLIST_COLUMNS, (str(v) for v in values), strict=True))
     return rows
 
 

@@ -16,7 +16,7 @@ from credit_score.build import build
 from credit_score.engines.duckdb import SERVED, WORK, attached, duckdb_history
 from credit_score.settings import month_ends, parse_month, work_path
 from tests import reference
-from tests.helpers import EXAMPLES, as_text, differences, load_and_build, write_folder
+from tests.helpers import EXAMPLES, as_history, as_text, differences, load_and_build, write_folder
 
 SEPTEMBER, OCTOBER, AUGUST = dt.date(2026, 9, 30), dt.date(2026, 10, 31), dt.date(2026, 8, 31)
 
@@ -73,7 +73,7 @@ def test_each_month_holds_exactly_that_months_scores(two_months):
     assert set(after_october) == {SEPTEMBER, OCTOBER}
     for month in (SEPTEMBER, OCTOBER):
         expected = reference.score_folder(EXAMPLES, month)
-        assert differences(after_october[month], expected) == []
+        assert differences(after_october[month], as_history(expected)) == []
     assert after_october[SEPTEMBER] == after_september[SEPTEMBER], "adding October changed September"
     assert mart_as_of(database) == {OCTOBER}, "the mart holds the latest build"
 
@@ -96,7 +96,7 @@ def test_rebuilding_a_month_replaces_it_and_only_it(tmp_path):
     assert load_and_build(folder, database, OCTOBER).ok
     after = history(database)
     assert gone in before[OCTOBER] and gone not in after[OCTOBER]
-    assert differences(after[OCTOBER], reference.score_folder(folder, OCTOBER)) == []
+    assert differences(after[OCTOBER], as_history(reference.score_folder(folder, OCTOBER))) == []
     assert after[OCTOBER] != before[OCTOBER]
     assert after[SEPTEMBER] == before[SEPTEMBER]
 
@@ -163,7 +163,7 @@ def test_backfill_builds_each_month_once(tmp_path):
     months = history(database)
     assert sorted(months) == [dt.date(2026, 7, 31), AUGUST, SEPTEMBER]
     for month, rows in months.items():
-        assert differences(rows, reference.score_folder(EXAMPLES, month)) == []
+        assert differences(rows, as_history(reference.score_folder(EXAMPLES, month))) == []
     assert mart_as_of(database) == {SEPTEMBER}
 
 

@@ -1,6 +1,9 @@
-"""The mart and its entitlements agree row by row, every column, with the independent implementation
-of SPEC on a generated data set of more than 10,000 customers plus adversarial boundary cases, at a
-month-end and at a mid-month as-of date."""
+"""The mart, its entitlements and the retention watchlist agree row by row, every column, with the
+independent implementation of SPEC on a generated data set of more than 10,000 customers plus
+adversarial boundary cases: at two consecutive month-ends (the watchlist compares them) and at a
+mid-month as-of date."""
+
+import datetime as dt
 
 import pytest
 
@@ -9,6 +12,8 @@ from credit_score.generate import generate
 from tests import adversarial, reference
 from tests.conftest import MID_MONTH, MONTH_END
 from tests.helpers import DELIVERED, differences, load_steps, read_mart, split_into_deliveries, write_folder
+
+SEPTEMBER = dt.date(2026, 9, 30)
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +35,12 @@ def test_mart_equals_reference(raw_folder, tmp_path, as_of, deliveries):
     folder, tables = raw_folder
     database = tmp_path / "warehouse.duckdb"
     load_steps(split_into_deliveries(folder, tmp_path, deliveries, DELIVERED), database)
+    previous = None
+    if as_of == MONTH_END:  # the month-end before first: the watchlist compares the two
+        previous = reference.score(tables["subscriptions"], tables["billing"], tables["suspensions"], SEPTEMBER)
+        report = build(SEPTEMBER, database=database)
+        assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
+        assert differences(read_mart(database), previous) == []
     report = build(as_of, database=database)
     assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
     expected = reference.score(tables["subscriptions"], tables["billing"], tables["suspensions"], as_of)
@@ -39,6 +50,16 @@ def test_mart_equals_reference(raw_folder, tmp_path, as_of, deliveries):
     # and each customer's entitlements are SPEC 7's for the star (every star occurs, see below)
     entitled = read_mart(database, "marts.customer_entitlements")
     assert differences(entitled, reference.entitlements(expected)) == []
+    # the retention watchlist: against September at the month-end; nothing earlier mid-month
+    watchlist = read_mart(database, "marts.retention_watchlist")
+    if previous is None:
+        assert watchlist == {}
+    else:
+        wanted = reference.watchlist(previous, expected, tables["billing"], tables["suspensions"], as_of)
+        assert differences(watchlist, wanted) == []
+        signals = {s for row in wanted.values() for s in row["risk_signals"].split(",")}
+        assert signals == {"left", "star_down", "spend_drop", "new_suspension"}, "every signal occurs"
+        assert any("," in row["risk_signals"] for row in wanted.values()), "and several together"
     # the data really reaches the edges it is meant to test
     spend = {r["avg_monthly_spend"] for r in expected.values()}
     assert {"20.00", "20.01", "400.00", "400.01"} <= spend

@@ -17,7 +17,7 @@ from credit_score.build import BuildRefused, build
 from credit_score.engines import spark
 from credit_score.engines.spark_cluster import standalone_cluster
 from tests.conftest import MID_MONTH, MONTH_END
-from tests.helpers import as_text, differences, load_steps, project_unit_tests, read_published
+from tests.helpers import as_history, as_text, differences, load_steps, project_unit_tests, read_published
 from tests.warehouses import SparkWarehouse, assert_equal_to_full_refresh
 
 
@@ -108,7 +108,7 @@ def test_spark_history_keeps_each_date_in_its_partition(spark_scenario, scenario
         )
         columns = [d[0] for d in cursor.description]
         month = {row[0]: dict(zip(columns, map(as_text, row), strict=True)) for row in cursor.fetchall()}
-        assert differences(month, scenario_duckdb[1][as_of].mart) == []
+        assert differences(month, as_history(scenario_duckdb[1][as_of].mart)) == []
 
 
 def test_spark_refuses_a_month_whose_bills_have_not_arrived(spark_scenario):

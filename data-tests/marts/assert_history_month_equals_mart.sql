@@ -1,13 +1,15 @@
 {#
     The history's rows for the as-of date just built are exactly the mart's rows: none missing, none
-    extra, every column equal (a rebuilt month is replaced, not added to).  Returns the rows that are
-    on one side only, with the side they are on.
+    extra, every column the history keeps equal (a rebuilt month is replaced, not added to).  Returns
+    the rows that are on one side only, with the side they are on.
 #}
-{#- the mart's columns as its contract declares them (models/marts/_marts__models.yml) -#}
+{#- the history's columns as its contract declares them (models/marts/_marts__models.yml): the mart's
+    but the explanation, which follows from them and the star seed -#}
 {%- set columns = [] -%}
 {%- if execute -%}
-    {%- set mart = graph.nodes.values() | selectattr('name', 'equalto', 'customer_credit_score') | first -%}
-    {%- set columns = mart.columns.keys() | list -%}
+    {%- set history = graph.nodes.values()
+        | selectattr('name', 'equalto', 'customer_credit_score_history') | first -%}
+    {%- set columns = history.columns.keys() | list -%}
 {%- endif -%}
 
 with

@@ -53,10 +53,7 @@ suspensions_in_lookback as (
     select
         suspensions.customer_id,
         suspension_reasons.reason_code is null as is_unknown_reason,
-        coalesce(
-            suspension_reasons.is_penalised,
-            {{ 'true' if var('penalise_unknown_suspension_reasons') else 'false' }}
-        ) as is_penalised
+        {{ is_penalised('suspension_reasons.is_penalised') }} as is_penalised
     from suspensions
     inner join lookback
         on

@@ -32,7 +32,10 @@ final as (
         cast(suspension_points as integer) as suspension_points,
         cast(credit_score as integer) as credit_score,
         cast(star_level as integer) as star_level,
-        cast(star_label as {{ dbt.type_string() }}) as star_label
+        cast(star_label as {{ dbt.type_string() }}) as star_label,
+        cast(score_explanation as {{ dbt.type_string() }}) as score_explanation,
+        cast(next_star_label as {{ dbt.type_string() }}) as next_star_label,
+        cast(points_to_next_star as integer) as points_to_next_star
     from scored
 
 )

@@ -108,32 +108,49 @@ totalled as (
 
 )
 
+published as (
+
+    select
+        customer_id,
+        date '{as_of}' as as_of_date,
+        case
+            when regexp_full_match(msisdn, '[0-9]{{11}}') then left(msisdn, 3) || '****' || right(msisdn, 4)
+        end as msisdn_masked,
+        brand_code,
+        case brand_code when 'G001' then '全球通' when 'G010' then '动感地带' when 'GS03' then '动感地带' else '神州行' end
+            as brand_name,
+        activation_date,
+        cast(months_on_net as integer) as months_on_net,
+        cast(tenure_years as integer) as tenure_years,
+        cast(spend_months as integer) as spend_months,
+        cast(cast(avg_fen as decimal(18, 0)) * 0.01 as decimal(18, 2)) as avg_monthly_spend,
+        cast(suspension_count as integer) as suspension_count,
+        brand_points,
+        tenure_points,
+        spend_points,
+        cast(suspension_points as integer) as suspension_points,
+        cast(credit_score as integer) as credit_score,
+        case
+            when credit_score >= 500 then 5 when credit_score >= 400 then 4 when credit_score >= 300 then 3
+            when credit_score >= 200 then 2 when credit_score >= 100 then 1 else 0
+        end as star_level,
+        case
+            when credit_score >= 500 then '五星' when credit_score >= 400 then '四星' when credit_score >= 300 then '三星'
+            when credit_score >= 200 then '二星' when credit_score >= 100 then '一星' else '准星'
+        end as star_label
+    from totalled
+
+)
+
+-- SPEC 7: the score read aloud, and the next star (none above 五星)
 select
-    customer_id,
-    date '{as_of}' as as_of_date,
-    case
-        when regexp_full_match(msisdn, '[0-9]{{11}}') then left(msisdn, 3) || '****' || right(msisdn, 4)
-    end as msisdn_masked,
-    brand_code,
-    case brand_code when 'G001' then '全球通' when 'G010' then '动感地带' when 'GS03' then '动感地带' else '神州行' end
-        as brand_name,
-    activation_date,
-    cast(months_on_net as integer) as months_on_net,
-    cast(tenure_years as integer) as tenure_years,
-    cast(spend_months as integer) as spend_months,
-    cast(cast(avg_fen as decimal(18, 0)) * 0.01 as decimal(18, 2)) as avg_monthly_spend,
-    cast(suspension_count as integer) as suspension_count,
-    brand_points,
-    tenure_points,
-    spend_points,
-    cast(suspension_points as integer) as suspension_points,
-    cast(credit_score as integer) as credit_score,
-    case
-        when credit_score >= 500 then 5 when credit_score >= 400 then 4 when credit_score >= 300 then 3
-        when credit_score >= 200 then 2 when credit_score >= 100 then 1 else 0
-    end as star_level,
-    case
-        when credit_score >= 500 then '五星' when credit_score >= 400 then '四星' when credit_score >= 300 then '三星'
-        when credit_score >= 200 then '二星' when credit_score >= 100 then '一星' else '准星'
-    end as star_label
-from totalled
+    *,
+    printf(
+        '%s %+d · 网龄%d年 %+d · 月均¥%s %+d · 停机%d次 %+d = %d → %s',
+        brand_name, brand_points, tenure_years, tenure_points, cast(avg_monthly_spend as varchar), spend_points,
+        suspension_count, suspension_points, credit_score, star_label
+    ) as score_explanation,
+    case star_level when 0 then '一星' when 1 then '二星' when 2 then '三星' when 3 then '四星' when 4 then '五星' end
+        as next_star_label,
+    case when star_level < 5 then cast((star_level + 1) * 100 - credit_score as integer) end as points_to_next_star
+from published

@@ -34,6 +34,12 @@ def _months_back(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, last))
 
 
+def _yuan(fen: int) -> str:
+    """Integer fen as yuan with 2 decimals, exactly (-530 -> -5.30)."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
 def score(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     d = pd.Timestamp(as_of)
     subs = _read(data_dir / "subscriptions.csv")
@@ -106,6 +112,28 @@ def score(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     out["credit_score"] = out["brand_points"] + out["tenure_points"] + out["spend_points"] + out["suspension_points"]
     out["star_level"] = np.select([out["credit_score"] >= t for t in (500, 400, 300, 200, 100)], [5, 4, 3, 2, 1], 0)
     out["star_label"] = [STARS[level] for level in out["star_level"]]
+    # SPEC 7: the score read aloud, and the next star (none above 五星)
+    out["score_explanation"] = [
+        f"{name} {bp:+d} · 网龄{years}年 {tp:+d} · 月均¥{_yuan(fen)} {sp:+d} · 停机{count}次 {pp:+d}"
+        f" = {total} → {label}"
+        for name, bp, years, tp, fen, sp, count, pp, total, label in zip(
+            out["brand_name"],
+            out["brand_points"],
+            out["tenure_years"],
+            out["tenure_points"],
+            out["avg_fen"],
+            out["spend_points"],
+            out["suspension_count"],
+            out["suspension_points"],
+            out["credit_score"],
+            out["star_label"],
+            strict=True,
+        )
+    ]
+    out["next_star_label"] = [STARS[level + 1] if level < 5 else None for level in out["star_level"]]
+    out["points_to_next_star"] = (
+        ((out["star_level"] + 1) * 100 - out["credit_score"]).where(out["star_level"] < 5).astype("Int64")
+    )
     digits = out["msisdn"].str.fullmatch(r"[0-9]{11}").fillna(False)
     masked = out["msisdn"].str.slice(0, 3) + "****" + out["msisdn"].str.slice(7, 11)
     out["msisdn_masked"] = masked.where(digits, None)
@@ -131,5 +159,8 @@ def score(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
             "credit_score",
             "star_level",
             "star_label",
+            "score_explanation",
+            "next_star_label",
+            "points_to_next_star",
         ]
     ]
