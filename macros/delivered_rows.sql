@@ -148,6 +148,32 @@ distinct_rows as (
 {%- endmacro %}
 
 
+
+{#-
+    The columns each validation model ends with: the row's outcome (rejection_reason, and raw_values,
+    the delivered text as JSON from the (key, column) pairs `raw_values`, built only where the row
+    is rejected: JSON for every accepted row would be most of the cost) and its bookkeeping from
+    delivered_rows_ctes.  int_delivered_rows_unioned reads them of all three models.
+-#}
+{% macro delivered_row_outcome_columns() -%}
+    {{ return([
+        'rejection_reason', 'raw_values', 'copies', 'file_line',
+        'first_delivered_on', 'latest_delivered_on', 'loaded_through',
+    ]) }}
+{%- endmacro %}
+
+{% macro delivered_row_outcome(raw_values) -%}
+    {%- set expressions = {
+        'raw_values': 'case when rejection_reason is not null then ' ~ json_object_text(raw_values) ~ ' end',
+        'copies': 'cast(copies as integer)',
+        'loaded_through': loaded_through(),
+    } -%}
+    {%- for column in delivered_row_outcome_columns() %}
+        {{ expressions[column] ~ ' as ' ~ column if column in expressions else column }}
+        {{- ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
 {#- Text compared byte by byte, whatever the database's collation (PostgreSQL's may sort by locale). -#}
 {% macro byte_order(expression) -%}
     {{ return(adapter.dispatch('byte_order', 'credit_score')(expression)) }}

@@ -74,27 +74,20 @@ final as (
         -- strings
         bill_month_text,
         amount_text,
-        rejection_reason,
-        -- only where someone will read it: building JSON for every accepted row is most of the cost
-        case when rejection_reason is not null then {{ json_object_text([
+
+        -- numbers
+        amount,
+
+        -- dates
+        bill_month,
+
+        -- outcome and bookkeeping (macros/delivered_rows.sql)
+        {{ delivered_row_outcome([
             ('bill_id', 'bill_id'),
             ('customer_id', 'customer_id'),
             ('bill_month', 'bill_month_text'),
             ('amount', 'amount_text'),
-        ]) }} end as raw_values,
-
-        -- numbers
-        amount,
-        cast(copies as integer) as copies,
-        file_line,
-
-        -- dates
-        bill_month,
-        first_delivered_on,
-        latest_delivered_on,
-
-        -- timestamps
-        {{ loaded_through() }} as loaded_through
+        ]) }}
     from judged
 
 )

@@ -2,8 +2,15 @@
 
 {#-
     The outcome of every distinct delivered row of the three tables, in one relation: what the audit
-    models read (the quarantine, and the accounting per delivery and per table).
+    models read (the quarantine, and the accounting per delivery and per table).  Each validation
+    model ends with the same outcome columns (delivered_row_outcome_columns).
 -#}
+{%- set record_ids = {
+    'subscriptions': 'customer_id',
+    'billing': 'bill_id',
+    'suspensions': 'suspension_id',
+} %}
+
 with
 
 subscriptions as (
@@ -26,45 +33,18 @@ suspensions as (
 
 unioned as (
 
-    select
-        'subscriptions' as source_table,
-        customer_id as record_id,
-        customer_id,
-        delivery_id,
-        rejection_reason,
-        raw_values,
-        copies,
-        file_line,
-        loaded_through
-    from subscriptions
-
-    union all
-
-    select
-        'billing' as source_table,
-        bill_id as record_id,
-        customer_id,
-        delivery_id,
-        rejection_reason,
-        raw_values,
-        copies,
-        file_line,
-        loaded_through
-    from billing
-
-    union all
-
-    select
-        'suspensions' as source_table,
-        suspension_id as record_id,
-        customer_id,
-        delivery_id,
-        rejection_reason,
-        raw_values,
-        copies,
-        file_line,
-        loaded_through
-    from suspensions
+    {% for source_table, record_id in record_ids.items() %}
+        select
+            '{{ source_table }}' as source_table,
+            {{ record_id }} as record_id,
+            customer_id,
+            delivery_id,
+            {{ delivered_row_outcome_columns() | join(',\n            ') }}
+        from {{ source_table }}
+        {% if not loop.last %}
+            union all
+        {% endif %}
+    {%- endfor %}
 
 )
 

@@ -90,20 +90,6 @@ final as (
         activation_date_text,
         termination_date_text,
         updated_at_text,
-        rejection_reason,
-        -- only where someone will read it: building JSON for every accepted row is most of the cost
-        case when rejection_reason is not null then {{ json_object_text([
-            ('customer_id', 'customer_id'),
-            ('msisdn_masked', 'msisdn_masked'),
-            ('brand_code', 'brand_code'),
-            ('activation_date', 'activation_date_text'),
-            ('termination_date', 'termination_date_text'),
-            ('updated_at', 'updated_at_text'),
-        ]) }} end as raw_values,
-
-        -- numbers
-        cast(copies as integer) as copies,
-        file_line,
 
         -- booleans
         has_valid_msisdn,
@@ -111,12 +97,19 @@ final as (
         -- dates
         activation_date,
         termination_date,
-        first_delivered_on,
-        latest_delivered_on,
 
         -- timestamps
         updated_at,
-        {{ loaded_through() }} as loaded_through{{ spark_key_bucket('key_hash') }}  -- noqa: LT02
+
+        -- outcome and bookkeeping (macros/delivered_rows.sql)
+        {{ delivered_row_outcome([
+            ('customer_id', 'customer_id'),
+            ('msisdn_masked', 'msisdn_masked'),
+            ('brand_code', 'brand_code'),
+            ('activation_date', 'activation_date_text'),
+            ('termination_date', 'termination_date_text'),
+            ('updated_at', 'updated_at_text'),
+        ]) }}{{ spark_key_bucket('key_hash') }}  -- noqa: LT02
     from judged
 
 )

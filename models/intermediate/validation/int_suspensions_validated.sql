@@ -75,29 +75,22 @@ final as (
         reason_code,
         suspended_at_text,
         resumed_at_text,
-        rejection_reason,
-        -- only where someone will read it: building JSON for every accepted row is most of the cost
-        case when rejection_reason is not null then {{ json_object_text([
+
+        -- dates
+        suspended_date,
+
+        -- timestamps
+        suspended_at,
+        resumed_at,
+
+        -- outcome and bookkeeping (macros/delivered_rows.sql)
+        {{ delivered_row_outcome([
             ('suspension_id', 'suspension_id'),
             ('customer_id', 'customer_id'),
             ('suspended_at', 'suspended_at_text'),
             ('resumed_at', 'resumed_at_text'),
             ('reason_code', 'reason_code'),
-        ]) }} end as raw_values,
-
-        -- numbers
-        cast(copies as integer) as copies,
-        file_line,
-
-        -- dates
-        suspended_date,
-        first_delivered_on,
-        latest_delivered_on,
-
-        -- timestamps
-        suspended_at,
-        resumed_at,
-        {{ loaded_through() }} as loaded_through{{ spark_key_bucket('key_hash') }}  -- noqa: LT02
+        ]) }}{{ spark_key_bucket('key_hash') }}  -- noqa: LT02
     from judged
 
 )
