@@ -106,7 +106,7 @@ totalled as (
     select *, brand_points + tenure_points + spend_points + suspension_points as credit_score
     from scored
 
-)
+),
 
 published as (
 
