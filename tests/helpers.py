@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import shutil
 from decimal import Decimal
@@ -76,6 +77,12 @@ def read_mart(database: Path, table: str = "marts.customer_credit_score") -> dic
         return {row[0]: dict(zip(columns, map(as_text, row), strict=True)) for row in cursor.fetchall()}
     finally:
         con.close()
+
+
+def expected_rows(as_of: dt.date) -> dict[str, dict[str, str]]:
+    """The worked examples' expected mart rows at as_of (tests/data/examples), keyed by customer_id."""
+    with (EXAMPLES / f"expected_{as_of.isoformat()}.csv").open(newline="", encoding="utf-8") as f:
+        return {r["customer_id"]: r for r in csv.DictReader(f)}
 
 
 def as_history(rows: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:

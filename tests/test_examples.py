@@ -1,7 +1,5 @@
 """The twelve worked subscribers of SPEC give exactly the expected mart rows, every column."""
 
-import datetime as dt
-
 import pytest
 
 from credit_score.build import build
@@ -11,16 +9,12 @@ from tests.helpers import (
     DELIVERED,
     EXAMPLES,
     differences,
+    expected_rows,
     load_steps,
     project_unit_tests,
     read_mart,
     split_into_deliveries,
 )
-
-
-def expected_rows(as_of: dt.date) -> dict[str, dict[str, str]]:
-    rows = reference.read_csv(EXAMPLES / f"expected_{as_of.isoformat()}.csv")
-    return {r["customer_id"]: r for r in rows}
 
 
 @pytest.mark.parametrize("as_of", [MONTH_END, MID_MONTH], ids=str)

@@ -151,7 +151,7 @@ def run_mart(con, sql, subscriptions, bills, suspensions) -> dict[str, dict[str,
 
 
 @settings(
-    max_examples=120,
+    max_examples=80,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
