@@ -8,20 +8,15 @@
     watchlist_spend_drop_share) times the three before, those being positive) and new_suspension
     (a penalised suspension after the previous date, up to D).  Ranked by the value at risk, twelve
     times the previous average monthly spend; ties by customer_id.  Empty when the history has no
-    earlier date.
+    earlier date.  Read from the history alone: D's rows (written there first) and the previous date's.
 -#}
 with
 
-scores as (
-
-    select * from {{ ref('customer_credit_score') }}
-
-),
-
 history as (
 
+    -- D's rows are in the history already (it is built from the mart first, and tested equal to it)
     select * from {{ ref('customer_credit_score_history') }}
-    where as_of_date < {{ as_of_date() }}
+    where as_of_date <= {{ as_of_date() }}
 
 ),
 
@@ -44,9 +39,17 @@ suspension_reasons as (
 
 ),
 
+scores as (
+
+    select * from history
+    where as_of_date = {{ as_of_date() }}
+
+),
+
 previous_date as (
 
     select max(as_of_date) as previous_as_of_date from history
+    where as_of_date < {{ as_of_date() }}
 
 ),
 
