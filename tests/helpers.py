@@ -122,10 +122,12 @@ def load_steps(steps, database: Path | None = None, *, target: str | None = None
 
 
 # What BI reads, compared across engines and load orders (loaded_at is when a load ran: it differs).
+# Not marts.retention_watchlist: it depends on the history's earlier dates, and the engines' runs of
+# the scenario build different dates (DuckDB's September build is part of its delivery story); the
+# reference comparison (test_reference_parity.py) proves it.
 PUBLISHED = (
     "marts.customer_credit_score",
     "marts.customer_entitlements",
-    "marts.retention_watchlist",
     "audit.rejected_records",
     "audit.reconciliation",
     "audit.deliveries",
