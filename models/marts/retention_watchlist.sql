@@ -64,31 +64,40 @@ previously_valued as (
 
 ),
 
+spend_months as (
+
+    -- the spend window's six months, split into the latest three and the three before them
+    select
+        {{ add_months(last_complete_month_start(as_of_date()), -6) }} as before_window,
+        {{ add_months(last_complete_month_start(as_of_date()), -3) }} as last_of_first_three,
+        {{ last_complete_month_start(as_of_date()) }} as window_end_month
+
+),
+
 spend_halves as (
 
-    -- per candidate, the spend window's latest three months and the three before them, in fen
+    -- per candidate, the two halves' spend, in fen
     select
         customer_months.customer_id,
         sum(
             case
-                when customer_months.bill_month > {{ add_months(last_complete_month_start(as_of_date()), -3) }}
-                    then customer_months.spend_fen
+                when customer_months.bill_month > spend_months.last_of_first_three then customer_months.spend_fen
                 else 0
             end
         ) as latest_three_months_fen,
         sum(
             case
-                when customer_months.bill_month <= {{ add_months(last_complete_month_start(as_of_date()), -3) }}
-                    then customer_months.spend_fen
+                when customer_months.bill_month <= spend_months.last_of_first_three then customer_months.spend_fen
                 else 0
             end
         ) as three_months_before_fen
     from customer_months
     inner join previously_valued
         on customer_months.customer_id = previously_valued.customer_id
-    where
-        customer_months.bill_month > {{ add_months(last_complete_month_start(as_of_date()), -6) }}
-        and customer_months.bill_month <= {{ last_complete_month_start(as_of_date()) }}
+    inner join spend_months
+        on
+            customer_months.bill_month > spend_months.before_window
+            and customer_months.bill_month <= spend_months.window_end_month
     group by customer_months.customer_id
 
 ),
