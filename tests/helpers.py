@@ -12,6 +12,7 @@ import duckdb
 import yaml
 
 from credit_score.build import BuildReport, build
+from credit_score.contract import contract_columns
 from credit_score.load import load, write_csv_tables
 from credit_score.settings import PROJECT_DIR
 
@@ -87,8 +88,6 @@ def expected_rows(as_of: dt.date) -> dict[str, dict[str, str]]:
 
 def as_history(rows: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     """Mart rows as the history keeps them: its contract's columns (the mart's but the explanation)."""
-    from credit_score.contract import contract_columns
-
     kept = set(contract_columns("customer_credit_score_history"))
     return {key: {c: v for c, v in row.items() if c in kept} for key, row in rows.items()}
 

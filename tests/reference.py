@@ -76,14 +76,11 @@ def spend_points(avg: Decimal) -> int:
     return 250
 
 
-def star_level(score: int) -> int:
-    for threshold, level in ((500, 5), (400, 4), (300, 3), (200, 2), (100, 1)):
-        if score >= threshold:
-            return level
-    return 0
-
-
 STAR_THRESHOLDS = {1: 100, 2: 200, 3: 300, 4: 400, 5: 500}  # the lowest score of each star above 准星
+
+
+def star_level(score: int) -> int:
+    return max((level for level, threshold in STAR_THRESHOLDS.items() if score >= threshold), default=0)
 
 
 def explanation(brand_name: str, years: int, average: Decimal, count: int, parts: tuple, total: int, level: int):

@@ -21,7 +21,8 @@ PR_SET_PDEATHSIG = 1
 
 def die_with_parent(parent_pid: int, *, forked_by_server: bool = False) -> None:
     """Call first thing in a child: the kernel kills it when its parent dies.  parent_pid is the
-    harness; with forked_by_server the kernel parent is the fork server, which dies with it."""
+    harness; with forked_by_server the kernel parent is the fork server, which this child keeps
+    alive, so the child watches the harness itself (_exit_when_ended)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if forked_by_server:
