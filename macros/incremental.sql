@@ -262,3 +262,24 @@
         1 = 0
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+    SQL: a condition on the rows of a model built from the history's consecutive dates (as_of_date
+    and previous_as_of_date: the latest earlier date in the history) that holds for the build's date
+    and the next date after it, the only dates whose previous date is at most the build's: a month
+    built late (or again) becomes the next date's previous one.
+-#}
+{% macro build_and_next_date() -%}
+    (as_of_date >= {{ as_of_date() }} and previous_as_of_date <= {{ as_of_date() }})
+{%- endmacro %}
+
+
+{#-
+    The contracted text type (the marts' YAML anchor &text_type): string on Spark, varchar elsewhere.
+    An incremental model casts its text columns to it, because on_schema_change compares the types
+    of the new rows with the table's and PostgreSQL's text is not its varchar.
+-#}
+{% macro contract_text_type() -%}
+    {{ return('string' if target.type == 'spark' else 'varchar') }}
+{%- endmacro %}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 from fractions import Fraction
@@ -313,6 +313,45 @@ def watchlist(
         ]
         rows[customer] = dict(zip(WATCHLIST_COLUMNS, (str(v) for v in values), strict=True))
     return rows
+
+
+STAR_CHANGE_PARTS = ["brand_points", "tenure_points", "spend_points", "suspension_points"]
+
+
+def star_changes(
+    previous: dict[str, dict[str, str]], current: dict[str, dict[str, str]], previous_as_of: dt.date, as_of: dt.date
+) -> dict[str, dict[str, str]]:
+    """SPEC 7's customer_star_changes on as_of against the previous as-of date (score()'s rows of both),
+    keyed by customer_id, values as text ('' for null)."""
+    rows = {}
+    for customer in previous.keys() | current.keys():
+        was, now = previous.get(customer), current.get(customer)
+        if was is None:
+            change = "new"
+        elif now is None:
+            change = "left"
+        else:
+            before, after = int(was["star_level"]), int(now["star_level"])
+            change = "up" if after > before else "down" if after < before else "same"
+        both = was is not None and now is not None
+        row = {
+            "customer_id": customer,
+            "as_of_date": as_of.isoformat(),
+            "previous_as_of_date": previous_as_of.isoformat(),
+            "previous_star_level": was["star_level"] if was else "",
+            "star_level": now["star_level"] if now else "",
+            "change_type": change,
+            "score_change": str(int(now["credit_score"]) - int(was["credit_score"])) if both else "",
+        }
+        for part in STAR_CHANGE_PARTS:
+            row[f"{part}_change"] = str(int(now[part]) - int(was[part])) if both else ""
+        rows[customer] = row
+    return rows
+
+
+def migration_matrix(changes: dict[str, dict[str, str]]) -> dict[tuple[str, str], int]:
+    """SPEC 7's star_migration_matrix of one date: {(from star, to star): customers}, '' for new / left."""
+    return dict(Counter((row["previous_star_level"], row["star_level"]) for row in changes.values()))
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -1,4 +1,6 @@
-"""marts.customer_credit_score_history: one month per build, incremental and idempotent (DuckDB).
+"""marts.customer_credit_score_history: one month per build, incremental and idempotent (DuckDB); the
+marts built from it (the star changes, the migration matrix) kept in step with it through failed and
+killed builds.
 
 Expected rows come from the independent reference (tests/reference.py), never from the mart.
 """
@@ -38,6 +40,18 @@ def history(database) -> dict[dt.date, dict[str, dict[str, str]]]:
         con.close()
 
 
+def movements(database) -> dict[str, list[tuple[str, ...]]]:
+    """The published star changes and migration matrix, as sorted rows of text."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        return {
+            table: sorted(tuple(map(as_text, row)) for row in con.execute(f"select * from marts.{table}").fetchall())
+            for table in ("customer_star_changes", "star_migration_matrix")
+        }
+    finally:
+        con.close()
+
+
 def mart_as_of(database) -> set[dt.date]:
     con = duckdb.connect(str(database), read_only=True)
     try:
@@ -64,11 +78,11 @@ def two_months(tmp_path_factory):
     after_september = history(database)
     october = build(OCTOBER, database=database)
     assert october.ok
-    return database, after_september, history(database), october
+    return database, after_september, history(database), october, movements(database)
 
 
 def test_each_month_holds_exactly_that_months_scores(two_months):
-    database, after_september, after_october, _ = two_months
+    database, after_september, after_october, *_ = two_months
     assert set(after_september) == {SEPTEMBER}
     assert set(after_october) == {SEPTEMBER, OCTOBER}
     for month in (SEPTEMBER, OCTOBER):
@@ -79,7 +93,7 @@ def test_each_month_holds_exactly_that_months_scores(two_months):
 
 
 def test_rebuilding_a_month_gives_the_same_history(two_months, tmp_path):
-    database, _, after_october, _ = two_months
+    database, _, after_october, *_ = two_months
     assert build(OCTOBER, database=database).ok
     assert build(SEPTEMBER, database=database).ok
     assert history(database) == after_october
@@ -104,13 +118,17 @@ def test_rebuilding_a_month_replaces_it_and_only_it(tmp_path):
 def test_a_failed_build_leaves_no_trace_in_the_history(two_months, tmp_path):
     """A build whose audit fails publishes nothing: not for a new month, not over an existing one,
     and its rows do not slip out with the next good build."""
-    database, _, after_october, _ = two_months
+    database, _, after_october, _, moved = two_months
+    assert len(moved["customer_star_changes"]) > 5 and {row[-1] for row in moved["customer_star_changes"]} == {
+        str(OCTOBER)
+    }
     failing = {"max_reject_share": -1}  # assert_reject_share_within_threshold fails whatever the data
+    # August first: dbt compared September with it (the next date's star changes) before the audit failed
     assert not build(AUGUST, database=database, extra_vars=failing).ok
     assert not build(OCTOBER, database=database, extra_vars=failing).ok
-    assert history(database) == after_october
+    assert history(database) == after_october and movements(database) == moved
     assert build(SEPTEMBER, database=database).ok
-    assert history(database) == after_october
+    assert history(database) == after_october and movements(database) == moved
     work = duckdb.connect(str(work_path(database)), read_only=True)
     try:
         months = {
@@ -125,7 +143,7 @@ def test_a_failed_build_leaves_no_trace_in_the_history(two_months, tmp_path):
 def test_a_killed_builds_month_is_put_back_by_the_next_build(two_months):
     """A build killed after dbt wrote its month but before publishing leaves the month marked
     pending in the work file; the next build restores it from what was published."""
-    database, _, after_october, _ = two_months
+    database, _, after_october, _, moved = two_months
     con = attached((work_path(database), WORK, False), (database, SERVED, True))
     tables = duckdb_history(con)
     try:
@@ -135,10 +153,13 @@ def test_a_killed_builds_month_is_put_back_by_the_next_build(two_months):
         con.execute(
             f"insert into {history_table} select * from {history_table} where as_of_date = ? limit 1", [SEPTEMBER]
         )
+        con.execute(f"update {WORK}.marts.customer_star_changes set change_type = 'up' where as_of_date = ?", [OCTOBER])
+        con.execute(f"delete from {WORK}.marts.star_migration_matrix where as_of_date = ?", [OCTOBER])
     finally:
         con.close()
     assert build(SEPTEMBER, database=database).ok
     assert history(database) == after_october
+    assert movements(database) == moved
 
 
 def test_the_history_model_reads_only_the_month_it_builds(two_months):

@@ -163,11 +163,12 @@ def test_every_table_built_or_loaded_has_the_planners_statistics(pg_scenario):
     assert [(schema, table) for schema, table, analyzed in tables if analyzed is None] == []
 
 
-def read_pg_history(as_of, **connect) -> dict[str, dict[str, str]]:
+def read_pg_history(as_of, table="marts.customer_credit_score_history", **connect) -> dict[str, dict[str, str]]:
+    """One as-of date of a month-keyed mart, keyed by customer_id."""
     con = postgres.connect(**connect)
     try:
         with con.cursor() as cur:
-            cur.execute("select * from marts.customer_credit_score_history where as_of_date = %s", [as_of])
+            cur.execute(f"select * from {table} where as_of_date = %s", [as_of])
             columns = [d[0] for d in cur.description]
             rows = [dict(zip(columns, map(as_text, row), strict=True)) for row in cur.fetchall()]
     finally:
@@ -177,14 +178,35 @@ def read_pg_history(as_of, **connect) -> dict[str, dict[str, str]]:
     return keyed
 
 
+def read_pg_matrix(**connect) -> dict[str, dict[tuple[str, str], int]]:
+    con = postgres.connect(**connect)
+    try:
+        with con.cursor() as cur:
+            cur.execute("select as_of_date, from_star_level, to_star_level, customers from marts.star_migration_matrix")
+            found: dict[str, dict[tuple[str, str], int]] = {}
+            for day, source, target, customers in cur.fetchall():
+                found.setdefault(as_text(day), {})[as_text(source), as_text(target)] = customers
+            return found
+    finally:
+        con.close()
+
+
 def test_postgres_history_keeps_each_month_once(pg_scenario, scenario_duckdb):
-    """Both dates built, then one rebuilt and one failed build: each month equals DuckDB's mart of that
-    date, read by the BI reader role."""
+    """Both dates built (the month-end first: the mid-month date, earlier, came late), then one rebuilt
+    and one failed build: each month equals DuckDB's mart of that date, and the star movements from the
+    earlier date to the later are the reference's from those marts, read by the BI reader role."""
     assert build(MONTH_END, target="postgres").ok
     assert not build(MID_MONTH, target="postgres", extra_vars={"max_reject_share": -1}).ok
     for as_of in (MONTH_END, MID_MONTH):
         expected = scenario_duckdb[1][as_of].mart
         assert differences(read_pg_history(as_of, user="credit_score_reader"), as_history(expected)) == []
+    marts = {as_of: scenario_duckdb[1][as_of].mart for as_of in (MID_MONTH, MONTH_END)}
+    changes = reference.star_changes(marts[MID_MONTH], marts[MONTH_END], MID_MONTH, MONTH_END)
+    table = "marts.customer_star_changes"
+    assert differences(read_pg_history(MONTH_END, table, user="credit_score_reader"), changes) == []
+    assert read_pg_history(MID_MONTH, table) == {}, "the history's first date has no previous"
+    assert {c["change_type"] for c in changes.values()} >= {"new", "left", "up", "down", "same"}
+    assert read_pg_matrix(user="credit_score_reader") == {str(MONTH_END): reference.migration_matrix(changes)}
 
 
 def test_reader_role_reads_marts_and_nothing_else(pg_scenario):

@@ -55,7 +55,10 @@ def two_publishes(tmp_path_factory):
 
 def month_files(database: Path) -> dict[str, tuple[str, int, int]]:
     """{month: (file, inode, modification time)} of the history files the served file lists."""
-    listed = read_with_duckdb_1x(database, "select as_of_date, file_path from audit.history_files")
+    listed = read_with_duckdb_1x(
+        database,
+        "select as_of_date, file_path from audit.month_files where table_name = 'customer_credit_score_history'",
+    )
     return {
         r["as_of_date"]: (r["file_path"], os.stat(r["file_path"]).st_ino, os.stat(r["file_path"]).st_mtime_ns)
         for r in listed

@@ -1,17 +1,20 @@
-"""Keep the history that dbt appends to in step with the history BI reads.
+"""Keep the marts that keep months (the history and what is built from it) in step with what BI reads.
 
-dbt writes `customer_credit_score_history` where it builds (DuckDB: the work file; PostgreSQL:
-`marts_unpublished`), one month per build.  What BI reads is the published copy (DuckDB: the served
-file; PostgreSQL: `marts`).  The published copy is the record: a month reaches it only after every
-error-level test passed.  So that an unpublished month can never slip out with a later build, the
-build's month is marked *pending* before dbt runs and settled afterwards:
+dbt writes the month-keyed marts where it builds (DuckDB: the work file; PostgreSQL:
+`marts_unpublished`), a month or two per build: the history its as-of date, the star changes and the
+migration matrix that date and the next one in the history (whose previous date it may have become).
+What BI reads is the published copy (DuckDB: the served file; PostgreSQL: `marts`).  The published
+copy is the record: a month reaches it only after every error-level test passed.  So that an
+unpublished month can never slip out with a later build, the months a build may change are marked
+*pending* before dbt runs and settled afterwards:
 
-- published: the month was copied out with the rest, the mark is removed;
-- failed (or killed: the next build finds the mark): the month is put back as published, from the
-  published copy (its previous rows, or none), and the mark removed.
+- published: the months were copied out with the rest, the marks are removed;
+- failed (or killed: the next build finds the marks): the months are put back as published, from the
+  published copy (their previous rows, or none), and the marks removed.
 
-Each step touches one month's rows, so adding a month costs a month whatever the history's length.
-If the build side has no history at all (a new work file), it starts from a copy of the published one.
+Each step touches the build's months, so adding a month costs a month whatever the history's length.
+A table with no built side (a new work file) starts from a copy of the published one; a built table
+with nothing published is dropped (dbt builds it again from what is kept).
 """
 
 from __future__ import annotations
@@ -22,42 +25,68 @@ from dataclasses import dataclass
 from typing import Any
 
 HISTORY = "customer_credit_score_history"
+STAR_CHANGES = "customer_star_changes"
+MIGRATION_MATRIX = "star_migration_matrix"
+# The marts keyed by as_of_date that keep every month: dbt rewrites a build's months, publishing copies them.
+MONTHLY = (HISTORY, STAR_CHANGES, MIGRATION_MATRIX)
 
 
 @dataclass
 class HistoryTables:
-    """Where the built history, the published history and the pending marks are, on one connection."""
+    """Where the built and the published month-keyed marts are (two schemas) and the pending marks,
+    on one connection."""
 
     execute: Callable[[str, Sequence[Any]], list[tuple]]
     exists: Callable[[str], bool]
-    built: str
-    published: str
+    built_schema: str
+    published_schema: str
     pending: str
 
+    def built(self, table: str = HISTORY) -> str:
+        return f"{self.built_schema}.{table}"
+
+    def published(self, table: str = HISTORY) -> str:
+        return f"{self.published_schema}.{table}"
+
+    def build_months(self, as_of: dt.date) -> list[dt.date]:
+        """The months a build of as_of may change: as_of, and the next date of the built history
+        after it (its previous date becomes as_of)."""
+        following = None
+        if self.exists(self.built()):
+            ((following,),) = self.execute(f"select min(as_of_date) from {self.built()} where as_of_date > ?", [as_of])
+        return [as_of] if following is None else [as_of, following]
+
     def prepare(self, as_of: dt.date) -> None:
-        """Before dbt: settle a killed build's month, align the built history, mark as_of pending."""
+        """Before dbt: settle a killed build's months, align the built tables, mark the build's months."""
         if self.exists(self.pending):
             for (month,) in self.execute(f"select distinct as_of_date from {self.pending}", []):
                 self.restore(month)
             self.execute(f"delete from {self.pending}", [])
         else:
             self.execute(f"create table {self.pending} (as_of_date date not null)", [])
-        if not self.exists(self.published):
-            if self.exists(self.built):  # nothing published yet: nothing to carry forward
-                self.execute(f"drop table {self.built}", [])
-        elif not self.exists(self.built):
-            self.execute(f"create table {self.built} as select * from {self.published}", [])
-        self.execute(f"insert into {self.pending} values (?)", [as_of])
+        for table in MONTHLY:
+            if not self.exists(self.published(table)):
+                if self.exists(self.built(table)):  # nothing published yet: nothing to carry forward
+                    self.execute(f"drop table {self.built(table)}", [])
+            elif not self.exists(self.built(table)):
+                self.execute(f"create table {self.built(table)} as select * from {self.published(table)}", [])
+        for month in self.build_months(as_of):
+            self.execute(f"insert into {self.pending} values (?)", [month])
 
-    def settle(self, as_of: dt.date, *, published: bool) -> None:
-        """After the build: keep the month if it was published, else put the published rows back."""
-        if not published:
-            self.restore(as_of)
-        self.execute(f"delete from {self.pending} where as_of_date = ?", [as_of])
+    def settle(self, *, published: bool) -> None:
+        """After the build: keep the months if they were published, else put the published rows back."""
+        for (month,) in self.execute(f"select distinct as_of_date from {self.pending}", []):
+            if not published:
+                self.restore(month)
+        self.execute(f"delete from {self.pending}", [])
 
     def restore(self, month: dt.date) -> None:
-        if not self.exists(self.built):
-            return
-        self.execute(f"delete from {self.built} where as_of_date = ?", [month])
-        if self.exists(self.published):
-            self.execute(f"insert into {self.built} select * from {self.published} where as_of_date = ?", [month])
+        for table in MONTHLY:
+            if not self.exists(self.built(table)):
+                continue
+            self.execute(f"delete from {self.built(table)} where as_of_date = ?", [month])
+            if self.exists(self.published(table)):
+                self.execute(
+                    f"insert into {self.built(table)} select * from {self.published(table)} where as_of_date = ?",
+                    [month],
+                )

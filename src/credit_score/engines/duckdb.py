@@ -39,7 +39,7 @@ from credit_score.deliveries import (
     read_each_file,
 )
 from credit_score.engines import Engine
-from credit_score.history import HISTORY, HistoryTables
+from credit_score.history import HISTORY, MONTHLY, HistoryTables
 from credit_score.ledger import full_refresh_reason
 from credit_score.settings import AUDIT_SCHEMA, MARTS_SCHEMA, PUBLISHED_SCHEMAS, RAW_TABLES, work_path
 
@@ -231,7 +231,7 @@ class DuckDBEngine(Engine):
         self._history_step(lambda h: h.prepare(as_of))
 
     def after_dbt(self, as_of: dt.date, *, published: bool) -> None:
-        self._history_step(lambda h: h.settle(as_of, published=published))
+        self._history_step(lambda h: h.settle(published=published))
 
     def full_refresh_reason(self) -> str | None:
         if not self.work.exists():
@@ -270,14 +270,14 @@ def duckdb_history(con) -> HistoryTables:
     def execute(sql: str, params) -> list[tuple]:
         return con.execute(sql, list(params)).fetchall()
 
-    def exists(name: str) -> bool:  # the published history is a view over its monthly files
+    def exists(name: str) -> bool:  # a published month-keyed mart is a view over its monthly files
         return _table_exists(con, *name.split("."), or_view=True)
 
     return HistoryTables(
         execute,
         exists,
-        built=f"{WORK}.{MARTS_SCHEMA}.{HISTORY}",
-        published=f"{SERVED}.{MARTS_SCHEMA}.{HISTORY}",
+        built_schema=f"{WORK}.{MARTS_SCHEMA}",
+        published_schema=f"{SERVED}.{MARTS_SCHEMA}",
         pending=f"{WORK}.main.history_pending",
     )
 
@@ -303,91 +303,106 @@ def storage_version(path: Path) -> str:
     return str(found[0]) if found and found[0] else ""
 
 
-def history_dir(served: Path) -> Path:
-    """Where the published history's months live: one Parquet file per month beside the served file
-    (warehouse/credit_score.history/as_of_date=2026-10-31/<publication>.parquet)."""
-    return served.with_name(f"{served.stem}.history")
+# Where each month-keyed mart's monthly files live, beside the served file (credit_score.history/...).
+MONTH_DIRECTORIES = {
+    HISTORY: "history",
+    "customer_star_changes": "star_changes",
+    "star_migration_matrix": "star_migration",
+}
 
 
-def _history_files(con, alias: str, directory: Path) -> dict[dt.date, Path]:
-    """{month: file} of the history a served file publishes (audit.history_files), keeping only files
-    that are this warehouse's own and still there (a file copied from elsewhere points at another's)."""
-    if not _table_exists(con, alias, AUDIT_SCHEMA, "history_files"):
+def month_dir(served: Path, table: str = HISTORY) -> Path:
+    """Where a month-keyed mart's published months live: one Parquet file per month beside the served
+    file (warehouse/credit_score.history/as_of_date=2026-10-31/<publication>.parquet)."""
+    return served.with_name(f"{served.stem}.{MONTH_DIRECTORIES[table]}")
+
+
+def _month_files(con, alias: str, served: Path) -> dict[tuple[str, dt.date], Path]:
+    """{(table, month): file} that a served file publishes (audit.month_files), keeping only files that
+    are this warehouse's own and still there (a file copied from elsewhere points at another's)."""
+    if not _table_exists(con, alias, AUDIT_SCHEMA, "month_files"):
         return {}
     found = {}
-    listed = con.execute(f"select as_of_date, file_path from {alias}.{AUDIT_SCHEMA}.history_files").fetchall()
-    for month, path in listed:
+    listed = con.execute(f"select table_name, as_of_date, file_path from {alias}.{AUDIT_SCHEMA}.month_files").fetchall()
+    for table, month, path in listed:
         file = Path(path)
-        if file.parent.parent == directory and file.exists():
-            found[month] = file
+        if table in MONTHLY and file.parent.parent == month_dir(served, table) and file.exists():
+            found[table, month] = file
     return found
 
 
 def publish(work: Path, served: Path, *, as_of: dt.date, tests_passed: int) -> Path:
-    """Publish the work file's audited marts and audit: write the built month of the history as a new
-    Parquet file, then a new small served file (the mart, the audit tables and a view of the history
-    over its monthly files), fsync it and rename it over the served one.
+    """Publish the work file's audited marts and audit: write the months the build changed of each
+    month-keyed mart (the history, the star changes, the migration matrix) as new Parquet files, then a
+    new small served file (the other marts, the audit tables and a view of each month-keyed mart over
+    its monthly files), fsync it and rename it over the served one.
 
-    Publishing costs one month whatever the history's length: the months already published are
+    Publishing costs the build's months whatever the history's length: the months already published are
     immutable files, listed again by the new served file but neither read nor copied.  A reader sees
     the old served file or the new one (a rename is atomic), each naming only complete files.  Files
     no longer listed are removed one publication later, so a reader still holding the previous served
-    file can finish its query.  A served file without a history of files (an earlier layout, or another
-    storage version) is not carried: every month is written from the work file, which holds the same
-    published months (history.py keeps them in step)."""
+    file can finish its query.  A served file without a listing of its month files (an earlier layout,
+    or another storage version) is not carried: every month is written from the work file, which holds
+    the same published months (history.py keeps them in step)."""
     for stale in served.parent.glob(f".{served.name}.publishing-*"):
         stale.unlink()  # left by a build killed while publishing; we hold the lock
-    directory = history_dir(served)
-    previous: dict[dt.date, Path] = {}
+    previous: dict[tuple[str, dt.date], Path] = {}
     if served.exists():
         con = attached((served, SERVED, True))
         try:
-            previous = _history_files(con, SERVED, directory)
+            previous = _month_files(con, SERVED, served)
         finally:
             con.close()
     staging = served.with_name(f".{served.name}.publishing-{os.getpid()}")
     try:
-        months = _write_history_months(work, directory, as_of, keep=previous)
-        _write_published_copy(work, staging, as_of=as_of, tests_passed=tests_passed, months=months)
+        files = _write_months(work, served, as_of, keep=previous)
+        _write_published_copy(work, staging, as_of=as_of, tests_passed=tests_passed, files=files)
         _fsync(staging)
         os.replace(staging, served)
     finally:
         staging.unlink(missing_ok=True)
     _fsync(served.parent)
-    _remove_unlisted(directory, keep={*months.values(), *previous.values()})
+    for table in MONTHLY:
+        _remove_unlisted(month_dir(served, table), keep={*files.values(), *previous.values()})
     return served
 
 
-def _write_history_months(
-    work: Path, directory: Path, as_of: dt.date, *, keep: dict[dt.date, Path]
-) -> dict[dt.date, Path]:
-    """Write the built month (and any month not kept) of the work file's history as new Parquet files;
-    return {month: file} of the whole history to publish."""
+def _write_months(
+    work: Path, served: Path, as_of: dt.date, *, keep: dict[tuple[str, dt.date], Path]
+) -> dict[tuple[str, dt.date], Path]:
+    """Write the months the build changed (history.build_months: as_of and the next date after it), and
+    any month not kept, of each month-keyed mart as new Parquet files; return {(table, month): file} of
+    everything to publish."""
     stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}"
     con = attached((work, WORK, True))
     try:
-        table = f"{WORK}.{MARTS_SCHEMA}.{HISTORY}"
-        built = [r[0] for r in con.execute(f"select distinct as_of_date from {table} order by 1").fetchall()]
-        months = {month: file for month, file in keep.items() if month in built and month != as_of}
-        for month in built:
-            if month in months:
-                continue
-            folder = directory / f"as_of_date={month.isoformat()}"
-            folder.mkdir(parents=True, exist_ok=True)
-            file = folder / f"{stamp}.parquet"
-            partial = folder / f".{stamp}.parquet.partial"
-            con.execute(
-                f"copy (select * from {table} where as_of_date = ?) to {literal(partial)} (format parquet)",
-                [month],
-            )
-            _fsync(partial)
-            os.replace(partial, file)
-            _fsync(folder)
-            months[month] = file
+        changed = duckdb_history(con).build_months(as_of)
+        files = {}
+        for table in MONTHLY:
+            name = f"{WORK}.{MARTS_SCHEMA}.{table}"
+            directory = month_dir(served, table)
+            built = [r[0] for r in con.execute(f"select distinct as_of_date from {name} order by 1").fetchall()]
+            for month in built:
+                if (table, month) in keep and month not in changed:
+                    files[table, month] = keep[table, month]
+                    continue
+                folder = directory / f"as_of_date={month.isoformat()}"
+                folder.mkdir(parents=True, exist_ok=True)
+                file = folder / f"{stamp}.parquet"
+                partial = folder / f".{stamp}.parquet.partial"
+                con.execute(
+                    f"copy (select * from {name} where as_of_date = ?) to {literal(partial)} (format parquet)",
+                    [month],
+                )
+                _fsync(partial)
+                os.replace(partial, file)
+                _fsync(folder)
+                files[table, month] = file
+            if directory.exists():
+                _fsync(directory)
     finally:
         con.close()
-    _fsync(directory)
-    return months
+    return files
 
 
 def _remove_unlisted(directory: Path, *, keep: set[Path]) -> None:
@@ -404,16 +419,16 @@ def _remove_unlisted(directory: Path, *, keep: set[Path]) -> None:
 
 
 def _write_published_copy(
-    work: Path, staging: Path, *, as_of: dt.date, tests_passed: int, months: dict[dt.date, Path]
+    work: Path, staging: Path, *, as_of: dt.date, tests_passed: int, files: dict[tuple[str, dt.date], Path]
 ) -> None:
     con = attached((staging, NEW, False), (work, WORK, True), storage_version=STORAGE_VERSION)
     try:
         con.execute(f"use {NEW}")  # the work file's DDL names schema.table: create them here
         tables = con.execute(
             "select schema_name, table_name, sql, comment from duckdb_tables() "
-            "where database_name = ? and list_contains(?, schema_name) and table_name <> ? "
+            "where database_name = ? and list_contains(?, schema_name) and not list_contains(?, table_name) "
             "order by schema_name, table_name",
-            [WORK, list(PUBLISHED_SCHEMAS), HISTORY],
+            [WORK, list(PUBLISHED_SCHEMAS), list(MONTHLY)],
         ).fetchall()
         for schema in PUBLISHED_SCHEMAS:
             con.execute(f"create schema if not exists {NEW}.{schema}")
@@ -422,22 +437,18 @@ def _write_published_copy(
             con.execute(ddl)  # keeps the contract's types and constraints
             con.execute(f"insert into {NEW}.{name} select * from {WORK}.{name}")
             _copy_comments(con, schema, table, comment)
-        files = ", ".join(literal(months[month]) for month in sorted(months))
-        history = f"{MARTS_SCHEMA}.{HISTORY}"
-        con.execute(f"create view {NEW}.{history} as select * from read_parquet([{files}])")
-        table_comment = con.execute(
-            "select comment from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
-            [WORK, MARTS_SCHEMA, HISTORY],
-        ).fetchone()
-        _copy_comments(con, MARTS_SCHEMA, HISTORY, table_comment[0] if table_comment else None, kind="view")
+        for table in MONTHLY:
+            _publish_month_view(con, table, [file for (name, _), file in sorted(files.items()) if name == table])
         con.execute(
-            f"create table {NEW}.{AUDIT_SCHEMA}.history_files as select * from (values "
-            + ", ".join(f"(cast({literal(m)} as date), {literal(months[m])})" for m in sorted(months))
-            + ") as files(as_of_date, file_path)"
+            f"create table {NEW}.{AUDIT_SCHEMA}.month_files (table_name varchar, as_of_date date, file_path varchar)"
+        )
+        con.executemany(
+            f"insert into {NEW}.{AUDIT_SCHEMA}.month_files values (?, ?, ?)",
+            [[table, month, str(file)] for (table, month), file in sorted(files.items())],
         )
         con.execute(
-            f"comment on table {NEW}.{AUDIT_SCHEMA}.history_files is 'The file holding each month of "
-            f"marts.{HISTORY} (one Parquet file per month, written once, beside this file).'"
+            f"comment on table {NEW}.{AUDIT_SCHEMA}.month_files is 'The file holding each month of the marts "
+            "that keep months (one Parquet file per month and mart, written once, beside this file).'"
         )
         con.execute(
             f"create table {NEW}.{AUDIT_SCHEMA}.publication as select ? as as_of_date, ? as published_at, "
@@ -453,6 +464,22 @@ def _write_published_copy(
         con.execute(f"checkpoint {NEW}")
     finally:
         con.close()
+
+
+def _publish_month_view(con, table: str, files: list[Path]) -> None:
+    """The served view of a month-keyed mart: its monthly files (an empty table of its columns when
+    it has no month yet: the star changes start with the history's second date)."""
+    ddl, comment = con.execute(
+        "select sql, comment from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
+        [WORK, MARTS_SCHEMA, table],
+    ).fetchone()
+    if files:
+        listed = ", ".join(literal(file) for file in files)
+        con.execute(f"create view {NEW}.{MARTS_SCHEMA}.{table} as select * from read_parquet([{listed}])")
+        _copy_comments(con, MARTS_SCHEMA, table, comment, kind="view")
+    else:
+        con.execute(ddl)  # no month yet: an empty table with the contract's columns
+        _copy_comments(con, MARTS_SCHEMA, table, comment)
 
 
 def _copy_comments(con, schema: str, table: str, comment: str | None, *, kind: str = "table") -> None:

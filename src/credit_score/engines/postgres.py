@@ -28,7 +28,7 @@ from credit_score.deliveries import (
 )
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
-from credit_score.history import HISTORY, HistoryTables
+from credit_score.history import MONTHLY, HistoryTables
 from credit_score.ledger import full_refresh_reason
 from credit_score.settings import MARTS_SCHEMA, PUBLISHED_SCHEMAS, RAW_TABLES, unpublished
 
@@ -66,8 +66,8 @@ def postgres_history(con) -> HistoryTables:
     return HistoryTables(
         execute,
         exists,
-        built=f"{PUBLISHED[MARTS_SCHEMA]}.{HISTORY}",
-        published=f"{MARTS_SCHEMA}.{HISTORY}",
+        built_schema=PUBLISHED[MARTS_SCHEMA],
+        published_schema=MARTS_SCHEMA,
         pending=f"{PUBLISHED[MARTS_SCHEMA]}.history_pending",
     )
 
@@ -170,41 +170,52 @@ class PostgresEngine(Engine):
         self._history_step(lambda h: h.prepare(as_of))
 
     def after_dbt(self, as_of: dt.date, *, published: bool) -> None:
-        self._history_step(lambda h: h.settle(as_of, published=published))
+        self._history_step(lambda h: h.settle(published=published))
 
     def publish(self, as_of: dt.date, tests_passed: int) -> str:
         """Atomically (one transaction): move every table of marts_unpublished / audit_unpublished into
-        marts / audit, and copy the built month of the history into marts' history (which stays)."""
+        marts / audit, but the marts that keep months (history.MONTHLY), which stay where dbt builds
+        them: the months the build changed are copied into their published tables (all months into a
+        table published for the first time)."""
         con = connect()
         try:
             with con, con.cursor() as cur:
                 for published, unpublished in PUBLISHED.items():
                     cur.execute(
                         "select table_name from information_schema.tables where table_schema = %s "
-                        "and table_type = 'BASE TABLE' and table_name not in (%s, 'history_pending') "
+                        "and table_type = 'BASE TABLE' and table_name <> all(%s) and table_name <> 'history_pending' "
                         "order by table_name",
-                        [unpublished, HISTORY],
+                        [unpublished, list(MONTHLY)],
                     )
                     for (table,) in cur.fetchall():
                         cur.execute(f'drop table if exists {published}."{table}"')
                         cur.execute(f'alter table {unpublished}."{table}" set schema {published}')
                 history = postgres_history(con)
-                cur.execute(f"create table if not exists {history.published} (like {history.built} including all)")
-                cur.execute(  # the grants dbt gave the built table (the BI reader role's SELECT)
-                    "select grantee, privilege_type from information_schema.role_table_grants "
-                    "where table_schema = %s and table_name = %s and grantee <> current_user",
-                    [PUBLISHED[MARTS_SCHEMA], HISTORY],
-                )
-                for grantee, privilege in cur.fetchall():
-                    cur.execute(f'grant {privilege} on {history.published} to "{grantee}"')
-                cur.execute(f"delete from {history.published} where as_of_date = %s", [as_of])
-                cur.execute(
-                    f"insert into {history.published} select * from {history.built} where as_of_date = %s", [as_of]
-                )
-                cur.execute(f"analyze {history.published}")  # as every model does (macros/planner_statistics.sql)
+                months = history.build_months(as_of)
+                for table in MONTHLY:
+                    self._publish_months(cur, history, table, months)
         finally:
             con.close()
         return "postgres: marts, audit"
+
+    @staticmethod
+    def _publish_months(cur, history: HistoryTables, table: str, months: list[dt.date]) -> None:
+        built, published = history.built(table), history.published(table)
+        is_new = not history.exists(published)
+        cur.execute(f"create table if not exists {published} (like {built} including all)")
+        cur.execute(  # the grants dbt gave the built table (the BI reader role's SELECT)
+            "select grantee, privilege_type from information_schema.role_table_grants "
+            "where table_schema = %s and table_name = %s and grantee <> current_user",
+            [PUBLISHED[MARTS_SCHEMA], table],
+        )
+        for grantee, privilege in cur.fetchall():
+            cur.execute(f'grant {privilege} on {published} to "{grantee}"')
+        if is_new:
+            cur.execute(f"insert into {published} select * from {built}")
+        else:
+            cur.execute(f"delete from {published} where as_of_date = any(%s)", [months])
+            cur.execute(f"insert into {published} select * from {built} where as_of_date = any(%s)", [months])
+        cur.execute(f"analyze {published}")  # as every model does (macros/planner_statistics.sql)
 
     def star_distribution(self) -> tuple[int, list[tuple[int, str, int]]]:
         con = connect()
