@@ -1,4 +1,7 @@
 import datetime as dt
+import fcntl
+import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +46,28 @@ class Built:
 def scenario_duckdb(scenario, tmp_path_factory):
     """The scenario on DuckDB, loaded in order with a September build in between, then the rest, an
     October build and a mid-month one (2026-03-15): {as_of: Built}, and the served file.  What every
-    engine must publish for the same deliveries."""
+    engine must publish for the same deliveries.  Built once per run: the first xdist worker to need it
+    builds it (under a lock) in the run's shared temporary folder, the others read what it kept."""
+    # under xdist each worker's base folder sits in the run's; without it, the run's is the base folder
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with (shared / "scenario_duckdb.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kept = shared / "scenario_duckdb.pickle"
+        if kept.exists():
+            return pickle.loads(kept.read_bytes())
+        built = _build_scenario_duckdb(scenario, shared / "scenario_duckdb")
+        kept.write_bytes(pickle.dumps(built))
+        return built
+
+
+def _build_scenario_duckdb(scenario, folder: Path):
     from credit_score.build import build
     from tests.deliveries_scenario import OCTOBER, SEPTEMBER
     from tests.helpers import load_steps, read_published
 
-    database = tmp_path_factory.mktemp("scenario_duckdb") / "warehouse.duckdb"
+    folder.mkdir(exist_ok=True)
+    database = folder / "warehouse.duckdb"
     built = {}
     load_steps(scenario.in_order(), database)
     for as_of in (SEPTEMBER, OCTOBER, MID_MONTH):

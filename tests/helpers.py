@@ -13,7 +13,7 @@ import yaml
 
 from credit_score.build import BuildReport, build
 from credit_score.contract import contract_columns
-from credit_score.load import load, write_csv_tables
+from credit_score.load import load, load_listed, write_csv_tables
 from credit_score.settings import PROJECT_DIR
 
 EXAMPLES = Path(__file__).parent / "data" / "examples"
@@ -107,17 +107,9 @@ def differences(actual: dict[str, dict[str, str]], expected: dict[str, dict[str,
 
 
 def load_steps(steps, database: Path | None = None, *, target: str | None = None, replace_first: bool = True) -> None:
-    """Load (folder, delivery id, delivered on) steps in order; the first empties raw unless told not to."""
-    for number, (folder, delivery_id, delivered_on) in enumerate(steps):
-        load(
-            folder,
-            database,
-            delivered_on=delivered_on,
-            delivery_id=delivery_id,
-            replace=replace_first and number == 0,
-            target=target,
-            progress=False,
-        )
+    """Load (folder, delivery id, delivered on) steps in order, as `credit-score load --list` does (on
+    Spark, in one Spark application); the first empties raw unless told not to."""
+    load_listed(list(steps), database, replace=replace_first, target=target, progress=False)
 
 
 # What BI reads, compared across engines and load orders (loaded_at is when a load ran: it differs).

@@ -15,7 +15,7 @@ from credit_score import engines
 from credit_score.deliveries import EXPECTED_COLUMNS, LoadError, describe, open_delivery
 from credit_score.settings import RAW_TABLES
 
-__all__ = ["LoadError", "load", "read_csv_tables", "write_csv_tables"]
+__all__ = ["LoadError", "load", "load_listed", "read_csv_tables", "read_listing", "write_csv_tables"]
 
 
 def load(
@@ -40,6 +40,49 @@ def load(
         print(f"[load] {describe(delivery)}{' (raw emptied first)' if replace else ''}", flush=True)
     with engine.lock():
         return engine.load(delivery, replace=replace, progress=progress)
+
+
+def load_listed(
+    steps: list[tuple[Path, str, dt.date]],
+    database: Path | None = None,
+    *,
+    replace: bool = False,
+    encoding: str = "utf-8",
+    target: str | None = None,
+    progress: bool = True,
+) -> list[dict[str, int]]:
+    """Load several delivery folders in order, each (folder, delivery id, delivered on), as `load`
+    does one by one; every folder is checked before anything is loaded.  On Spark they are saved in one
+    Spark application.  replace=True empties raw before the first."""
+    deliveries = [
+        open_delivery(folder, delivered_on=delivered_on, delivery_id=delivery_id, encoding=encoding)
+        for folder, delivery_id, delivered_on in steps
+    ]
+    engine = engines.get(target, database=database)
+    if progress:
+        for number, delivery in enumerate(deliveries):
+            emptied = " (raw emptied first)" if replace and number == 0 else ""
+            print(f"[load] {describe(delivery)}{emptied}", flush=True)
+    with engine.lock():
+        return engine.load_many(deliveries, replace=replace, progress=progress)
+
+
+def read_listing(listing: Path) -> list[tuple[Path, str, dt.date]]:
+    """The deliveries a listing names, in load order: a CSV with the columns delivery_id and
+    delivered_on (as `generate --deliveries monthly` writes deliveries.csv), each delivery the folder
+    of that name beside the listing."""
+    with listing.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {"delivery_id", "delivered_on"} <= set(rows[0]):
+        raise LoadError(f"{listing}: expected a CSV of the columns delivery_id, delivered_on, a row per delivery")
+    steps = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            delivered_on = dt.date.fromisoformat(row["delivered_on"].strip())
+        except ValueError:
+            raise LoadError(f"{listing}, line {line}: delivered_on {row['delivered_on']!r} is not YYYY-MM-DD") from None
+        steps.append((listing.parent / row["delivery_id"].strip(), row["delivery_id"].strip(), delivered_on))
+    return steps
 
 
 def read_csv_tables(directory: Path) -> dict[str, list[dict[str, str]]]:

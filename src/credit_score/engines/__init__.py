@@ -31,6 +31,11 @@ class Engine:
         replace, empty raw first.  All or nothing.  Returns the rows landed per file."""
         raise NotImplementedError
 
+    def load_many(self, deliveries: list[Delivery], *, replace: bool, progress: bool) -> list[dict[str, int]]:
+        """Load several deliveries in order (replace: empty raw before the first).  The default loads
+        them one by one; an engine with a costly start (Spark) loads them in one go."""
+        return [self.load(d, replace=replace and n == 0, progress=progress) for n, d in enumerate(deliveries)]
+
     def deliveries(self) -> list[DeliveryRecord] | None:
         """The rows of raw.deliveries, or None when nothing was ever loaded."""
         raise NotImplementedError

@@ -3,7 +3,9 @@
 Each file is read by DuckDB exactly as the DuckDB engine reads it (same checks, same messages) and
 written as Parquet with the delivery's columns; then a local SparkSession - in a child process that
 dies with its parent, because the embedded Derby metastore admits one JVM at a time - replaces the
-delivery's partition (`delivery_id=<id>`) of each raw table and its row of raw.deliveries.  A file
+delivery's partition (`delivery_id=<id>`) of each raw table and its row of raw.deliveries.  Several
+deliveries loaded together (`credit-score load --list`) are all checked first, then saved in order by
+one Spark application.  A file
 that cannot be read is refused before Spark is touched.  Unlike DuckDB and PostgreSQL, Spark's
 parquet tables have no transaction across tables: a load killed while Spark writes may leave the
 delivery partly replaced, and loading the same delivery again repairs it.
@@ -13,6 +15,7 @@ The session's settings match the `spark` target of profiles/profiles.yml.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import os
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from credit_score.deliveries import Delivery, DeliveryRecord, LoadError, export_checked
+from credit_score.deliveries import Delivery, DeliveryRecord, LoadError, export_checked, load_time
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
 from credit_score.ledger import full_refresh_reason
@@ -64,8 +67,9 @@ def _sql_literal(value: object) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _save_delivery(incoming: str, warehouse: str, delivery_id: str, present: list[str], replace: bool,
-                   registry: list, parent_pid: int) -> None:  # fmt: skip
+def _save_deliveries(warehouse: str, replace: bool, saves: list, parent_pid: int) -> None:
+    """In one Spark application: for each (incoming folder, delivery id, tables present, register
+    row) in order, replace the delivery's partition of each raw table and its row of raw.deliveries."""
     from credit_score.processes import die_with_parent
 
     die_with_parent(parent_pid)
@@ -78,32 +82,37 @@ def _save_delivery(incoming: str, warehouse: str, delivery_id: str, present: lis
     spark = builder.getOrCreate()
     try:
         spark.sql("create database if not exists raw")
-        for table in (*RAW_TABLES, "deliveries"):
-            if replace:
-                spark.sql(f"drop table if exists raw.{table}")
-            columns = raw_columns(table)
-            spark.sql(
-                f"create table if not exists raw.{table} "
-                f"({', '.join(f'{c} {SPARK_TYPES[t]}' for c, t in columns)}) using parquet partitioned by (delivery_id)"
-            )
-            if spark.table(f"raw.{table}").columns != [c for c, _ in columns]:
-                raise SystemExit(
-                    f"raw.{table} was loaded by an earlier version, before deliveries were kept: reload everything "
-                    "once with `credit-score load DIR --replace --target spark`"
-                )
-            spark.sql(f"alter table raw.{table} drop if exists partition (delivery_id = '{delivery_id}')")
-        for table in present:
-            values = ", ".join(c for c, _ in raw_columns(table) if c != "delivery_id")
-            spark.sql(
-                f"insert into raw.{table} partition (delivery_id = '{delivery_id}') "
-                f"select {values} from parquet.`{incoming}/{table}.parquet`"
-            )
-        spark.sql(
-            f"insert into raw.deliveries partition (delivery_id = '{delivery_id}') "
-            f"values ({', '.join(_sql_literal(v) for v in registry[:-1])})"
-        )
+        for number, (incoming, delivery_id, present, registry) in enumerate(saves):
+            _save_delivery(spark, incoming, delivery_id, present, registry, replace=replace and number == 0)
     finally:
         spark.stop()
+
+
+def _save_delivery(spark, incoming: str, delivery_id: str, present: list, registry: list, *, replace: bool) -> None:
+    for table in (*RAW_TABLES, "deliveries"):
+        if replace:
+            spark.sql(f"drop table if exists raw.{table}")
+        columns = raw_columns(table)
+        spark.sql(
+            f"create table if not exists raw.{table} "
+            f"({', '.join(f'{c} {SPARK_TYPES[t]}' for c, t in columns)}) using parquet partitioned by (delivery_id)"
+        )
+        if spark.table(f"raw.{table}").columns != [c for c, _ in columns]:
+            raise SystemExit(
+                f"raw.{table} was loaded by an earlier version, before deliveries were kept: reload everything "
+                "once with `credit-score load DIR --replace --target spark`"
+            )
+        spark.sql(f"alter table raw.{table} drop if exists partition (delivery_id = '{delivery_id}')")
+    for table in present:
+        values = ", ".join(c for c, _ in raw_columns(table) if c != "delivery_id")
+        spark.sql(
+            f"insert into raw.{table} partition (delivery_id = '{delivery_id}') "
+            f"select {values} from parquet.`{incoming}/{table}.parquet`"
+        )
+    spark.sql(
+        f"insert into raw.deliveries partition (delivery_id = '{delivery_id}') "
+        f"values ({', '.join(_sql_literal(v) for v in registry[:-1])})"
+    )
 
 
 class SparkEngine(Engine):
@@ -114,33 +123,48 @@ class SparkEngine(Engine):
         self.dbt_dir = self.warehouse / "dbt"
 
     def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
+        return self.load_many([delivery], replace=replace, progress=progress)[0]
+
+    def load_many(self, deliveries: list[Delivery], *, replace: bool, progress: bool) -> list[dict[str, int]]:
+        """Every file is checked (and written as Parquet) before Spark starts; then one Spark
+        application saves the deliveries in order (a Spark application takes ~15 s to start)."""
         self.warehouse.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="incoming-", dir=self.warehouse) as incoming:
-            checked = export_checked(delivery, Path(incoming), "parquet")
-            counts = {table: rows for table, (_, rows) in checked.items()}
-            loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        latest = None if replace else self._latest_load()
+        with contextlib.ExitStack() as stack:
+            saves, counts = [], []
+            for delivery in deliveries:
+                incoming = stack.enter_context(tempfile.TemporaryDirectory(prefix="incoming-", dir=self.warehouse))
+                checked = export_checked(delivery, Path(incoming), "parquet")
+                counts.append({table: rows for table, (_, rows) in checked.items()})
+                # whole seconds (the register's literal), rising from load to load as on the other engines
+                loaded_at = load_time(latest).replace(microsecond=0)
+                if latest is not None and loaded_at <= latest:
+                    loaded_at = latest + dt.timedelta(seconds=1)
+                latest = loaded_at
+                saves.append((incoming, delivery.delivery_id, list(checked), delivery.registry_row(loaded_at)))
             context = multiprocessing.get_context("spawn")
-            child = context.Process(
-                target=_save_delivery,
-                args=(
-                    incoming,
-                    str(self.warehouse),
-                    delivery.delivery_id,
-                    list(checked),
-                    replace,
-                    delivery.registry_row(loaded_at),
-                    os.getpid(),
-                ),
-            )
+            child = context.Process(target=_save_deliveries, args=(str(self.warehouse), replace, saves, os.getpid()))
             child.start()
             child.join()
             if child.exitcode != 0:
                 raise LoadError(f"Spark could not save the delivery (exit status {child.exitcode}); see the log above")
         if progress:
-            for table, count in counts.items():
-                print(f"[load {time.perf_counter() - started:5.1f}s] raw.{table}: {count:,} rows (Spark)", flush=True)
+            for delivery, rows in zip(deliveries, counts, strict=True):
+                for table, count in rows.items():
+                    print(
+                        f"[load {time.perf_counter() - started:5.1f}s] raw.{table}: {count:,} rows "
+                        f"(Spark, delivery {delivery.delivery_id})",
+                        flush=True,
+                    )
         return counts
+
+    def _latest_load(self) -> dt.datetime | None:
+        register = self.table_path("raw", "deliveries")
+        if not register.is_dir() or not any(register.glob("delivery_id=*/*.parquet")):
+            return None
+        (latest,) = duckdb.execute(f"select max(loaded_at) from {self._parquet(register)}").fetchone()
+        return latest
 
     def table_path(self, schema: str, table: str) -> Path:
         """Where a table's parquet files are (session mode): read them with any parquet reader."""
