@@ -1,5 +1,6 @@
 """The command line as a scheduler and a newcomer use it: exit codes, messages, determinism."""
 
+import csv
 import datetime as dt
 import filecmp
 import json
@@ -232,6 +233,14 @@ def test_demo_adds_a_month_and_shows_its_effect_and_the_audit(tmp_path):
         con.close()
     assert printed == {(level, label): count for level, label, count in served}
     assert printed_total == sum(printed.values()) and as_of_dates == [(dt.date(2026, 10, 31),)]
+    # it ends with a what-if: every threshold 50 points higher moves customers down, never up, and
+    # the matrix covers every customer of what BI reads (which the what-if left as it was)
+    with (tmp_path / "data" / "demo" / "whatif" / "migration.csv").open(newline="", encoding="utf-8") as f:
+        columns = ("current_star_level", "proposed_star_level", "customers")
+        cells = [tuple(int(r[c]) for c in columns) for r in csv.DictReader(f)]
+    assert sum(n for *_, n in cells) == printed_total
+    assert sum(n for c, p, n in cells if p < c) > 0 and sum(n for c, p, n in cells if p > c) == 0
+    assert "customers would change star" in out
 
 
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import filecmp
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -91,7 +94,15 @@ def test_monthly_deliveries_score_like_one_folder(monthly, tmp_path):
     one = tmp_path / "one.duckdb"
     assert load_and_build(single, one, OCTOBER).ok
     many = tmp_path / "many.duckdb"
-    load_steps(deliveries_of(root), many)
+    # the way an operator loads a generated series: `credit-score load --list deliveries.csv`
+    env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(many)}
+    loaded = subprocess.run(
+        [sys.executable, "-m", "credit_score.cli", "load", "--list", str(root / "deliveries.csv")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    announced = [line.split(" ")[2] for line in loaded.stdout.splitlines() if line.startswith("[load] delivery ")]
+    assert announced == list(MONTHS), loaded.stdout
     report = build(OCTOBER, database=many)
     assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
     expected = reference.score_folder(single, OCTOBER)

@@ -32,21 +32,36 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from credit_score.load import LoadError, load
+    from credit_score.load import LoadError, load, load_listed, read_listing
 
-    delivered_on = settings.parse_date(args.delivered_on) if args.delivered_on else settings.today()
+    if (args.directory is None) == (args.list is None):
+        raise SystemExit("credit-score load: give a delivery folder DIR, or --list FILE, not both")
+    if args.list and (args.delivery or args.delivered_on):
+        raise SystemExit("credit-score load: --list names each delivery and its date; drop --delivery/--delivered-on")
     try:
-        load(
-            Path(args.directory),
-            delivered_on=delivered_on,
-            delivery_id=args.delivery,
-            replace=args.replace,
-            encoding=args.encoding,
-            target=args.target,
-        )
+        if args.list:
+            steps = read_listing(Path(args.list))
+            load_listed(steps, replace=args.replace, encoding=args.encoding, target=args.target)
+        else:
+            delivered_on = settings.parse_date(args.delivered_on) if args.delivered_on else settings.today()
+            load(
+                Path(args.directory),
+                delivered_on=delivered_on,
+                delivery_id=args.delivery,
+                replace=args.replace,
+                encoding=args.encoding,
+                target=args.target,
+            )
     except LoadError as e:
         print(f"credit-score load: {e}", file=sys.stderr)
-        print("Nothing was loaded: the raw tables keep what they had.", file=sys.stderr)
+        if args.list:
+            print(
+                "The deliveries listed before it may have been loaded; after fixing it, run the same command "
+                "again (loading a delivery again replaces it).",
+                file=sys.stderr,
+            )
+        else:
+            print("Nothing was loaded: the raw tables keep what they had.", file=sys.stderr)
         return 1
     return 0
 
@@ -86,6 +101,25 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from credit_score.engines.duckdb import DuckDBEngine, published_as_of
+    from credit_score.whatif import WhatIfRefused, print_whatif, run_whatif
+
+    engine = DuckDBEngine(settings.duckdb_path())
+    as_of = settings.parse_date(args.as_of) if args.as_of else published_as_of(engine.served)
+    if as_of is None:
+        print("credit-score whatif: nothing is published yet: run `credit-score build` first", file=sys.stderr)
+        return 1
+    try:
+        result = run_whatif(engine, Path(args.rules), as_of, Path(args.out))
+    except WhatIfRefused as e:
+        print(f"credit-score whatif: {e}", file=sys.stderr)
+        print("Nothing BI reads was touched.", file=sys.stderr)
+        return 1
+    print_whatif(result)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate monthly deliveries, build the month before, then add the month's delivery and build it."""
     from credit_score.build import build, print_summary
@@ -97,7 +131,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     previous = as_of.replace(day=1) - dt.timedelta(days=1)
     data_dir = Path(args.out)
     database = settings.duckdb_path()
-    print(f"== 1/4 generate {args.customers:,} customers as monthly deliveries up to {as_of:%Y-%m} into {data_dir}")
+    print(f"== 1/5 generate {args.customers:,} customers as monthly deliveries up to {as_of:%Y-%m} into {data_dir}")
     generate(args.customers, data_dir, seed=args.seed, as_of=as_of, deliveries="monthly", months=2)
     deliveries = [line.split(",") for line in (data_dir / "deliveries.csv").read_text().splitlines()[1:]]
     *earlier, (month_id, month_delivered) = deliveries
@@ -108,22 +142,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         mixed, _ = badrows.mix_in(read_csv_tables(data_dir / month_id))
         write_csv_tables(data_dir / month_id, mixed)
         print(f"   mixed {len(badrows.KINDS)} kinds of bad rows into delivery {month_id} (src/credit_score/badrows.py)")
-    print(f"== 2/4 load the deliveries before {as_of:%Y-%m} into {database} and build as of {previous}")
+    print(f"== 2/5 load the deliveries before {as_of:%Y-%m} into {database} and build as of {previous}")
     for number, (delivery_id, delivered_on) in enumerate(earlier):
         load(data_dir / delivery_id, database, delivered_on=settings.parse_date(delivered_on), replace=number == 0)
     report = build(previous, database=database)
     print_summary(report, previous)
     if not report.ok:
         return 1
-    print(f"\n== 3/4 the month arrives: load delivery {month_id} (delivered {month_delivered}) and build as of {as_of}")
+    print(f"\n== 3/5 the month arrives: load delivery {month_id} (delivered {month_delivered}) and build as of {as_of}")
     load(data_dir / month_id, database, delivered_on=settings.parse_date(month_delivered))
     report = build(as_of, database=database)
     print_summary(report, as_of)
     if report.published:
-        print(f"\n== 4/4 what the month changed (published history, {previous} -> {as_of})")
+        print(f"\n== 4/5 what the month changed (published history, {previous} -> {as_of})")
         print_month_effect(database, previous, as_of)
         if args.with_bad_rows:
             print_audit(database)
+        demo_whatif(data_dir, database, as_of)
     print(f"\ndemo finished in {time.perf_counter() - started:.1f}s. Query the mart (read-only):")
     query = "select * from marts.customer_credit_score limit 10"
     snippet = f"import duckdb; duckdb.connect('{database}', read_only=True).sql('{query}').show()"
@@ -131,33 +166,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def demo_whatif(data_dir: Path, database: Path, as_of: dt.date) -> None:
+    """What raising every star threshold by 50 points would do, beside what BI reads."""
+    import csv
+
+    from credit_score.engines.duckdb import DuckDBEngine
+    from credit_score.whatif import print_whatif, run_whatif
+
+    rules = data_dir / "whatif-rules"
+    rules.mkdir(parents=True, exist_ok=True)
+    with (settings.PROJECT_DIR / "seeds" / "star_levels.csv").open(newline="", encoding="utf-8") as f:
+        levels = list(csv.DictReader(f))
+    for level in levels:
+        for bound in ("min_score_inclusive", "max_score_exclusive"):
+            level[bound] = str(int(level[bound]) + 50) if level[bound] else ""
+    with (rules / "star_levels.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(levels[0]))
+        writer.writeheader()
+        writer.writerows(levels)
+    print(f"\n== 5/5 what if every star needed 50 more points? (credit-score whatif --rules {rules})")
+    print_whatif(run_whatif(DuckDBEngine(database), rules, as_of, data_dir / "whatif"))
+
+
 def print_month_effect(database: Path, previous: dt.date, as_of: dt.date) -> None:
-    """Star movements between two published months, and what each delivery brought."""
+    """Star movements between two published months (marts.customer_star_changes), and what each
+    delivery brought."""
     from credit_score.engines.duckdb import SERVED, attached
 
     con = attached((database, SERVED, True))
     try:
+        # the published star movements (marts.customer_star_changes): what the month did to each star
         con.sql(
             f"""
-            with before as (
-                select customer_id, star_level from {SERVED}.marts.customer_credit_score_history
-                where as_of_date = $previous
-            ),
-            after as (
-                select customer_id, star_level from {SERVED}.marts.customer_credit_score_history
-                where as_of_date = $as_of
-            )
-            select
-                case
-                    when before.customer_id is null then 'new'
-                    when after.customer_id is null then 'left'
-                    when after.star_level > before.star_level then 'up'
-                    when after.star_level < before.star_level then 'down'
-                    else 'same'
-                end as star_movement,
-                count(*) as customers
-            from before
-            full join after on before.customer_id = after.customer_id
+            select change_type as star_movement, count(*) as customers
+            from {SERVED}.marts.customer_star_changes
+            where as_of_date = $as_of and previous_as_of_date = $previous
             group by all
             order by customers desc
             """,
@@ -212,7 +255,13 @@ def parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
 
     lo = sub.add_parser("load", help="append the raw files of the delivery folder DIR to the schema raw")
-    lo.add_argument("directory", metavar="DIR")
+    lo.add_argument("directory", metavar="DIR", nargs="?")
+    lo.add_argument(
+        "--list",
+        metavar="FILE",
+        help="load every delivery a listing names, in order (a CSV of delivery_id,delivered_on, each delivery "
+        "the folder of that name beside it: generate's deliveries.csv)",
+    )
     lo.add_argument("--delivery", metavar="ID", help="the delivery's id (default: DIR's folder name)")
     lo.add_argument("--delivered-on", metavar="DATE", help="YYYY-MM-DD the delivery arrived (default: today, UTC)")
     lo.add_argument("--replace", action="store_true", help="empty raw first: a full reload")
@@ -251,6 +300,12 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="data/demo")
     d.add_argument("--with-bad-rows", action="store_true", help="mix bad rows in and show the audit tables")
     d.set_defaults(func=cmd_demo)
+
+    w = sub.add_parser("whatif", help="score the loaded data under proposed rule seeds beside the current ones")
+    w.add_argument("--rules", required=True, metavar="DIR", help="replacement CSVs for any of the rule seeds")
+    w.add_argument("--as-of", help="YYYY-MM-DD (default: the as-of date of what BI reads)")
+    w.add_argument("--out", default="whatif", help="where migration.csv, migration.png and the scores go")
+    w.set_defaults(func=cmd_whatif)
 
     sub.add_parser(
         "bench", help="measure build, models, the one-statement bound and pandas at N customers", add_help=False

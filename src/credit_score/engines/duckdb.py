@@ -291,6 +291,20 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def published_as_of(served: Path) -> dt.date | None:
+    """The as-of date of what BI reads (audit.publication), None when nothing is published."""
+    if not served.exists():
+        return None
+    con = attached((served, SERVED, True))
+    try:
+        if not _table_exists(con, SERVED, AUDIT_SCHEMA, "publication"):
+            return None
+        found = con.execute(f"select as_of_date from {SERVED}.{AUDIT_SCHEMA}.publication").fetchone()
+    finally:
+        con.close()
+    return found[0] if found else None
+
+
 def storage_version(path: Path) -> str:
     """The storage version DuckDB reports for a database file (e.g. 'v1.0.0+')."""
     con = attached((path, SERVED, True))
