@@ -1,6 +1,7 @@
 """Bad input never crashes a build or vanishes: every kind of bad row lands in
 audit.rejected_records with its reason, the counts reconcile, and every good customer still scores
-exactly as the independent implementation of SPEC says."""
+exactly as the independent implementation of SPEC says - and so do the marts of SPEC 7 built from the
+scores of two consecutive month-ends (the star changes, the migration matrix, the watchlist)."""
 
 import json
 from collections import Counter
@@ -13,7 +14,8 @@ from credit_score.build import build
 from credit_score.generate import generate
 from tests import reference
 from tests.conftest import MONTH_END
-from tests.helpers import DELIVERED, differences, load_steps, read_mart, split_into_deliveries, write_folder
+from tests.deliveries_scenario import SEPTEMBER
+from tests.helpers import DELIVERED, as_text, differences, load_steps, read_mart, split_into_deliveries, write_folder
 
 TABLES = ("subscriptions", "billing", "suspensions")
 
@@ -29,13 +31,25 @@ def built(request, tmp_path_factory):
     database = tmp / "warehouse.duckdb"
     folder = write_folder(tmp / "mixed", mixed)
     load_steps(split_into_deliveries(folder, tmp / "deliveries", request.param, DELIVERED), database)
+    assert build(SEPTEMBER, database=database).ok  # the month-end before: SPEC 7's marts compare the two
     report = build(MONTH_END, database=database)
     con = duckdb.connect(str(database), read_only=True)
     rejected = con.execute("select source_table, record_id, rejection_reason, raw_values from audit.rejected_records")
     rejected = rejected.fetchall()
     reconciliation = {r[0]: r[1:] for r in con.execute("select * from audit.reconciliation").fetchall()}
+    matrix = Counter()
+    for source, target, customers in con.execute(
+        "select from_star_level, to_star_level, customers from marts.star_migration_matrix where as_of_date = ?",
+        [MONTH_END],
+    ).fetchall():
+        matrix[as_text(source), as_text(target)] = customers
     con.close()
-    return good, mixed, added, report, rejected, reconciliation, read_mart(database)
+    marts = {
+        "changes": read_mart(database, "marts.customer_star_changes"),
+        "watchlist": read_mart(database, "marts.retention_watchlist"),
+        "matrix": dict(matrix),
+    }
+    return good, mixed, added, report, rejected, reconciliation, read_mart(database), marts
 
 
 def test_the_catalogue_has_at_least_25_kinds_of_bad_rows():
@@ -66,7 +80,7 @@ def test_every_bad_row_lands_with_its_reason(built):
 
 
 def test_every_raw_row_is_accounted_for(built):
-    _, mixed, added, _, rejected, reconciliation, _ = built
+    _, mixed, added, _, rejected, reconciliation, *_ = built
     for table in TABLES:
         raw_rows, accepted, rejected_rows, superseded, duplicates = reconciliation[table]
         assert raw_rows == len(mixed[table])
@@ -78,7 +92,7 @@ def test_every_raw_row_is_accounted_for(built):
 
 
 def test_good_customers_score_exactly_as_spec_says(built):
-    good, _, added, _, _, _, mart = built
+    good, _, added, _, _, _, mart, _ = built
     scored = {t: list(good[t]) for t in TABLES}
     for kind in badrows.KINDS:
         if kind.scored:
@@ -86,3 +100,19 @@ def test_good_customers_score_exactly_as_spec_says(built):
     expected = reference.score(scored["subscriptions"], scored["billing"], scored["suspensions"], MONTH_END)
     assert len(expected) > 4000
     assert differences(mart, expected) == []
+
+
+def test_the_star_movements_and_the_watchlist_are_specs_despite_the_bad_rows(built):
+    good, _, added, *_, marts = built
+    scored = {t: list(good[t]) for t in TABLES}
+    for kind in badrows.KINDS:
+        if kind.scored:
+            scored[kind.table].extend(added[kind.name])
+    now, before = (reference.score(scored["subscriptions"], scored["billing"], scored["suspensions"], day)
+                   for day in (MONTH_END, SEPTEMBER))  # fmt: skip
+    changes = reference.star_changes(before, now, SEPTEMBER, MONTH_END)
+    assert differences(marts["changes"], changes) == []
+    assert marts["matrix"] == reference.migration_matrix(changes)
+    watchlist = reference.watchlist(before, now, scored["billing"], scored["suspensions"], MONTH_END)
+    assert differences(marts["watchlist"], watchlist) == []
+    assert {c["change_type"] for c in changes.values()} >= {"new", "up", "down", "same"} and len(watchlist) > 10
