@@ -147,11 +147,20 @@ class Scenario:
             (self.folder("2026-09"), "2026-09", self.deliveries["2026-09"]),
         ]
 
+    def truth(self) -> dict[str, list[dict[str, str]]]:
+        """What the final data means: the generated customers as one folder, and the cases' effective rows."""
+        return {t: reference.read_csv(self.single / f"{t}.csv") + EFFECTIVE[t] + EDGES[t] for t in TABLES}
+
     def expected_mart(self, as_of: dt.date) -> dict[str, dict[str, str]]:
-        """The reference's scores of the truth: the generated customers as one folder, and the cases'
-        effective rows."""
-        truth = {t: reference.read_csv(self.single / f"{t}.csv") + EFFECTIVE[t] + EDGES[t] for t in TABLES}
+        """The reference's scores of the truth."""
+        truth = self.truth()
         return reference.score(truth["subscriptions"], truth["billing"], truth["suspensions"], as_of)
+
+    def expected_watchlist(self, previous: dict, current: dict, as_of: dt.date) -> dict[str, dict[str, str]]:
+        """The reference's watchlist on as_of from the scores of the previous date and of as_of (as an
+        engine's history holds them), with the truth's bills and suspensions."""
+        truth = self.truth()
+        return reference.watchlist(previous, current, truth["billing"], truth["suspensions"], as_of)
 
 
 def build_scenario(root: Path, customers: int = 1500, seed: int = 31) -> Scenario:

@@ -191,7 +191,7 @@ def read_pg_matrix(**connect) -> dict[str, dict[tuple[str, str], int]]:
         con.close()
 
 
-def test_postgres_history_keeps_each_month_once(pg_scenario, scenario_duckdb):
+def test_postgres_history_keeps_each_month_once(pg_scenario, scenario_duckdb, scenario):
     """Both dates built (the month-end first: the mid-month date, earlier, came late), then one rebuilt
     and one failed build: each month equals DuckDB's mart of that date, and the star movements from the
     earlier date to the later are the reference's from those marts, read by the BI reader role."""
@@ -207,6 +207,11 @@ def test_postgres_history_keeps_each_month_once(pg_scenario, scenario_duckdb):
     assert read_pg_history(MID_MONTH, table) == {}, "the history's first date has no previous"
     assert {c["change_type"] for c in changes.values()} >= {"new", "left", "up", "down", "same"}
     assert read_pg_matrix(user="credit_score_reader") == {str(MONTH_END): reference.migration_matrix(changes)}
+    # the retention watchlist of the month-end against the mid-month date, from the truth's bills
+    previous = read_pg_history(MID_MONTH)
+    wanted = scenario.expected_watchlist(previous, marts[MONTH_END], MONTH_END)
+    watchlist = read_pg_history(MONTH_END, "marts.retention_watchlist", user="credit_score_reader")
+    assert differences(watchlist, wanted) == [] and len(wanted) > 0
 
 
 def test_reader_role_reads_marts_and_nothing_else(pg_scenario):

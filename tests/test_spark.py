@@ -95,7 +95,7 @@ def test_spark_publishes_what_duckdb_publishes(spark_scenario, scenario_duckdb):
     assert published == duckdb_built.published
 
 
-def test_spark_history_keeps_each_date_in_its_partition(spark_scenario, scenario_duckdb):
+def test_spark_history_keeps_each_date_in_its_partition(spark_scenario, scenario_duckdb, scenario):
     """The month-end's partition is DuckDB's mart of that date, the mid-month one is kept beside it;
     the star movements from the mid-month date to the month-end are the reference's from the two."""
     warehouse, _ = spark_scenario
@@ -106,6 +106,8 @@ def test_spark_history_keeps_each_date_in_its_partition(spark_scenario, scenario
     changes = reference.star_changes(scores[MID_MONTH], scores[MONTH_END], MID_MONTH, MONTH_END)
     assert differences(read_partition(engine, "customer_star_changes", MONTH_END), changes) == []
     assert {c["change_type"] for c in changes.values()} >= {"new", "left", "up", "down", "same"}
+    wanted = scenario.expected_watchlist(scores[MID_MONTH], scores[MONTH_END], MONTH_END)
+    assert differences(read_table(engine, "retention_watchlist"), wanted) == [] and len(wanted) > 0
     matrix = engine.table_path("marts", "star_migration_matrix")
     cells = duckdb.execute(
         f"select as_of_date, from_star_level, to_star_level, customers from read_parquet('{matrix}/*/*.parquet', "
@@ -114,6 +116,13 @@ def test_spark_history_keeps_each_date_in_its_partition(spark_scenario, scenario
     counted = {(as_text(source), as_text(target)): n for day, source, target, n in cells if day == MONTH_END}
     assert counted == reference.migration_matrix(changes)
     assert {d for d, *_ in cells} == {MONTH_END}, "the history's first date has no previous"
+
+
+def read_table(engine, table: str) -> dict[str, dict[str, str]]:
+    """A mart's parquet files, keyed by customer_id."""
+    cursor = duckdb.execute(f"select * from read_parquet('{engine.table_path('marts', table)}/*.parquet')")
+    columns = [d[0] for d in cursor.description]
+    return {row[0]: dict(zip(columns, map(as_text, row), strict=True)) for row in cursor.fetchall()}
 
 
 def read_partition(engine, table: str, as_of) -> dict[str, dict[str, str]]:

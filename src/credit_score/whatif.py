@@ -136,8 +136,9 @@ def _score(engine, project_dir: Path, manifest_dir: Path, file: Path, as_of: dt.
         broken = []
         for result in failed:
             seeds = ", ".join(f"{s}.csv" for s in proposed if s in result.unique_id or s in result.name)
-            broken.append(f"the proposed {seeds or 'rules'} fail {result.name} ({result.message})")
-        raise WhatIfRefused("the proposed rules are refused: " + ("; ".join(broken) if broken else str(outcome.error)))
+            broken.append(f"{'the proposed ' + seeds if seeds else 'the rules'} fail {result.name} ({result.message})")
+        what = "the proposed rules are refused" if proposed else "the current rules could not be scored (see dbt's log)"
+        raise WhatIfRefused(f"{what}: " + ("; ".join(broken) if broken else str(outcome.error)))
 
 
 def _compare(out: Path, as_of: dt.date) -> WhatIf:
