@@ -213,16 +213,22 @@ def test_demo_adds_a_month_and_shows_its_effect_and_the_audit(tmp_path):
     out = result.stdout
     assert out.count("customers scored:") == 2 and "准星" in out
     assert "credit-score build, as of 2026-09-30: OK" in out and "credit-score build, as of 2026-10-31: OK" in out
-    assert "star_movement" in out and "audit.deliveries" in out and "before-2026-09" in out
-    assert "audit.reconciliation" in out
+    assert "star movements (marts.customer_star_changes)" in out and "audit.deliveries" in out
+    assert "before-2026-09" in out and "audit.reconciliation" in out
     assert "termination_before_activation" in out and "bill_month_in_future" in out
+    # a person's screen, not dbt's log: no dbt lines, no colour codes off a terminal, one screen without the
+    # optional audit tables (the lines of the reconciliation and the rejects by reason aside)
+    assert "START" not in out and "Concurrency" not in out and "\x1b[" not in out
+    audit = out[out.index("audit.reconciliation") : out.index("── 5/5")]
+    assert len(out.splitlines()) - len(audit.splitlines()) <= 50, out
+    # dbt's whole log is kept, without colour codes, under logs/ where the command ran
+    log = (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")
+    assert "OK created sql table model marts.customer_credit_score" in log and "\x1b[" not in log
     # the last build's summary is what BI reads: each star's count printed equals the served mart's
     last = out[out.index("credit-score build, as of 2026-10-31: OK") :]
-    printed_total = int(re.search(r"customers scored: ([\d,]+)", last).group(1).replace(",", ""))
-    printed = {
-        (int(level), label): int(count.replace(",", ""))
-        for level, label, count in re.findall(r"^    (\d) (\S+)\s+([\d,]+)\s+[\d.]+%$", last, re.MULTILINE)
-    }
+    total, stars = re.search(r"customers scored: ([\d,]+) \((.*)\)", last).groups()
+    printed_total = int(total.replace(",", ""))
+    printed = {label: int(count.replace(",", "")) for label, count in (s.split(" ") for s in stars.split(" · "))}
     con = duckdb.connect(str(tmp_path / "warehouse" / "demo.duckdb"), read_only=True)
     try:
         served = con.execute(
@@ -231,7 +237,7 @@ def test_demo_adds_a_month_and_shows_its_effect_and_the_audit(tmp_path):
         as_of_dates = con.execute("select distinct as_of_date from marts.customer_credit_score").fetchall()
     finally:
         con.close()
-    assert printed == {(level, label): count for level, label, count in served}
+    assert printed == {label: count for level, label, count in served}
     assert printed_total == sum(printed.values()) and as_of_dates == [(dt.date(2026, 10, 31),)]
     # it ends with a what-if: every threshold 50 points higher moves customers down, never up, and
     # the matrix covers every customer of what BI reads (which the what-if left as it was)

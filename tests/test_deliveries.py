@@ -101,7 +101,7 @@ def test_monthly_deliveries_score_like_one_folder(monthly, tmp_path):
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr
-    announced = [line.split(" ")[2] for line in loaded.stdout.splitlines() if line.startswith("[load] delivery ")]
+    announced = [line.split(" ")[3] for line in loaded.stdout.splitlines() if line.startswith("✓ loaded delivery ")]
     assert announced == list(MONTHS), loaded.stdout
     report = build(OCTOBER, database=many)
     assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]

@@ -251,7 +251,7 @@ def test_a_load_killed_midway_leaves_raw_as_it_was(tmp_path):
     )
     env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database)}
     loader = subprocess.Popen(
-        [sys.executable, "-m", "credit_score.cli", "load", str(big), "--delivered-on", "2026-11-05"],
+        [sys.executable, "-m", "credit_score.cli", "load", str(big), "--delivered-on", "2026-11-05", "--verbose"],
         env=env,
         stdout=subprocess.PIPE,
         text=True,

@@ -101,9 +101,9 @@ def test_reader_sees_only_complete_audited_marts_while_builds_fail_and_die(tmp_p
 
         # 2. a build killed with kill -9 in the middle of dbt's run publishes nothing either
         load_one(second, served)
-        doomed = cli("build", "--as-of", str(OCTOBER), database=served)
+        doomed = cli("build", "--as-of", str(OCTOBER), "--verbose", database=served)
         for line in doomed.stdout:
-            if " of " in line and "START" in line:  # dbt is building nodes
+            if " of " in line and "START" in line:  # dbt is building nodes (--verbose shows its lines)
                 break
         time.sleep(1.0)
         doomed.send_signal(signal.SIGKILL)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from credit_score import engines
+from credit_score import console, engines
 from credit_score.dbt import DbtOutcome, run_dbt
 from credit_score.deliveries import incomplete_window
 from credit_score.settings import PROJECT_DIR
@@ -35,6 +35,10 @@ GUARD_HINTS = {
         "warehouse and ask the source system for a corrected delivery (loading its id again replaces it)"
     ),
 }
+
+
+# a summary names this many warnings (bad rows quarantined, mostly); the log names every one
+SHOWN_WARNINGS = 3
 
 
 class BuildRefused(Exception):
@@ -104,19 +108,21 @@ def build(
             raise BuildRefused(problem)
         refresh_reason = "asked for (--full-refresh)" if full_refresh else engine.full_refresh_reason()
         if refresh_reason:
-            print(f"credit-score build: recomputing everything from raw: {refresh_reason}", flush=True)
+            console.note(f"recomputing everything from raw: {refresh_reason}")
         engine.before_dbt(as_of)
-        outcome = run_dbt(
-            [
-                "build",
-                *(["--full-refresh"] if refresh_reason else []),
-                *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
-            ],
-            target=engine.name,
-            variables=variables,
-            env={**engine.dbt_env(), **as_of_env(as_of)},
-            project_dir=project_dir,
-        )
+        with console.bar(f"dbt build as of {as_of} ({engine.name})") as progress:
+            outcome = run_dbt(
+                [
+                    "build",
+                    *(["--full-refresh"] if refresh_reason else []),
+                    *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
+                ],
+                target=engine.name,
+                variables=variables,
+                env={**engine.dbt_env(), **as_of_env(as_of)},
+                project_dir=project_dir,
+                progress=progress,
+            )
         report = BuildReport(outcome, 0.0, None, [], full_refresh=refresh_reason)
         if report.ok:
             passed = sum(1 for t in report.tests if t.status in ("pass", "warn"))
@@ -136,29 +142,40 @@ def as_of_env(as_of: dt.date) -> dict[str, str]:
 
 
 def print_summary(report: BuildReport, as_of: dt.date) -> None:
+    """The build in a few lines: whether it passed and was published, the stars, what failed and
+    where to look."""
     tests = report.tests
     passed = sum(1 for t in tests if t.status == "pass")
     warned = [t for t in tests if t.status == "warn"]
-    print()
-    print(f"credit-score build, as of {as_of.isoformat()}: {'OK' if report.ok else 'FAILED'} in {report.seconds:.1f}s")
+    failed = [t for t in tests if t.status in ("fail", "error")]
+    counts = f"{passed} of {len(tests)} tests passed" + (f", {len(warned)} warned" if warned else "")
+    if report.ok:
+        console.done(f"credit-score build, as of {as_of.isoformat()}: OK, {counts}", report.seconds)
+    else:
+        console.failed(
+            f"credit-score build, as of {as_of.isoformat()}: FAILED in {report.seconds:.1f}s, "
+            f"{len(failed)} of {len(tests)} tests failed"
+        )
     if report.rows_scored is not None:
-        print(f"  customers scored: {report.rows_scored:,}")
-        for level, label, count in report.star_distribution:
-            share = count / report.rows_scored if report.rows_scored else 0
-            print(f"    {level} {label}  {count:>10,}  {share:6.1%}")
-    print(
-        f"  tests: {passed} passed, {len(warned)} warned, "
-        f"{sum(1 for t in tests if t.status in ('fail', 'error'))} failed, of {len(tests)}"
-    )
-    for t in warned:
-        print(f"    warn: {t.name}: {t.message}")
+        stars = " · ".join(f"{label} {count:,}" for _, label, count in report.star_distribution)
+        console.note(f"customers scored: {report.rows_scored:,} ({stars})")
+    for t in warned[:SHOWN_WARNINGS]:
+        console.note(f"warn: {t.name}: {t.message}")
+    if len(warned) > SHOWN_WARNINGS:
+        console.note(
+            f"  and {len(warned) - SHOWN_WARNINGS} more warnings: each in {console.log_dir() / 'dbt.log'}; "
+            "the rows behind them in audit.rejected_records"
+        )
     for r in report.failed:
-        print(f"    FAILED {r.resource_type} {r.name}: {r.message}")
+        console.note(f"FAILED {r.resource_type} {r.name}: {r.message}")
         if r.name in GUARD_HINTS:
-            print(f"      {GUARD_HINTS[r.name]}")
+            console.note(f"  {GUARD_HINTS[r.name]}")
+        if r.compiled_path and r.resource_type == "test":
+            console.note(f"  the query that finds its rows: {r.compiled_path}")
     if report.outcome.error:
-        print(f"  dbt stopped: {report.outcome.error}")
+        console.note(f"dbt stopped: {report.outcome.error}")
     if report.published:
-        print(f"  published to {report.published} in {report.publish_seconds:.1f}s: what BI reads (read-only)")
+        console.note(f"published to {report.published} in {report.publish_seconds:.1f}s: what BI reads (read-only)")
     elif not report.ok:
-        print("  nothing published: BI keeps reading the previous mart")
+        console.note("nothing published: BI keeps reading the previous mart")
+        console.note(f"dbt's full log: {console.log_dir() / 'dbt.log'}")

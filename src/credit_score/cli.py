@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-import time
 from pathlib import Path
 
-from credit_score import settings
+from credit_score import console, settings
 
 
 def _as_of(text: str | None) -> dt.date:
@@ -79,7 +78,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         dates = [_as_of(args.as_of)]
     for number, as_of in enumerate(dates, start=1):
         if len(dates) > 1:
-            print(f"== backfill {number}/{len(dates)}: as of {as_of}", flush=True)
+            console.heading(f"── backfill {number}/{len(dates)}: as of {as_of}")
         try:
             report = build(
                 as_of,
@@ -96,7 +95,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         if not report.ok:
             if len(dates) > 1:
                 done = ", ".join(d.isoformat() for d in dates[: number - 1]) or "none"
-                print(f"backfill stopped at {as_of}: months built and published before it: {done}")
+                console.note(f"backfill stopped at {as_of}: months built and published before it: {done}")
             return 1
     return 0
 
@@ -120,18 +119,24 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    from credit_score import sql
+
+    return sql.main(args.query, target=args.target, as_csv=args.csv, max_rows=args.max_rows)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate monthly deliveries, build the month before, then add the month's delivery and build it."""
     from credit_score.build import build, print_summary
     from credit_score.generate import generate
     from credit_score.load import load
 
-    started = time.perf_counter()
+    timer = console.Timer()
     as_of = _as_of(args.as_of)
     previous = as_of.replace(day=1) - dt.timedelta(days=1)
     data_dir = Path(args.out)
     database = settings.duckdb_path()
-    print(f"== 1/5 generate {args.customers:,} customers as monthly deliveries up to {as_of:%Y-%m} into {data_dir}")
+    console.heading(f"── 1/5 generate {args.customers:,} customers as monthly deliveries up to {as_of:%Y-%m}")
     generate(args.customers, data_dir, seed=args.seed, as_of=as_of, deliveries="monthly", months=2)
     deliveries = [line.split(",") for line in (data_dir / "deliveries.csv").read_text().splitlines()[1:]]
     *earlier, (month_id, month_delivered) = deliveries
@@ -141,28 +146,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         mixed, _ = badrows.mix_in(read_csv_tables(data_dir / month_id))
         write_csv_tables(data_dir / month_id, mixed)
-        print(f"   mixed {len(badrows.KINDS)} kinds of bad rows into delivery {month_id} (src/credit_score/badrows.py)")
-    print(f"== 2/5 load the deliveries before {as_of:%Y-%m} into {database} and build as of {previous}")
+        console.note(f"mixed {len(badrows.KINDS)} kinds of bad rows into delivery {month_id} (credit_score/badrows.py)")
+    console.heading(f"── 2/5 the deliveries before {as_of:%Y-%m}, built as of {previous} into {database}")
     for number, (delivery_id, delivered_on) in enumerate(earlier):
         load(data_dir / delivery_id, database, delivered_on=settings.parse_date(delivered_on), replace=number == 0)
     report = build(previous, database=database)
     print_summary(report, previous)
     if not report.ok:
         return 1
-    print(f"\n== 3/5 the month arrives: load delivery {month_id} (delivered {month_delivered}) and build as of {as_of}")
+    console.heading(f"── 3/5 the month arrives: delivery {month_id} (delivered {month_delivered}), built as of {as_of}")
     load(data_dir / month_id, database, delivered_on=settings.parse_date(month_delivered))
     report = build(as_of, database=database)
     print_summary(report, as_of)
     if report.published:
-        print(f"\n== 4/5 what the month changed (published history, {previous} -> {as_of})")
+        console.heading(f"── 4/5 what the month changed (published history, {previous} -> {as_of})")
         print_month_effect(database, previous, as_of)
         if args.with_bad_rows:
             print_audit(database)
         demo_whatif(data_dir, database, as_of)
-    print(f"\ndemo finished in {time.perf_counter() - started:.1f}s. Query the mart (read-only):")
-    query = "select * from marts.customer_credit_score limit 10"
-    snippet = f"import duckdb; duckdb.connect('{database}', read_only=True).sql('{query}').show()"
-    print(f'  {sys.executable} -c "{snippet}"')
+    console.heading(f"demo finished in {timer.seconds:.1f}s. Ask the mart (read-only, what BI reads):")
+    console.note('credit-score sql "select star_label, count(*) from marts.customer_credit_score group by all"')
     return 0 if report.ok else 1
 
 
@@ -184,7 +187,7 @@ def demo_whatif(data_dir: Path, database: Path, as_of: dt.date) -> None:
         writer = csv.DictWriter(f, fieldnames=list(levels[0]))
         writer.writeheader()
         writer.writerows(levels)
-    print(f"\n== 5/5 what if every star needed 50 more points? (credit-score whatif --rules {rules})")
+    console.heading(f"── 5/5 what if every star needed 50 more points? (credit-score whatif --rules {rules})")
     print_whatif(run_whatif(DuckDBEngine(database), rules, as_of, data_dir / "whatif"))
 
 
@@ -196,22 +199,28 @@ def print_month_effect(database: Path, previous: dt.date, as_of: dt.date) -> Non
     con = attached((database, SERVED, True))
     try:
         # the published star movements (marts.customer_star_changes): what the month did to each star
-        con.sql(
+        movements = con.execute(
             f"""
-            select change_type as star_movement, count(*) as customers
+            select change_type, count(*) as customers
             from {SERVED}.marts.customer_star_changes
             where as_of_date = $as_of and previous_as_of_date = $previous
             group by all
             order by customers desc
             """,
-            params={"previous": previous, "as_of": as_of},
-        ).show()
-        print("audit.deliveries (rows per delivery: accepted + rejected + exact duplicates):")
-        con.sql(
+            {"previous": previous, "as_of": as_of},
+        ).fetchall()
+        console.note("star movements (marts.customer_star_changes): " + " · ".join(f"{n:,} {c}" for c, n in movements))
+        rows = con.execute(
             f"select delivery_id, delivered_on, subscriptions_rows, billing_rows, billing_accepted, "
             f"billing_rejected, billing_duplicates, suspensions_rows from {SERVED}.audit.deliveries "
             "order by delivered_on, delivery_id"
-        ).show(max_width=200)
+        ).fetchall()
+        console.table(
+            "audit.deliveries (rows = accepted + rejected + exact duplicates)",
+            ["delivery", "delivered", "subscriptions", "bills", "accepted", "rejected", "duplicates", "suspensions"],
+            rows,
+            right=(2, 3, 4, 5, 6, 7),
+        )
     finally:
         con.close()
 
@@ -221,22 +230,33 @@ def print_audit(database: Path) -> None:
 
     con = attached((database, SERVED, True))
     try:
-        print("\naudit.reconciliation (raw rows = accepted + rejected + exact duplicates):")
-        con.sql(f"select * from {SERVED}.audit.reconciliation order by source_table").show()
-        print("audit.rejected_records, by reason (one example each):")
-        con.sql(
+        relation = con.sql(f"select * from {SERVED}.audit.reconciliation order by source_table")
+        console.table(
+            "audit.reconciliation (raw rows = accepted + rejected + exact duplicates)",
+            relation.columns,
+            relation.fetchall(),
+            right=(1, 2, 3, 4, 5),
+        )
+        rows = con.execute(
             "select source_table, rejection_reason, count(*) as rows, min(raw_values) as example "
             f"from {SERVED}.audit.rejected_records group by all order by source_table, rejection_reason"
-        ).show(max_width=200, max_rows=100)
+        ).fetchall()
+        console.table("audit.rejected_records, by reason (one example each)", ["table", "reason", "rows", "example"],
+                      rows, right=(2,))  # fmt: skip
     finally:
         con.close()
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="credit-score", description="China Mobile-style customer credit scores.")
+    # every command: one line per phase on the screen, dbt's whole log in logs/dbt.log; --verbose shows both
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", help="show dbt's own output and each file loaded, not only the phases"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("generate", help="write realistic synthetic raw files")
+    g = sub.add_parser("generate", parents=[common], help="write realistic synthetic raw files")
     g.add_argument("--customers", type=int, required=True)
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--as-of", help="YYYY-MM-DD (default: last day of the previous month)")
@@ -254,7 +274,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--bill-months", type=int, help="months of bills back from the as-of month (default 18)")
     g.set_defaults(func=cmd_generate)
 
-    lo = sub.add_parser("load", help="append the raw files of the delivery folder DIR to the schema raw")
+    lo = sub.add_parser(
+        "load", parents=[common], help="append the raw files of the delivery folder DIR to the schema raw"
+    )
     lo.add_argument("directory", metavar="DIR", nargs="?")
     lo.add_argument(
         "--list",
@@ -269,7 +291,7 @@ def parser() -> argparse.ArgumentParser:
     lo.add_argument("--encoding", default="utf-8", help="utf-8 (default) or gb18030")
     lo.set_defaults(func=cmd_load)
 
-    b = sub.add_parser("build", help="run dbt (seeds, models, tests) for an as-of date")
+    b = sub.add_parser("build", parents=[common], help="run dbt (seeds, models, tests) for an as-of date")
     b.add_argument("--as-of", help="YYYY-MM-DD (default: last day of the previous month)")
     b.add_argument(
         "--from", dest="from_month", metavar="MONTH", help="backfill: first month (YYYY-MM), scored at its last day"
@@ -293,7 +315,7 @@ def parser() -> argparse.ArgumentParser:
     )
     b.set_defaults(func=cmd_build)
 
-    d = sub.add_parser("demo", help="generate, load and build a small data set on DuckDB")
+    d = sub.add_parser("demo", parents=[common], help="generate, load and build a small data set on DuckDB")
     d.add_argument("--customers", type=int, default=20_000)
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--as-of", help="YYYY-MM-DD (default: last day of the previous month)")
@@ -301,11 +323,22 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--with-bad-rows", action="store_true", help="mix bad rows in and show the audit tables")
     d.set_defaults(func=cmd_demo)
 
-    w = sub.add_parser("whatif", help="score the loaded data under proposed rule seeds beside the current ones")
+    w = sub.add_parser(
+        "whatif", parents=[common], help="score the loaded data under proposed rule seeds beside the current ones"
+    )
     w.add_argument("--rules", required=True, metavar="DIR", help="replacement CSVs for any of the rule seeds")
     w.add_argument("--as-of", help="YYYY-MM-DD (default: the as-of date of what BI reads)")
     w.add_argument("--out", default="whatif", help="where migration.csv, migration.png and the scores go")
     w.set_defaults(func=cmd_whatif)
+
+    q = sub.add_parser("sql", help="run SQL read-only against what BI reads and print a table (no QUERY: a prompt)")
+    q.add_argument(
+        "query", metavar="QUERY", nargs="?", help="one statement; omitted: a prompt, or statements from stdin"
+    )
+    q.add_argument("--target", help="duckdb (default: the served file) or postgres")
+    q.add_argument("--csv", action="store_true", help="print CSV (every row) instead of a table")
+    q.add_argument("--max-rows", type=int, default=100, help="rows a table shows (default 100)")
+    q.set_defaults(func=cmd_sql, verbose=False)
 
     sub.add_parser(
         "bench", help="measure build, models, the one-statement bound and pandas at N customers", add_help=False
@@ -322,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench.main(argv[1:])
     args = parser().parse_args(argv)
+    console.set_verbose(args.verbose)
     try:
         return int(args.func(args))
     except WarehouseBusy as e:

@@ -10,17 +10,23 @@ The children are forked by a multiprocessing fork server that imported dbt once 
 child would otherwise spend importing it): a backfill's months, or a test suite's builds, pay for
 dbt's import once per process instead of once per invocation.  A forked child starts with the fork
 server's environment and folder, so it is handed the caller's current ones.
+
+dbt's log goes to logs/dbt.log (console.log_dir()) without colour codes; on the screen only under
+--verbose.  The child reports each node it finishes through the same pipe as its answer, for the
+progress bar (console.bar).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from credit_score import console
 from credit_score.processes import die_with_parent
 from credit_score.settings import PROJECT_DIR
 
@@ -35,6 +41,8 @@ class NodeResult:
     failures: int | None
     compiled_code: str | None = None
     execution_time: float = 0.0
+    # where dbt wrote the node's compiled SQL (a test's: the query that finds its failing rows)
+    compiled_path: str | None = None
 
 
 @dataclass
@@ -65,10 +73,20 @@ def _child_main(args: list[str], env: dict[str, str], cwd: str, parent_pid: int,
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
+    import threading
+
     from dbt.cli.main import dbtRunner  # the fork server imported it already
 
+    sending = threading.Lock()  # dbt's threads finish nodes at once
+
+    def finished(event) -> None:  # a node's result: (done, of how many) for the progress bar
+        data = event.data
+        if event.info.name.endswith("Result") and getattr(data, "total", 0):
+            with sending:
+                reply.send(("progress", int(data.index), int(data.total)))
+
     try:
-        outcome = dbtRunner().invoke(args)
+        outcome = dbtRunner(callbacks=[finished]).invoke(args)
         results = []
         for r in getattr(outcome.result, "results", None) or []:
             node = r.node
@@ -82,6 +100,7 @@ def _child_main(args: list[str], env: dict[str, str], cwd: str, parent_pid: int,
                     "failures": r.failures,
                     "compiled_code": getattr(node, "compiled_code", None),
                     "execution_time": float(getattr(r, "execution_time", 0.0) or 0.0),
+                    "compiled_path": getattr(node, "compiled_path", None),
                 }
             )
         answer = {
@@ -91,7 +110,8 @@ def _child_main(args: list[str], env: dict[str, str], cwd: str, parent_pid: int,
         }
     except BaseException as e:  # report, never hang the parent
         answer = {"success": False, "results": [], "error": f"{type(e).__name__}: {e}"}
-    reply.send(answer)
+    with sending:
+        reply.send(answer)
     reply.close()
 
 
@@ -102,8 +122,12 @@ def run_dbt(
     variables: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
     project_dir: Path = PROJECT_DIR,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DbtOutcome:
-    """Run `dbt <command>` against project_dir in a child process and return what happened."""
+    """Run `dbt <command>` against project_dir in a child process and return what happened;
+    progress(done, total) is called as dbt finishes each node."""
+    import sys
+
     import yaml
 
     args = [
@@ -114,6 +138,13 @@ def run_dbt(
         str(project_dir / "profiles"),
         "--target",
         target,
+        "--log-path",
+        str(console.log_dir()),
+        # dbt colours a result's text itself when colours are on: only a person's terminal gets them
+        "--use-colors" if console.verbose() and sys.stdout.isatty() else "--no-use-colors",
+        "--no-use-colors-file",
+        # quiet on the screen; the file keeps everything
+        *([] if console.verbose() else ["--log-level", "none", "--log-level-file", "debug"]),
     ]
     if variables:
         args += ["--vars", yaml.safe_dump(variables, default_flow_style=True).strip()]
@@ -125,12 +156,19 @@ def run_dbt(
     send.close()
     try:
         raw = receive.recv()
+        while isinstance(raw, tuple):  # ("progress", done, total) until the answer
+            if progress is not None:
+                progress(raw[1], raw[2])
+            raw = receive.recv()
     except EOFError:
         raw = {"success": False, "results": [], "error": f"dbt's process ended without an answer ({child.exitcode})"}
     finally:
         child.join()
     return DbtOutcome(
         success=raw["success"],
-        results=[NodeResult(**r) for r in raw["results"]],
+        results=[
+            NodeResult(**{**r, "compiled_path": r["compiled_path"] and str(project_dir / r["compiled_path"])})
+            for r in raw["results"]
+        ],
         error=raw["error"],
     )

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from credit_score import console
 from credit_score.settings import append_file
 
 BILL_HISTORY_MONTHS = 18
@@ -389,7 +390,7 @@ def generate(
 
     def say(message: str) -> None:
         if progress:
-            print(f"[generate {time.perf_counter() - started:5.1f}s] {message}", flush=True)
+            console.detail(f"[generate {time.perf_counter() - started:5.1f}s] {message}")
 
     counts = dict.fromkeys(COLUMNS, 0)
     parts: dict[str, list[Path]] = {table: [] for table in COLUMNS}
@@ -429,6 +430,10 @@ def generate(
     finally:
         con.close()
         shutil.rmtree(parts_dir, ignore_errors=True)
+    if progress:
+        rows = ", ".join(f"{count:,} {table}" for table, count in counts.items())
+        where = f"{len(plan.deliveries())} delivery folders in {out_dir}" if plan else str(out_dir)
+        console.done(f"generated {customers:,} customers: {rows} rows ({where})", time.perf_counter() - started)
     return counts
 
 

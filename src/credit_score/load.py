@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 from pathlib import Path
 
-from credit_score import engines
+from credit_score import console, engines
 from credit_score.deliveries import EXPECTED_COLUMNS, LoadError, describe, open_delivery
 from credit_score.settings import RAW_TABLES
 
@@ -37,9 +37,18 @@ def load(
     delivery = open_delivery(directory, delivered_on=delivered_on, delivery_id=delivery_id, encoding=encoding)
     engine = engines.get(target, database=database)
     if progress:
-        print(f"[load] {describe(delivery)}{' (raw emptied first)' if replace else ''}", flush=True)
+        console.detail(f"[load] {describe(delivery)}{' (raw emptied first)' if replace else ''}")
+    timer = console.Timer()
     with engine.lock():
-        return engine.load(delivery, replace=replace, progress=progress)
+        counts = engine.load(delivery, replace=replace, progress=progress)
+    if progress:
+        console.done(loaded(delivery.delivery_id, delivered_on, counts, replace), timer.seconds)
+    return counts
+
+
+def loaded(delivery_id: str, delivered_on: dt.date, counts: dict[str, int], replace: bool) -> str:
+    rows = ", ".join(f"{count:,} {table}" for table, count in counts.items()) or "no files"
+    return f"loaded delivery {delivery_id} of {delivered_on}: {rows}{' (raw emptied first)' if replace else ''}"
 
 
 def load_listed(
@@ -62,9 +71,15 @@ def load_listed(
     if progress:
         for number, delivery in enumerate(deliveries):
             emptied = " (raw emptied first)" if replace and number == 0 else ""
-            print(f"[load] {describe(delivery)}{emptied}", flush=True)
+            console.detail(f"[load] {describe(delivery)}{emptied}")
+    timer = console.Timer()
     with engine.lock():
-        return engine.load_many(deliveries, replace=replace, progress=progress)
+        counts = engine.load_many(deliveries, replace=replace, progress=progress)
+    if progress:
+        for number, (delivery, rows) in enumerate(zip(deliveries, counts, strict=True)):
+            console.done(loaded(delivery.delivery_id, delivery.delivered_on, rows, replace and number == 0))
+        console.note(f"{len(deliveries)} deliveries loaded in {timer.seconds:.1f}s")
+    return counts
 
 
 def read_listing(listing: Path) -> list[tuple[Path, str, dt.date]]:

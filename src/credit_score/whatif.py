@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from credit_score import console
 from credit_score.dbt import run_dbt
 from credit_score.settings import PROJECT_DIR
 
@@ -108,7 +109,23 @@ def run_whatif(engine, rules: Path, as_of: dt.date, out: Path) -> WhatIf:
 def _score(engine, project_dir: Path, manifest_dir: Path, file: Path, as_of: dt.date, proposed: dict) -> None:
     file.unlink(missing_ok=True)
     selection = [f"{seed}+,+customer_credit_score" for seed in RULE_SEEDS]
-    outcome = run_dbt(
+    rules = "proposed" if proposed else "current"
+    timer = console.Timer()
+    with console.bar(f"scoring under the {rules} rules") as progress:
+        outcome = _run(engine, project_dir, manifest_dir, file, as_of, selection, progress)
+    failed = outcome.with_status("fail", "error", "runtime error")
+    if failed or not outcome.success:
+        broken = []
+        for result in failed:
+            seeds = ", ".join(f"{s}.csv" for s in proposed if s in result.unique_id or s in result.name)
+            broken.append(f"{'the proposed ' + seeds if seeds else 'the rules'} fail {result.name} ({result.message})")
+        what = "the proposed rules are refused" if proposed else "the current rules could not be scored (see dbt's log)"
+        raise WhatIfRefused(f"{what}: " + ("; ".join(broken) if broken else str(outcome.error)))
+    console.done(f"scored as of {as_of} under the {rules} rules", timer.seconds)
+
+
+def _run(engine, project_dir, manifest_dir, file, as_of, selection, progress):
+    return run_dbt(
         [
             "build",
             "--select",
@@ -128,17 +145,9 @@ def _score(engine, project_dir: Path, manifest_dir: Path, file: Path, as_of: dt.
             "CREDIT_SCORE_WHATIF_FILE": str(file),
             "CREDIT_SCORE_AS_OF_DATE": as_of.isoformat(),
             "DBT_TARGET_PATH": str(file.with_suffix(".dbt") / "target"),
-            "DBT_LOG_PATH": str(file.with_suffix(".dbt") / "logs"),
         },
+        progress=progress,
     )
-    failed = outcome.with_status("fail", "error", "runtime error")
-    if failed or not outcome.success:
-        broken = []
-        for result in failed:
-            seeds = ", ".join(f"{s}.csv" for s in proposed if s in result.unique_id or s in result.name)
-            broken.append(f"{'the proposed ' + seeds if seeds else 'the rules'} fail {result.name} ({result.message})")
-        what = "the proposed rules are refused" if proposed else "the current rules could not be scored (see dbt's log)"
-        raise WhatIfRefused(f"{what}: " + ("; ".join(broken) if broken else str(outcome.error)))
 
 
 def _compare(out: Path, as_of: dt.date) -> WhatIf:
@@ -217,11 +226,25 @@ def draw_heatmap(result: WhatIf, path: Path) -> None:
 
 
 def print_whatif(result: WhatIf) -> None:
-    current = sorted(result.labels)
+    from rich import box
+    from rich.table import Table
+
     proposed = sorted(result.proposed_labels)
-    print(f"what-if as of {result.as_of}: rows = current star, columns = proposed star (customers)")
-    print("         " + "".join(f"{p:>8}" for p in proposed))
-    for c in current:
-        print(f"  {c} {result.labels[c][0]:<4}" + "".join(f"{result.matrix.get((c, p), 0):>8,}" for p in proposed))
-    print(f"{result.changed:,} of {result.customers:,} customers would change star")
-    print(f"wrote {result.out / 'migration.csv'} and {result.out / 'migration.png'}")
+    table = Table(
+        title=f"what-if as of {result.as_of}: current star (rows) x proposed star (columns), customers",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        pad_edge=False,
+    )
+    table.add_column("")
+    for p in proposed:
+        table.add_column(result.proposed_labels[p][0], justify="right")
+    for c in sorted(result.labels):
+        cells = []
+        for p in proposed:
+            n = result.matrix.get((c, p), 0)
+            cells.append(f"[red]{n:,}[/]" if n and p < c else f"[green]{n:,}[/]" if n and p > c else f"{n:,}")
+        table.add_row(result.labels[c][0], *cells)
+    console.out.print(table)
+    console.note(f"{result.changed:,} of {result.customers:,} customers would change star")
+    console.note(f"wrote {result.out / 'migration.csv'} and {result.out / 'migration.png'}")

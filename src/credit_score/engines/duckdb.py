@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from credit_score import console
 from credit_score.deliveries import (
     DELIVERY_COLUMNS,
     EXPECTED_COLUMNS,
@@ -175,7 +176,7 @@ class DuckDBEngine(Engine):
                 inserted = int(con.execute(f"insert into {WORK}.raw.{table} {rows}").fetchone()[0])  # type: ignore[index]
                 if progress:
                     elapsed = time.perf_counter() - started
-                    print(f"[load {elapsed:5.1f}s] raw.{table}: {inserted:,} rows", flush=True)
+                    console.detail(f"[load {elapsed:5.1f}s] raw.{table}: {inserted:,} rows")
                 return inserted
 
             counts = read_each_file(delivery, self.work.parent, insert)

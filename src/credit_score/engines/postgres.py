@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from credit_score import console
 from credit_score.deliveries import (
     DELIVERY_COLUMNS,
     EXPECTED_COLUMNS,
@@ -112,7 +113,7 @@ class PostgresEngine(Engine):
                         counts[table] = rows
                         if progress:
                             elapsed = time.perf_counter() - started
-                            print(f"[load {elapsed:5.1f}s] raw.{table}: {rows:,} rows (PostgreSQL)", flush=True)
+                            console.detail(f"[load {elapsed:5.1f}s] raw.{table}: {rows:,} rows (PostgreSQL)")
                     cur.execute("select max(loaded_at) from raw.deliveries")
                     loaded_at = load_time(cur.fetchone()[0])
                     columns = [c for c, _ in raw_columns("deliveries")]

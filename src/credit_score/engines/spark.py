@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from credit_score import console
 from credit_score.deliveries import Delivery, DeliveryRecord, LoadError, export_checked, load_time
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
@@ -152,10 +153,9 @@ class SparkEngine(Engine):
         if progress:
             for delivery, rows in zip(deliveries, counts, strict=True):
                 for table, count in rows.items():
-                    print(
+                    console.detail(
                         f"[load {time.perf_counter() - started:5.1f}s] raw.{table}: {count:,} rows "
-                        f"(Spark, delivery {delivery.delivery_id})",
-                        flush=True,
+                        f"(Spark, delivery {delivery.delivery_id})"
                     )
         return counts
 
