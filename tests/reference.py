@@ -55,6 +55,12 @@ ENTITLEMENT_COLUMNS = [
 ]
 
 
+def tenure_band(years: int) -> str:
+    """SPEC 1's tenure bands, by the names the seed gives them."""
+    names = ["under_1_year", "1_to_2_years", "2_to_3_years", "3_to_4_years", "4_to_5_years"]
+    return names[years] if years < 5 else "5_years_and_more"
+
+
 def tenure_points(years: int) -> int:
     if years < 1:
         return 0
@@ -198,6 +204,7 @@ def score(
             activation.isoformat(),
             months,
             years,
+            tenure_band(years),
             spend_months,
             f"{average:.2f}",
             count,

@@ -43,6 +43,7 @@ parts_joined as (
         tenure.activation_date,
         tenure.months_on_net,
         tenure.tenure_years,
+        tenure.tenure_band,
         spend.spend_months,
         spend.avg_monthly_spend,
         suspensions.suspension_count,

@@ -41,6 +41,7 @@ final as (
         years_counted.msisdn_masked,
         years_counted.brand_code,
         years_counted.brand_name,
+        tenure_bands.tenure_band,
 
         -- numbers
         years_counted.brand_points,

@@ -23,6 +23,7 @@ final as (
         cast(activation_date as date) as activation_date,
         cast(months_on_net as integer) as months_on_net,
         cast(tenure_years as integer) as tenure_years,
+        cast(tenure_band as {{ dbt.type_string() }}) as tenure_band,
         cast(spend_months as integer) as spend_months,
         cast(avg_monthly_spend as decimal(18, 2)) as avg_monthly_spend,
         cast(suspension_count as integer) as suspension_count,

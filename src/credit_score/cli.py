@@ -341,6 +341,11 @@ def parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_sql, verbose=False)
 
     sub.add_parser(
+        "metrics",
+        help="MetricFlow's mf on the semantic layer, against what BI reads (mf's own arguments)",
+        add_help=False,
+    )
+    sub.add_parser(
         "bench", help="measure build, models, the one-statement bound and pandas at N customers", add_help=False
     )
     return p
@@ -354,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
         from credit_score import bench
 
         return bench.main(argv[1:])
+    if argv[:1] == ["metrics"]:  # MetricFlow's own arguments: see credit_score/metrics.py
+        from credit_score import metrics
+
+        return metrics.main(argv[1:])
     args = parser().parse_args(argv)
     console.set_verbose(args.verbose)
     try:

@@ -122,6 +122,11 @@ published as (
         activation_date,
         cast(months_on_net as integer) as months_on_net,
         cast(tenure_years as integer) as tenure_years,
+        case
+            when tenure_years >= 5 then '5_years_and_more' when tenure_years = 4 then '4_to_5_years'
+            when tenure_years = 3 then '3_to_4_years' when tenure_years = 2 then '2_to_3_years'
+            when tenure_years = 1 then '1_to_2_years' else 'under_1_year'
+        end as tenure_band,
         cast(spend_months as integer) as spend_months,
         cast(cast(avg_fen as decimal(18, 0)) * 0.01 as decimal(18, 2)) as avg_monthly_spend,
         cast(suspension_count as integer) as suspension_count,

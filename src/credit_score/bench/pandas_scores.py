@@ -92,6 +92,8 @@ def score(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
 
     out["brand_name"] = out["brand_code"].map({k: v[0] for k, v in BRANDS.items()})
     out["brand_points"] = out["brand_code"].map({k: v[1] for k, v in BRANDS.items()}).astype("int64")
+    bands = ["under_1_year", "1_to_2_years", "2_to_3_years", "3_to_4_years", "4_to_5_years", "5_years_and_more"]
+    out["tenure_band"] = [bands[min(int(years), 5)] for years in out["tenure_years"]]
     out["tenure_points"] = np.select(
         [
             out["tenure_years"] >= 5,
@@ -149,6 +151,7 @@ def score(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
             "activation_date",
             "months_on_net",
             "tenure_years",
+            "tenure_band",
             "spend_months",
             "avg_fen",
             "suspension_count",
