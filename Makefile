@@ -27,4 +27,4 @@ test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 clean:
-	rm -rf target logs data warehouse whatif
+	rm -rf target logs data warehouse whatif report docs-site

@@ -61,6 +61,41 @@ def scenario_duckdb(scenario, tmp_path_factory):
         return built
 
 
+@pytest.fixture(scope="session")
+def two_months(tmp_path_factory) -> Path:
+    """The served file of 4,000 generated customers built at two month-ends (2026-09-30, 2026-10-31),
+    bad rows mixed into October's delivery: stars move, the watchlist has customers, the audit has
+    rejects. What the readers' tests (the semantic layer, the report, the docs) read. Built once per
+    run, under a lock in the run's shared temporary folder, like scenario_duckdb."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / "two_months"
+    database = folder / "warehouse.duckdb"
+    with (shared / "two_months.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "built").exists():
+            _build_two_months(folder, database)
+            (folder / "built").touch()
+    return database
+
+
+def _build_two_months(folder: Path, database: Path) -> None:
+    from credit_score import badrows
+    from credit_score.build import build
+    from credit_score.generate import generate
+    from credit_score.load import load_listed, read_csv_tables, read_listing, write_csv_tables
+
+    generate(4000, folder / "data", seed=13, as_of=MONTH_END, deliveries="monthly", months=2, progress=False)
+    *earlier, october = read_listing(folder / "data" / "deliveries.csv")
+    mixed, _ = badrows.mix_in(read_csv_tables(october[0]))
+    write_csv_tables(october[0], mixed)
+    load_listed(earlier, database, replace=True, progress=False)
+    assert build(dt.date(2026, 9, 30), database=database).ok
+    load_listed([october], database, progress=False)
+    report = build(MONTH_END, database=database)
+    assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
+
+
 def _build_scenario_duckdb(scenario, folder: Path):
     from credit_score.build import build
     from tests.deliveries_scenario import OCTOBER, SEPTEMBER
@@ -94,3 +129,6 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_configure(config):
     # dbt writes target/ and logs/ into the project; keep them out of the repo's test runs' way
     Path("logs").mkdir(exist_ok=True)
+    # each xdist worker's dbt runs log to their own file (two processes rotating one file lose lines)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    os.environ.setdefault("CREDIT_SCORE_LOG_DIR", str(Path("logs", f"pytest-{worker}").resolve()))

@@ -23,6 +23,7 @@ from tests.helpers import EXAMPLES, load_and_build, load_one, write_folder
 
 def cli(*args, cwd, database):
     env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database)}
+    env.pop("CREDIT_SCORE_LOG_DIR", None)  # as a person runs it: dbt's log in logs/ where it runs
     return subprocess.run(
         [sys.executable, "-m", "credit_score.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )

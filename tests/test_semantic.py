@@ -1,6 +1,7 @@
 """The semantic layer as an analyst meets it: `credit-score metrics query` (MetricFlow's mf) against the
 served file, each answer compared with SQL written here on the published marts.  The warehouse: 4,000
-generated customers built at two month-ends, so that stars move and the watchlist has customers."""
+generated customers built at two month-ends (conftest's two_months): stars move, the watchlist has
+customers."""
 
 from __future__ import annotations
 
@@ -15,24 +16,9 @@ import duckdb
 import pytest
 
 
-SEPTEMBER, OCTOBER = dt.date(2026, 9, 30), dt.date(2026, 10, 31)
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    from credit_score.build import build
-    from credit_score.generate import generate
-    from credit_score.load import load_listed, read_listing
-
-    folder = tmp_path_factory.mktemp("semantic")
-    generate(4000, folder / "data", seed=13, as_of=OCTOBER, deliveries="monthly", months=2, progress=False)
-    *earlier, october = read_listing(folder / "data" / "deliveries.csv")
-    database = folder / "warehouse.duckdb"
-    load_listed(earlier, database, replace=True, progress=False)
-    assert build(SEPTEMBER, database=database).ok
-    load_listed([october], database, progress=False)
-    assert build(OCTOBER, database=database).ok
-    return database
+def served(two_months):
+    return two_months
 
 
 def mf_query(served, tmp_path, metrics: list[str], group_by: list[str]) -> list[dict[str, str]]:

@@ -152,3 +152,16 @@ def test_spark_built_incrementally_equals_a_full_refresh(spark_scenario):
     """SPEC 6's invariant on Spark's partition overwrite: after the incremental builds, every table of
     marts, audit and intermediate equals a --full-refresh's.  Last in the file: it rebuilds everything."""
     assert_equal_to_full_refresh(SparkWarehouse(), MONTH_END)
+
+
+def test_spark_keeps_the_raw_numbers_the_owners_alone(spark_scenario):
+    """The raw tables and the models written by the cluster's executors hold raw numbers (privacy.py):
+    every file of the warehouse is the owner's alone, though the workers run with the usual umask."""
+    import stat
+
+    warehouse, _ = spark_scenario
+    files = [p for p in (warehouse / "tables").rglob("*") if p.is_file()]
+    assert any("raw.db" in p.parts for p in files) and any(p.suffix == ".parquet" for p in files)
+    opened = [f"{p.relative_to(warehouse)}: {oct(stat.S_IMODE(p.stat().st_mode))}" for p in files
+              if stat.S_IMODE(p.stat().st_mode) & 0o077]  # fmt: skip
+    assert opened == [], opened[:10]

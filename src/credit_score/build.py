@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from credit_score import console, engines
+from credit_score import console, engines, privacy
 from credit_score.dbt import DbtOutcome, run_dbt
 from credit_score.deliveries import incomplete_window
 from credit_score.settings import PROJECT_DIR
@@ -96,7 +96,7 @@ def build(
     started = time.perf_counter()
     engine = engines.get(target, database=database)
     variables = dict(extra_vars or {})
-    with engine.lock():
+    with privacy.private_files(), engine.lock():
         records = engine.deliveries()
         if records is None:
             raise BuildRefused(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
-from credit_score import console, settings
+from credit_score import console, privacy, settings
 
 
 def _as_of(text: str | None) -> dt.date:
@@ -123,6 +124,18 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from credit_score import sql
 
     return sql.main(args.query, target=args.target, as_csv=args.csv, max_rows=args.max_rows)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from credit_score import report
+
+    return report.main(Path(args.out), args.target)
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from credit_score import docs
+
+    return docs.main(Path(args.out), args.port, args.no_serve)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -340,6 +353,17 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--max-rows", type=int, default=100, help="rows a table shows (default 100)")
     q.set_defaults(func=cmd_sql, verbose=False)
 
+    r = sub.add_parser("report", parents=[common], help="write a static HTML page of the marts, with charts")
+    r.add_argument("--out", default="report", help="the folder of index.html and its charts (default report/)")
+    r.add_argument("--target", help="duckdb (default: the served file) or postgres")
+    r.set_defaults(func=cmd_report)
+
+    dd = sub.add_parser("docs", parents=[common], help="generate dbt's docs site and serve it on loopback")
+    dd.add_argument("--out", default="docs-site", help="where the site is written (default docs-site/)")
+    dd.add_argument("--port", type=int, default=8580, help="the loopback port (default 8580; 0: any free one)")
+    dd.add_argument("--no-serve", action="store_true", help="only generate the site")
+    dd.set_defaults(func=cmd_docs)
+
     sub.add_parser(
         "metrics",
         help="MetricFlow's mf on the semantic layer, against what BI reads (mf's own arguments)",
@@ -355,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     from credit_score.engines.duckdb import WarehouseBusy
 
     argv = sys.argv[1:] if argv is None else argv
+    # what the commands write holds raw phone numbers: the owner's alone, whatever the umask (privacy.py)
+    os.umask(privacy.PRIVATE_UMASK)
     if argv[:1] == ["bench"]:  # its own options: see credit_score/bench/
         from credit_score import bench
 

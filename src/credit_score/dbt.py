@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from credit_score import console
+from credit_score import console, privacy
 from credit_score.processes import die_with_parent
 from credit_score.settings import PROJECT_DIR
 
@@ -68,8 +68,9 @@ def _context() -> multiprocessing.context.ForkServerContext:
     return _CONTEXT
 
 
-def _child_main(args: list[str], env: dict[str, str], cwd: str, parent_pid: int, reply: Connection) -> None:
+def _child_main(args: list[str], env: dict[str, str], cwd: str, parent_pid: int, reply: Connection, umask: int) -> None:
     die_with_parent(parent_pid, forked_by_server=True)
+    os.umask(umask)  # the caller's (privacy.py), not the fork server's
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
@@ -151,7 +152,11 @@ def run_dbt(
     context = _context()
     receive, send = context.Pipe(duplex=False)
     environment = {**os.environ, **(env or {})}
-    child = context.Process(target=_child_main, args=(args, environment, os.getcwd(), os.getpid(), send), daemon=True)
+    child = context.Process(
+        target=_child_main,
+        args=(args, environment, os.getcwd(), os.getpid(), send, privacy.current_umask()),
+        daemon=True,
+    )
     child.start()
     send.close()
     try:

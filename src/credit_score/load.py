@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 from pathlib import Path
 
-from credit_score import console, engines
+from credit_score import console, engines, privacy
 from credit_score.deliveries import EXPECTED_COLUMNS, LoadError, describe, open_delivery
 from credit_score.settings import RAW_TABLES
 
@@ -39,7 +39,7 @@ def load(
     if progress:
         console.detail(f"[load] {describe(delivery)}{' (raw emptied first)' if replace else ''}")
     timer = console.Timer()
-    with engine.lock():
+    with privacy.private_files(), engine.lock():
         counts = engine.load(delivery, replace=replace, progress=progress)
     if progress:
         console.done(loaded(delivery.delivery_id, delivered_on, counts, replace), timer.seconds)
@@ -73,7 +73,7 @@ def load_listed(
             emptied = " (raw emptied first)" if replace and number == 0 else ""
             console.detail(f"[load] {describe(delivery)}{emptied}")
     timer = console.Timer()
-    with engine.lock():
+    with privacy.private_files(), engine.lock():
         counts = engine.load_many(deliveries, replace=replace, progress=progress)
     if progress:
         for number, (delivery, rows) in enumerate(zip(deliveries, counts, strict=True)):

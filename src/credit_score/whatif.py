@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from credit_score import console
+from credit_score import console, privacy
 from credit_score.dbt import run_dbt
 from credit_score.settings import PROJECT_DIR
 
@@ -97,7 +97,7 @@ def run_whatif(engine, rules: Path, as_of: dt.date, out: Path) -> WhatIf:
             shutil.copy2(source, project / part)
     for seed, file in proposed.items():
         shutil.copyfile(file, project / "seeds" / f"{seed}.csv")
-    with engine.lock():
+    with privacy.private_files(), engine.lock():
         for name, project_dir in (("proposed", project), ("current", PROJECT_DIR)):
             seeds = proposed if name == "proposed" else {}
             _score(engine, project_dir, manifest_dir, out / f"{name}.duckdb", as_of, seeds)
@@ -194,16 +194,11 @@ def _order(pair: tuple[int | None, int | None]) -> tuple:
 
 
 def draw_heatmap(result: WhatIf, path: Path) -> None:
-    import matplotlib
+    from credit_score.charts import cjk_font, pyplot
 
-    matplotlib.use("Agg")
-    from matplotlib import font_manager
-    from matplotlib import pyplot as plt
-
+    plt = pyplot()
     # the star labels in Chinese with a CJK font (Debian: fonts-noto-cjk), else the seed's English ones
-    cjk = [f.name for f in font_manager.fontManager.ttflist if "CJK" in f.name or "WenQuanYi" in f.name]
-    plt.rcParams["font.family"] = [*cjk[:1], "DejaVu Sans"]
-    language = 0 if cjk else 1
+    language = 0 if cjk_font() else 1
     current = sorted(result.labels)
     proposed = sorted(result.proposed_labels)
     grid = [[result.matrix.get((c, p), 0) for p in proposed] for c in current]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from credit_score import console
+from credit_score import console, privacy
 from credit_score.deliveries import (
     DELIVERY_COLUMNS,
     EXPECTED_COLUMNS,
@@ -164,6 +164,7 @@ class DuckDBEngine(Engine):
     def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
         """One transaction: if any file cannot be read, or the process is killed, raw keeps what it had."""
         self.work.parent.mkdir(parents=True, exist_ok=True)
+        self.keep_private()
         started = time.perf_counter()
         con = attached((self.work, WORK, False))
         try:
@@ -229,7 +230,14 @@ class DuckDBEngine(Engine):
 
     def before_dbt(self, as_of: dt.date) -> None:
         self.work.parent.mkdir(parents=True, exist_ok=True)
+        self.keep_private()
         self._history_step(lambda h: h.prepare(as_of))
+
+    def keep_private(self) -> None:
+        """The work file holds raw numbers: the owner's alone, also when an earlier version (or another
+        umask) made it readable (privacy.py); dbt's folder (compiled SQL, logs) too."""
+        for path in (self.work, self.work.with_name(f"{self.work.name}.wal"), self.dbt_dir):
+            privacy.make_private(path, recursive=False)
 
     def after_dbt(self, as_of: dt.date, *, published: bool) -> None:
         self._history_step(lambda h: h.settle(published=published))
@@ -379,7 +387,16 @@ def publish(work: Path, served: Path, *, as_of: dt.date, tests_passed: int) -> P
     _fsync(served.parent)
     for table in MONTHLY:
         _remove_unlisted(month_dir(served, table), keep={*files.values(), *previous.values()})
+    _share_published(served, files.values())
     return served
+
+
+def _share_published(served: Path, files) -> None:
+    """What BI reads - the served file, its monthly Parquet files and the folders on the way - opened to
+    the reader group (privacy.py); the work file beside it stays the owner's."""
+    folders = {served.parent, *(month_dir(served, table) for table in MONTHLY)}
+    folders |= {file.parent for file in files}
+    privacy.share_with_readers(*sorted(folders), served, *files)
 
 
 def _write_months(

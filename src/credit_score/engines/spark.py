@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from credit_score import console
+from credit_score import console, privacy
 from credit_score.deliveries import Delivery, DeliveryRecord, LoadError, export_checked, load_time
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
@@ -55,6 +55,8 @@ def session_settings(warehouse: Path) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.driver.memory": "4g",
         "spark.driver.extraJavaOptions": f"-Dderby.stream.error.file={warehouse}/derby.log",
+        # the tables hold raw numbers: files 0600, folders 0700 (privacy.py)
+        "spark.hadoop.fs.permissions.umask-mode": "077",
     }
 
 
@@ -130,6 +132,7 @@ class SparkEngine(Engine):
         """Every file is checked (and written as Parquet) before Spark starts; then one Spark
         application saves the deliveries in order (a Spark application takes ~15 s to start)."""
         self.warehouse.mkdir(parents=True, exist_ok=True)
+        privacy.make_private(self.warehouse, recursive=False)  # raw numbers beneath: the owner's alone
         started = time.perf_counter()
         latest = None if replace else self._latest_load()
         with contextlib.ExitStack() as stack:

@@ -1,0 +1,199 @@
+"""A Dagster code location for the monthly run (optional: `pip install '.[orchestration]'`).
+
+    CREDIT_SCORE_INCOMING=/data/incoming dagster dev -m credit_score.orchestration
+
+Assets, partitioned by month (the partition 2026-10-01 scores 2026-10-31):
+- `telecom/*` (Python): load the month's delivery folder $CREDIT_SCORE_INCOMING/YYYY-MM into raw, as
+  `credit-score load` does (the dbt sources are these assets, so the lineage starts at the delivery);
+- the dbt project's seeds and models (dagster-dbt), their data tests as asset checks: `dbt build` in
+  the work file, refused when the spend window's bills have not arrived (SPEC 6), as `credit-score build`;
+- `served_warehouse` (Python): publish the audited marts to what BI reads (write-audit-publish). It
+  runs only when every model and error-level check passed; a failed build leaves BI on the previous
+  month and its history marks are put back.
+A monthly schedule (06:00 UTC on the 5th, the month that ended) and a sensor that starts the month's
+run when a delivery folder named YYYY-MM lands in $CREDIT_SCORE_INCOMING (a folder holding a
+`.partial` file is still being written and is skipped). DuckDB (CREDIT_SCORE_DUCKDB) is the target.
+"""
+
+# no `from __future__ import annotations`: Dagster reads the config class from the live annotation
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from credit_score import privacy, settings
+from credit_score.build import as_of_env
+from credit_score.deliveries import incomplete_window
+
+INCOMING_VARIABLE = "CREDIT_SCORE_INCOMING"
+PARTITIONS = dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
+SOURCES = ("subscriptions", "billing", "suspensions", "deliveries")
+DBT = str(Path(sys.executable).with_name("dbt"))  # dagster-dbt runs dbt as a program: the venv's
+
+
+def _manifest() -> Path:
+    """dbt's manifest, parsed again when a model, macro, seed or the project changed since."""
+    project = DbtProject(project_dir=settings.PROJECT_DIR, profiles_dir=settings.PROFILES_DIR, target="duckdb")
+    manifest = Path(project.manifest_path)
+    sources = [settings.PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "macros", "seeds", "data-tests"):
+        sources += (settings.PROJECT_DIR / folder).rglob("*")
+    newest = max(p.stat().st_mtime for p in sources if p.is_file())
+    if not manifest.exists() or manifest.stat().st_mtime < newest:
+        subprocess.run(
+            [DBT, "parse", "--project-dir", str(settings.PROJECT_DIR), "--profiles-dir", str(settings.PROFILES_DIR),
+             "--target", "duckdb", "--quiet"],
+            check=True, cwd=settings.PROJECT_DIR,
+        )  # fmt: skip
+    return manifest
+
+
+def _as_of(context: dg.AssetExecutionContext) -> dt.date:
+    return settings.month_end(context.partition_time_window.start.date())
+
+
+def _engine():
+    from credit_score.engines.duckdb import DuckDBEngine
+
+    return DuckDBEngine(settings.duckdb_path())
+
+
+def _pending(engine) -> Path:
+    """What the dbt step leaves for the publishing step: the as-of date and the tests it passed."""
+    return engine.dbt_dir / "dagster-build.json"
+
+
+class DeliveryConfig(dg.Config):
+    folder: str = ""
+    """The delivery folder (default: $CREDIT_SCORE_INCOMING/YYYY-MM of the partition)."""
+    delivered_on: str = ""
+    """YYYY-MM-DD the delivery arrived (default: today, UTC)."""
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(["telecom", table], group_name="deliveries", description=f"raw.{table}") for table in SOURCES],
+    partitions_def=PARTITIONS,
+)
+def month_delivery(context: dg.AssetExecutionContext, config: DeliveryConfig):
+    """Load the month's delivery folder into raw (all or nothing; loading it again replaces it)."""
+    from credit_score.load import load
+
+    month = context.partition_key[:7]
+    folder = Path(config.folder) if config.folder else Path(os.environ.get(INCOMING_VARIABLE, "incoming")) / month
+    delivered_on = settings.parse_date(config.delivered_on) if config.delivered_on else settings.today()
+    counts = load(folder, settings.duckdb_path(), delivered_on=delivered_on, delivery_id=month, progress=False)
+    for table in SOURCES:
+        rows = counts.get(table) if table != "deliveries" else 1
+        yield dg.MaterializeResult(
+            asset_key=["telecom", table],
+            metadata={"delivery": month, "delivered_on": delivered_on.isoformat(), "rows": rows},
+        )
+
+
+@dbt_assets(
+    manifest=_manifest(),
+    partitions_def=PARTITIONS,
+    dagster_dbt_translator=DagsterDbtTranslator(),
+    exclude="resource_type:unit_test",
+)
+def credit_score_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """`dbt build` for the partition's month end in the work file, as `credit-score build` runs it."""
+    as_of = _as_of(context)
+    engine = _engine()
+    with privacy.private_files(), engine.lock():
+        records = engine.deliveries()
+        problem = "nothing is loaded yet" if records is None else incomplete_window(as_of, records)
+        if problem:
+            raise dg.Failure(f"the build as of {as_of} is refused: {problem}")
+        refresh = engine.full_refresh_reason()
+        engine.before_dbt(as_of)
+        os.environ.update({**engine.dbt_env(), **as_of_env(as_of)})
+        invocation = dbt.cli(
+            ["build", "--exclude-resource-type", "unit_test", *(["--full-refresh"] if refresh else [])],
+            context=context,
+            raise_on_error=False,
+        )
+        yield from invocation.stream()
+        results = invocation.get_artifact("run_results.json")["results"]
+        failed = [r["unique_id"] for r in results if r["status"] in ("fail", "error", "runtime error")]
+        if failed or not invocation.is_successful():
+            engine.after_dbt(as_of, published=False)
+            raise dg.Failure(
+                f"dbt build as of {as_of} failed ({', '.join(failed) or 'see the log'}): nothing published, "
+                "BI keeps reading the previous month"
+            )
+        passed = sum(1 for r in results if r["unique_id"].startswith("test.") and r["status"] in ("pass", "warn"))
+        _pending(engine).write_text(json.dumps({"as_of": as_of.isoformat(), "tests_passed": passed}))
+
+
+@dg.asset(
+    deps=[*(dg.AssetKey(["marts", name]) for name in ("customer_credit_score", "customer_credit_score_history",
+            "customer_entitlements", "customer_star_changes", "star_migration_matrix", "retention_watchlist")),
+          *(dg.AssetKey(["audit", name]) for name in ("deliveries", "reconciliation", "rejected_records"))],
+    partitions_def=PARTITIONS,
+    group_name="publishing",
+)  # fmt: skip
+def served_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """What BI reads: the audited marts published from the work file (write-audit-publish)."""
+    as_of = _as_of(context)
+    engine = _engine()
+    with privacy.private_files(), engine.lock():
+        pending = _pending(engine)
+        built = json.loads(pending.read_text()) if pending.exists() else {}
+        if built.get("as_of") != as_of.isoformat():
+            raise dg.Failure(f"no audited build as of {as_of} is waiting to be published (materialize the models)")
+        published = engine.publish(as_of, built["tests_passed"])
+        engine.after_dbt(as_of, published=True)
+        pending.unlink()
+        customers, stars = engine.star_distribution()
+    return dg.MaterializeResult(
+        metadata={
+            "published": published,
+            "as_of": as_of.isoformat(),
+            "customers_scored": customers,
+            "tests_passed": built["tests_passed"],
+            "stars": {label: count for _, label, count in stars},
+        }
+    )
+
+
+monthly_job = dg.define_asset_job(
+    "monthly_credit_scores", selection=dg.AssetSelection.all(),
+    description="Load the month's delivery, build and test the models, publish to BI.",
+)  # fmt: skip
+
+# the month that ended, at 06:00 UTC on the 5th (its bills have arrived by then)
+monthly_schedule = dg.build_schedule_from_partitioned_job(monthly_job, day_of_month=5, hour_of_day=6)
+
+
+@dg.sensor(job=monthly_job, minimum_interval_seconds=300)
+def delivery_folder_landed(context: dg.SensorEvaluationContext):
+    """A run for each delivery folder YYYY-MM that lands in $CREDIT_SCORE_INCOMING (again when it changes)."""
+    incoming = Path(os.environ.get(INCOMING_VARIABLE, "incoming"))
+    keys = set(PARTITIONS.get_partition_keys())
+    for folder in sorted(incoming.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]")):
+        files = [p for p in folder.iterdir() if p.is_file()]
+        partition = f"{folder.name}-01"
+        if not files or (folder / ".partial").exists() or partition not in keys:
+            continue
+        changed = max(p.stat().st_mtime_ns for p in files)
+        yield dg.RunRequest(run_key=f"{folder.name}:{changed}", partition_key=partition)
+
+
+defs = dg.Definitions(
+    assets=[month_delivery, credit_score_models, served_warehouse],
+    jobs=[monthly_job],
+    schedules=[monthly_schedule],
+    sensors=[delivery_folder_landed],
+    resources={
+        "dbt": DbtCliResource(
+            project_dir=str(settings.PROJECT_DIR), profiles_dir=str(settings.PROFILES_DIR), target="duckdb",
+            dbt_executable=DBT,
+        )
+    },
+)  # fmt: skip

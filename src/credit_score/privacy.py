@@ -1,0 +1,83 @@
+"""Personal data at rest: the files that hold raw phone numbers are the owner's alone.
+
+Raw numbers (PIPL personal information) live in the DuckDB work file (raw and the validation
+models), in Spark's warehouse (raw tables, the intermediate tables) and in the checked copies a load
+writes on its way (PostgreSQL, Spark). Everything the harness and its dbt runs create is made under
+the umask 077, whatever the caller's umask: files 0600, folders 0700. What BI reads - the served
+DuckDB file and its monthly Parquet files, which hold masked numbers only - is then opened to one
+group: mode 0640 (folders 0750) and the group $CREDIT_SCORE_READER_GROUP names (unset: the owner's
+group stays). Give BI's account that group; nobody else on the machine reads anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+PRIVATE_UMASK = 0o077
+READER_GROUP_VARIABLE = "CREDIT_SCORE_READER_GROUP"
+PRIVATE_FILE, PRIVATE_FOLDER = 0o600, 0o700
+SHARED_FILE, SHARED_FOLDER = 0o640, 0o750
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """Files and folders created in the block are the owner's alone (umask 077)."""
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def make_private(path: Path, *, recursive: bool = True) -> None:
+    """path (a file, or a folder and everything under it) readable by its owner only; a folder alone
+    (recursive=False) is enough to keep others out of everything beneath it."""
+    if not path.exists():
+        return
+    if path.is_dir() and not recursive:
+        _chmod(path, PRIVATE_FOLDER)
+    elif path.is_dir():
+        for folder, _folders, files in os.walk(path):
+            os.chmod(folder, PRIVATE_FOLDER)
+            for name in files:
+                _chmod(Path(folder) / name, PRIVATE_FILE)
+    else:
+        _chmod(path, PRIVATE_FILE)
+
+
+def reader_group() -> int | None:
+    """The group BI reads as ($CREDIT_SCORE_READER_GROUP: a name or a number), None when unset."""
+    name = os.environ.get(READER_GROUP_VARIABLE, "").strip()
+    if not name:
+        return None
+    try:
+        return int(name) if name.isdigit() else grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise SystemExit(f"{READER_GROUP_VARIABLE}={name}: no such group on this machine") from None
+
+
+def share_with_readers(*paths: Path) -> None:
+    """Files 0640 and folders 0750, in the reader group when one is named."""
+    group = reader_group()
+    for path in paths:
+        if not path.exists():
+            continue
+        _chmod(path, SHARED_FOLDER if path.is_dir() else SHARED_FILE)
+        if group is not None and path.stat().st_gid != group:
+            os.chown(path, -1, group)
+
+
+def _chmod(path: Path, mode: int) -> None:
+    if stat.S_IMODE(path.lstat().st_mode) != mode and not path.is_symlink():
+        os.chmod(path, mode)
