@@ -41,6 +41,7 @@ def number(text: str):
 
 @pytest.fixture(scope="module")
 def report_page(two_months, tmp_path_factory):
+    browser.chromium()  # installs the CJK font too, before the charts are drawn
     out = tmp_path_factory.mktemp("report")
     done = cli("report", "--out", str(out), served=two_months, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stdout, stderr = done.communicate(timeout=300)
