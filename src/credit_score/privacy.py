@@ -78,6 +78,18 @@ def share_with_readers(*paths: Path) -> None:
             os.chown(path, -1, group)
 
 
+def open_to_readers(folder: Path) -> None:
+    """The folder holding the served file may be anyone's (CREDIT_SCORE_DUCKDB names it): readers get
+    to traverse and list it (group r-x added, nothing taken away), and it joins the reader group unless
+    it is a shared sticky folder such as /tmp. Its other files keep their own modes (the work file 0600)."""
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    if mode & 0o050 != 0o050:
+        os.chmod(folder, mode | 0o050)
+    group = reader_group()
+    if group is not None and not mode & stat.S_ISVTX and folder.stat().st_gid != group:
+        os.chown(folder, -1, group)
+
+
 def _chmod(path: Path, mode: int) -> None:
     if stat.S_IMODE(path.lstat().st_mode) != mode and not path.is_symlink():
         os.chmod(path, mode)

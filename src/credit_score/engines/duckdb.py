@@ -394,8 +394,8 @@ def publish(work: Path, served: Path, *, as_of: dt.date, tests_passed: int) -> P
 def _share_published(served: Path, files) -> None:
     """What BI reads - the served file, its monthly Parquet files and the folders on the way - opened to
     the reader group (privacy.py); the work file beside it stays the owner's."""
-    folders = {served.parent, *(month_dir(served, table) for table in MONTHLY)}
-    folders |= {file.parent for file in files}
+    folders = {month_dir(served, table) for table in MONTHLY} | {file.parent for file in files}
+    privacy.open_to_readers(served.parent)
     privacy.share_with_readers(*sorted(folders), served, *files)
 
 
