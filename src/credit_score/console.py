@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 # off a terminal rich would assume 80 columns and squeeze tables: a log file is wider
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
@@ -107,15 +108,31 @@ class Timer:
 
 
 def table(title: str | None, columns: list[str], rows: list[tuple], *, right: tuple[int, ...] = ()) -> None:
-    """A compact table (a query's result): numbers with thousands separators."""
+    """A compact table (a query's result): numbers with thousands separators, one line per row. Every
+    column is shown whole but the last, which is cut to what fits (an example, a long text)."""
     from rich import box
+    from rich.cells import cell_len
     from rich.table import Table
 
+    cells = [[_cell(value) for value in row] for row in rows]
     shown = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False)
+    widths = [
+        max([cell_len(column), *(cell_len(Text.from_markup(r[number]).plain) for r in cells)])
+        for number, column in enumerate(columns)
+    ]
+    # the last column gets what the others leave of the line (3: a column's separation)
+    widths[-1] = min(widths[-1], max(12, out.width - sum(widths[:-1]) - 3 * len(columns)))
     for number, column in enumerate(columns):
-        shown.add_column(column, justify="right" if number in right else "left")
-    for row in rows:
-        shown.add_row(*(_cell(value) for value in row))
+        shown.add_column(
+            column,
+            justify="right" if number in right else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=widths[number],
+            max_width=widths[number],
+        )
+    for row in cells:
+        shown.add_row(*row)
     out.print(shown)
 
 
