@@ -178,7 +178,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print_audit(database)
         demo_whatif(data_dir, database, as_of)
     console.heading(f"demo finished in {timer.seconds:.1f}s. Ask the mart (read-only, what BI reads):")
-    console.note('credit-score sql "select star_label, count(*) from marts.customer_credit_score group by all"')
+    command = Path(sys.executable).with_name("credit-score")  # the venv's, whether or not it is on PATH
+    command = command if command.exists() else Path("credit-score")
+    console.note(f'{command} sql "select star_label, count(*) from marts.customer_credit_score group by all"')
     return 0 if report.ok else 1
 
 
