@@ -272,3 +272,40 @@ def test_generate_gives_the_same_rows_whatever_the_chunk_size(tmp_path, file_for
             rows = [duckdb.sql(f"select * from read_parquet('{p}')").fetchall() for p in (whole, chunked)]
             assert rows[0] == rows[1] and len(rows[0]) > 0, table
     assert not list((tmp_path / "chunked").glob(".generate-*")), "part files were left behind"
+
+
+def test_a_terminal_gets_colour_and_a_bar_and_the_log_gets_dbt(tmp_path):
+    """On a terminal (a pseudo-terminal here) the build shows a progress bar while dbt runs and colours
+    its lines; dbt's own lines go to the log only, without colour codes."""
+    import pty
+    import select
+
+    database = tmp_path / "warehouse" / "credit_score.duckdb"
+    assert cli("load", str(EXAMPLES), "--delivered-on", "2026-11-05", cwd=tmp_path, database=database).returncode == 0
+    env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database), "TERM": "xterm-256color", "COLUMNS": "120"}
+    env.pop("CREDIT_SCORE_LOG_DIR", None)
+    env.pop("NO_COLOR", None)
+    leader, follower = pty.openpty()
+    build = subprocess.Popen(
+        [sys.executable, "-m", "credit_score.cli", "build", "--as-of", "2026-10-31"],
+        stdin=follower, stdout=follower, stderr=follower, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    os.close(follower)
+    screen = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 120)
+        try:
+            chunk = os.read(leader, 65536) if ready else b""
+        except OSError:  # the build ended and closed the terminal
+            chunk = b""
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    assert build.wait(timeout=60) == 0
+    shown = screen.decode(errors="replace")
+    assert "dbt build as of 2026-10-31" in shown  # the bar's label, drawn while dbt ran
+    assert "\x1b[" in shown and "✓" in shown and "credit-score build, as of 2026-10-31: OK" in shown
+    assert "START" not in shown, "dbt's own lines are for the log"
+    log = (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")
+    assert "START" in log and "\x1b[" not in log
