@@ -245,6 +245,41 @@ def test_reader_role_reads_marts_and_nothing_else(pg_scenario):
         reader.close()
 
 
+def test_readers_tools_on_postgres_as_the_bi_role(pg_scenario, tmp_path):
+    """What BI and analysts use, on PostgreSQL as credit_score_reader: the time spine has every day,
+    `credit-score sql` prints the mart's counts, and `credit-score report` shows them."""
+    import re
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CREDIT_SCORE_PG_USER": "credit_score_reader"}
+    reader = postgres.connect(user="credit_score_reader")
+    try:
+        with reader.cursor() as cur:
+            cur.execute("select count(*), min(date_day), max(date_day) from marts.dim_dates")
+            assert cur.fetchone() == ((dt.date(2041, 1, 1) - dt.date(2000, 1, 1)).days, dt.date(2000, 1, 1),
+                                      dt.date(2040, 12, 31))  # fmt: skip
+            cur.execute("select star_level, count(*) from marts.customer_credit_score group by 1")
+            stars = dict(cur.fetchall())
+    finally:
+        reader.close()
+    query = "select star_level, count(*) as n from marts.customer_credit_score group by 1 order by 1"
+    printed = subprocess.run(
+        [sys.executable, "-m", "credit_score.cli", "sql", "--target", "postgres", "--csv", query],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    assert {int(a): int(b) for a, b in (line.split(",") for line in printed.stdout.splitlines()[1:])} == stars
+    written = subprocess.run(
+        [sys.executable, "-m", "credit_score.cli", "report", "--target", "postgres", "--out", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert written.returncode == 0, written.stdout + written.stderr
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    shown = dict(re.findall(r"data-key='stars\.(\d)\.customers'[^>]*>([\d,]+)<", page))
+    assert {int(level): int(n.replace(",", "")) for level, n in shown.items()} == stars
+
+
 def test_postgres_refuses_or_fails_what_must_not_be_published(pg_scenario):
     """The guards of SPEC 6 on PostgreSQL: a month whose bills have not arrived is refused before dbt
     runs (the register read from PostgreSQL), and a build that scores nobody fails its audit; BI keeps

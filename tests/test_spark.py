@@ -8,6 +8,7 @@ movements between the two dates are the reference's; both workers ran executors.
 are compared across engines on PostgreSQL; on Spark their SQL is proven by the unit test at
 2026-03-15.  Each Spark run of the models costs ~2 minutes of the suite's CPU.)"""
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -165,3 +166,15 @@ def test_spark_keeps_the_raw_numbers_the_owners_alone(spark_scenario):
     opened = [f"{p.relative_to(warehouse)}: {oct(stat.S_IMODE(p.stat().st_mode))}" for p in files
               if stat.S_IMODE(p.stat().st_mode) & 0o077]  # fmt: skip
     assert opened == [], opened[:10]
+
+
+def test_spark_builds_the_time_spine_of_the_semantic_layer(spark_scenario):
+    """marts.dim_dates (dbt's date_spine) on Spark: every day from 2000-01-01 to 2040-12-31, once."""
+    warehouse, _ = spark_scenario
+    engine = spark.SparkEngine(warehouse)
+    days = duckdb.execute(
+        f"select count(*), count(distinct date_day), min(date_day), max(date_day) "
+        f"from read_parquet('{engine.table_path('marts', 'dim_dates')}/*.parquet')"
+    ).fetchone()
+    total = (dt.date(2041, 1, 1) - dt.date(2000, 1, 1)).days
+    assert days == (total, total, dt.date(2000, 1, 1), dt.date(2040, 12, 31))

@@ -1,3 +1,5 @@
+{{ config(grants=published_grants()) }}
+
 {#-
     One row per day from 2000-01-01 to 2040-12-31: MetricFlow's time spine (models/semantic/), the
     days a metric over time is laid on. dbt's own cross-database date_spine, so that every engine
