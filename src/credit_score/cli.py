@@ -142,7 +142,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Generate monthly deliveries, build the month before, then add the month's delivery and build it."""
     from credit_score.build import build, print_summary
     from credit_score.generate import generate
-    from credit_score.load import load
+    from credit_score.load import load_listed, read_listing
 
     timer = console.Timer()
     as_of = _as_of(args.as_of)
@@ -151,24 +151,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     database = settings.duckdb_path()
     console.heading(f"── 1/5 generate {args.customers:,} customers as monthly deliveries up to {as_of:%Y-%m}")
     generate(args.customers, data_dir, seed=args.seed, as_of=as_of, deliveries="monthly", months=2)
-    deliveries = [line.split(",") for line in (data_dir / "deliveries.csv").read_text().splitlines()[1:]]
-    *earlier, (month_id, month_delivered) = deliveries
+    *earlier, (month_folder, month_id, month_delivered) = read_listing(data_dir / "deliveries.csv")
     if args.with_bad_rows:
         from credit_score import badrows
         from credit_score.load import read_csv_tables, write_csv_tables
 
-        mixed, _ = badrows.mix_in(read_csv_tables(data_dir / month_id))
-        write_csv_tables(data_dir / month_id, mixed)
+        mixed, _ = badrows.mix_in(read_csv_tables(month_folder))
+        write_csv_tables(month_folder, mixed)
         console.note(f"mixed {len(badrows.KINDS)} kinds of bad rows into delivery {month_id} (credit_score/badrows.py)")
     console.heading(f"── 2/5 the deliveries before {as_of:%Y-%m}, built as of {previous} into {database}")
-    for number, (delivery_id, delivered_on) in enumerate(earlier):
-        load(data_dir / delivery_id, database, delivered_on=settings.parse_date(delivered_on), replace=number == 0)
+    load_listed(earlier, database, replace=True)
     report = build(previous, database=database)
     print_summary(report, previous)
     if not report.ok:
         return 1
     console.heading(f"── 3/5 the month arrives: delivery {month_id} (delivered {month_delivered}), built as of {as_of}")
-    load(data_dir / month_id, database, delivered_on=settings.parse_date(month_delivered))
+    load_listed([(month_folder, month_id, month_delivered)], database)
     report = build(as_of, database=database)
     print_summary(report, as_of)
     if report.published:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import http.server
 import sys
-import threading
 from pathlib import Path
 
 from credit_score import console, settings
@@ -41,14 +40,12 @@ def generate(out: Path) -> Path:
     return out / PAGE
 
 
-def serve(folder: Path, port: int, *, ready: threading.Event | None = None) -> None:
+def serve(folder: Path, port: int) -> None:
     handler = functools.partial(_QuietHandler, directory=str(folder))
     with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
         url = f"http://127.0.0.1:{server.server_address[1]}/{PAGE}"
         console.done(f"serving the docs at {url} (loopback only; Ctrl-C stops)")
         sys.stdout.flush()
-        if ready is not None:
-            ready.set()
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -34,16 +34,8 @@ def load(
     Loading an id already loaded replaces that delivery; replace=True empties raw first.  database is
     the served DuckDB file (the raw tables live in the work file beside it).  Returns rows per file.
     """
-    delivery = open_delivery(directory, delivered_on=delivered_on, delivery_id=delivery_id, encoding=encoding)
-    engine = engines.get(target, database=database)
-    if progress:
-        console.detail(f"[load] {describe(delivery)}{' (raw emptied first)' if replace else ''}")
-    timer = console.Timer()
-    with privacy.private_files(), engine.lock():
-        counts = engine.load(delivery, replace=replace, progress=progress)
-    if progress:
-        console.done(loaded(delivery.delivery_id, delivered_on, counts, replace), timer.seconds)
-    return counts
+    steps = [(directory, delivery_id, delivered_on)]
+    return load_listed(steps, database, replace=replace, encoding=encoding, target=target, progress=progress)[0]
 
 
 def loaded(delivery_id: str, delivered_on: dt.date, counts: dict[str, int], replace: bool) -> str:
@@ -52,7 +44,7 @@ def loaded(delivery_id: str, delivered_on: dt.date, counts: dict[str, int], repl
 
 
 def load_listed(
-    steps: list[tuple[Path, str, dt.date]],
+    steps: list[tuple[Path, str | None, dt.date]],
     database: Path | None = None,
     *,
     replace: bool = False,
@@ -60,9 +52,9 @@ def load_listed(
     target: str | None = None,
     progress: bool = True,
 ) -> list[dict[str, int]]:
-    """Load several delivery folders in order, each (folder, delivery id, delivered on), as `load`
-    does one by one; every folder is checked before anything is loaded.  On Spark they are saved in one
-    Spark application.  replace=True empties raw before the first."""
+    """Load several delivery folders in order, each (folder, delivery id or None for the folder's
+    name, delivered on), as `load` does one; every folder is checked before anything is loaded.  On
+    Spark they are saved in one Spark application.  replace=True empties raw before the first."""
     deliveries = [
         open_delivery(folder, delivered_on=delivered_on, delivery_id=delivery_id, encoding=encoding)
         for folder, delivery_id, delivered_on in steps
@@ -76,9 +68,12 @@ def load_listed(
     with privacy.private_files(), engine.lock():
         counts = engine.load_many(deliveries, replace=replace, progress=progress)
     if progress:
+        single = len(deliveries) == 1
         for number, (delivery, rows) in enumerate(zip(deliveries, counts, strict=True)):
-            console.done(loaded(delivery.delivery_id, delivery.delivered_on, rows, replace and number == 0))
-        console.note(f"{len(deliveries)} deliveries loaded in {timer.seconds:.1f}s")
+            line = loaded(delivery.delivery_id, delivery.delivered_on, rows, replace and number == 0)
+            console.done(line, timer.seconds if single else None)
+        if not single:
+            console.note(f"{len(deliveries)} deliveries loaded in {timer.seconds:.1f}s")
     return counts
 
 

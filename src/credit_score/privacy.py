@@ -40,20 +40,11 @@ def private_files() -> Iterator[None]:
         os.umask(previous)
 
 
-def make_private(path: Path, *, recursive: bool = True) -> None:
-    """path (a file, or a folder and everything under it) readable by its owner only; a folder alone
-    (recursive=False) is enough to keep others out of everything beneath it."""
-    if not path.exists():
-        return
-    if path.is_dir() and not recursive:
-        _chmod(path, PRIVATE_FOLDER)
-    elif path.is_dir():
-        for folder, _folders, files in os.walk(path):
-            os.chmod(folder, PRIVATE_FOLDER)
-            for name in files:
-                _chmod(Path(folder) / name, PRIVATE_FILE)
-    else:
-        _chmod(path, PRIVATE_FILE)
+def make_private(path: Path) -> None:
+    """A file or a folder the owner's alone (0600 / 0700); a private folder keeps others out of
+    everything beneath it, so what is inside need not be walked."""
+    if path.exists():
+        _chmod(path, PRIVATE_FOLDER if path.is_dir() else PRIVATE_FILE)
 
 
 def reader_group() -> int | None:

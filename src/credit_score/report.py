@@ -88,11 +88,10 @@ def write_report(out: Path, *, target: str | None = None) -> Path:
         )
         page = Page(f"Customer credit scores as of {as_of}")
         stars = q(STARS)
-        english = dict(q("select distinct star_level, star_label from marts.customer_credit_score_history"))
-        label = {level: name for level, name, _ in stars} | {
-            level: name for level, name in english.items() if level not in {s[0] for s in stars}
-        }
-        shown = label if chinese else {level: f"{level} star" if level else "0 (准星)" for level in label}
+        # every star of the history (which holds the mart's date too), for the movements and the trend
+        label = dict(q("select distinct star_level, star_label from marts.customer_credit_score_history"))
+        # the charts' labels: without a CJK font the Chinese would draw as empty boxes
+        shown = label if chinese else {level: f"{level} star" for level in label}
         summary = [
             [cell(as_of, "summary.as_of"), cell(customers, "summary.customers"),
              cell(round(float(average), 2), "summary.average_score")],

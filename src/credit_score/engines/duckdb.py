@@ -237,7 +237,7 @@ class DuckDBEngine(Engine):
         """The work file holds raw numbers: the owner's alone, also when an earlier version (or another
         umask) made it readable (privacy.py); dbt's folder (compiled SQL, logs) too."""
         for path in (self.work, self.work.with_name(f"{self.work.name}.wal"), self.dbt_dir):
-            privacy.make_private(path, recursive=False)
+            privacy.make_private(path)
 
     def after_dbt(self, as_of: dt.date, *, published: bool) -> None:
         self._history_step(lambda h: h.settle(published=published))

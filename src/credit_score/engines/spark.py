@@ -132,7 +132,7 @@ class SparkEngine(Engine):
         """Every file is checked (and written as Parquet) before Spark starts; then one Spark
         application saves the deliveries in order (a Spark application takes ~15 s to start)."""
         self.warehouse.mkdir(parents=True, exist_ok=True)
-        privacy.make_private(self.warehouse, recursive=False)  # raw numbers beneath: the owner's alone
+        privacy.make_private(self.warehouse)  # raw numbers beneath: the owner's alone
         started = time.perf_counter()
         latest = None if replace else self._latest_load()
         with contextlib.ExitStack() as stack:
