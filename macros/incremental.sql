@@ -283,3 +283,56 @@
 {% macro contract_text_type() -%}
     {{ return('string' if target.type == 'spark' else 'varchar') }}
 {%- endmacro %}
+
+
+{#-
+    For the tests that look only where the latest build wrote (written_last_only, unique_among_accepted):
+    {'stamp': the newest loaded_through of `model` as a SQL literal, 'everything': whether every row
+    carries it}.  Read before the test runs, so that its SQL can take one of two shapes: after a full
+    build (every row written last) a plain aggregate over the table, which spills to disk; after an
+    incremental one a lookup of the rows written last, a join whose build side is the build's rows
+    only.  (A join over all of history followed by an aggregate holds both in memory at once.)
+-#}
+{% macro written_last(model) -%}
+    {#- not executing (parsing), or compiled where the model is not built (dbt docs on the served file) -#}
+    {%- if not execute or load_relation(model) is none -%}
+        {{ return({'stamp': 'null', 'everything': true}) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        'select max(loaded_through), min(loaded_through) from ' ~ model
+    ).rows[0] -%}
+    {%- if found[0] is none -%}
+        {{ return({'stamp': 'null', 'everything': true}) }}
+    {%- endif -%}
+    {{ return({
+        'stamp': "cast('" ~ found[0].strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")",
+        'everything': found[0] == found[1],
+    }) }}
+{%- endmacro %}
+
+
+{#-
+    The dates of the history next to the as-of date D, as Python dates (none where there is none):
+    `previous` the latest before D, `next` the earliest after it, and `d` D itself.  Read before the
+    model or test that needs them runs, so that its scan of the history is filtered by literal dates
+    and skips the row groups of every other month kept (a subquery would be evaluated per scan, and
+    every month read).  Not executing (parsing), in a unit test, or no history yet: all none, and
+    the caller reads the history unfiltered.
+-#}
+{% macro history_dates_around(history) -%}
+    {%- set around = {'previous': none, 'd': none, 'next': none} -%}
+    {#- a unit test's history is its fixture rows (no table to ask); a history not built yet (sqlfluff's
+        templater compiles against an empty database) has no dates -#}
+    {%- if execute and model.resource_type != 'unit_test' and load_relation(history) is not none -%}
+        {%- set found = run_query(
+            'select max(case when as_of_date < ' ~ as_of_date() ~ ' then as_of_date end), '
+            ~ 'min(case when as_of_date > ' ~ as_of_date() ~ ' then as_of_date end) from ' ~ history
+        ).rows[0] -%}
+        {%- do around.update({
+            'previous': found[0],
+            'd': modules.datetime.date.fromisoformat(as_of_date_value()),
+            'next': found[1],
+        }) -%}
+    {%- endif -%}
+    {{ return(around) }}
+{%- endmacro %}

@@ -3,13 +3,29 @@
     whole ids (every row of an id shares its key_hash), so a repeated accepted id involves a row
     the latest build wrote (the newest loaded_through).  Those rows' ids are looked up among every
     accepted row by the stored key_hash (a fixed-width join, not a hash of 145 million ids computed
-    on the fly), then compared exactly.  After a full build every row is the latest build's, and the
-    test covers the whole table.  Returns each id accepted more than once, with how often.
+    on the fly), then compared exactly.  After a full build every row is the latest build's: one aggregate
+    over the table (it spills to disk; a lookup of every key would not).  Returns each id accepted more than once, with how often.
 #}
 {% test unique_among_accepted(model, column_name) %}
 
+{%- set written = written_last(model) %}
+
 with
 
+{% if written['everything'] -%}
+repeated as (
+
+    -- every row was written by the latest build (a full build): one aggregate over the table
+    select
+        {{ column_name }} as id,
+        count(*) as occurrences
+    from {{ model }}
+    where rejection_reason is null
+    group by {{ column_name }}
+    having count(*) > 1
+
+)
+{%- else -%}
 written_last as (
 
     select
@@ -18,7 +34,7 @@ written_last as (
     from {{ model }}
     where
         rejection_reason is null
-        and loaded_through = (select max(loaded_through) from {{ model }})
+        and loaded_through = {{ written['stamp'] }}
 
 ),
 
@@ -44,6 +60,7 @@ repeated as (
     having count(*) > 1
 
 )
+{%- endif %}
 
 select * from repeated
 

@@ -5,7 +5,7 @@
     month), so the test costs one month whatever the history's length.
     written_last_only: look only at the combinations the latest build wrote (newest loaded_through),
     among every row: on an incremental model whose unique_key they are, a repeat involves a row the
-    latest build wrote.  After a full build, every row.
+    latest build wrote.  After a full build, every row, by a plain aggregate (macro written_last).
     newest_delivery_only: look only at the rows of the newest delivery loaded (staging: a key made
     of the delivery and something within it can only repeat inside one delivery), so the test costs
     one delivery whatever the history's length.
@@ -18,28 +18,46 @@
     newest_delivery_only=false
 ) %}
 
+{%- set columns = combination_of_columns | join(', ') -%}
+{#- after a full build every row was written last: the plain aggregate below covers them -#}
+{%- set lookup = written_last_only and not written_last(model)['everything'] %}
+
 with
 
+{% if lookup -%}
+written_last as (
+
+    -- the combinations the latest build wrote: the build side of the join below, the build's rows only
+    select distinct {{ columns }}
+    from {{ model }}
+    where loaded_through = {{ written_last(model)['stamp'] }}
+
+),
+
+{% endif -%}
 keyed as (
 
     select
-        {{ combination_of_columns | join(', ') }},
+        {%- for column in combination_of_columns %}
+        model_rows.{{ column }},
+        {%- endfor %}
         count(*) as occurrences
-    from {{ model }}
+    from {{ model }} as model_rows
     {%- if built_month_only %}
-    where as_of_date = {{ as_of_date() }}
-    {%- elif written_last_only %}
-    where ({{ combination_of_columns | join(', ') }}) in (
-        select {{ combination_of_columns | join(', ') }} from {{ model }}
-        where loaded_through = (select max(loaded_through) from {{ model }})
-    )
+    where model_rows.as_of_date = {{ as_of_date() }}
+    {%- elif lookup %}
+    inner join written_last
+        on
+        {%- for column in combination_of_columns %}
+            {{ 'and ' if not loop.first }}model_rows.{{ column }} = written_last.{{ column }}
+        {%- endfor %}
     {%- elif newest_delivery_only %}
-    where delivery_id in (
+    where model_rows.delivery_id in (
         select delivery_id from {{ ref('stg_telecom__deliveries') }}
         where loaded_at = (select max(loaded_at) from {{ ref('stg_telecom__deliveries') }})
     )
     {%- endif %}
-    group by {{ combination_of_columns | join(', ') }}
+    group by {% for column in combination_of_columns %}model_rows.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
 
 )
 

@@ -27,28 +27,37 @@ history_month as (
 
 ),
 
-only_in_mart as (
+sides as (
 
-    select * from scores
-    except
-    select * from history_month
+    select
+        {{ columns | join(',\n        ') }},
+        1 as in_mart,
+        0 as in_history
+    from scores
+    union all
+    select
+        {{ columns | join(',\n        ') }},
+        0 as in_mart,
+        1 as in_history
+    from history_month
 
 ),
 
-only_in_history as (
+compared as (
 
-    select * from history_month
-    except
-    select * from scores
+    -- each distinct row once with the sides it is on (a grouping treats nulls alike, as EXCEPT does):
+    -- one aggregate, which spills to disk, instead of two set differences held in memory
+    select
+        {{ columns | join(',\n        ') }},
+        max(in_mart) as in_mart,
+        max(in_history) as in_history
+    from sides
+    group by {{ columns | join(', ') }}
 
 )
 
 select
-    'missing from the history' as side,
+    case when in_history = 0 then 'missing from the history' else 'not in the mart' end as side,
     {{ columns | join(',\n    ') }}
-from only_in_mart
-union all
-select
-    'not in the mart' as side,
-    {{ columns | join(',\n    ') }}
-from only_in_history
+from compared
+where in_mart = 0 or in_history = 0

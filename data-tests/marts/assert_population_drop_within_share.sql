@@ -4,6 +4,8 @@
     missing, not customers.  A backfill of an earlier month has no earlier date to compare with.
     Returns one row with both populations when the fall is too large.
 #}
+{%- set around = history_dates_around(ref('customer_credit_score_history')) %}
+
 with
 
 scores as (
@@ -14,8 +16,11 @@ scores as (
 
 history as (
 
+    -- the latest date before D, named as a literal: the other months are not read
     select as_of_date from {{ ref('customer_credit_score_history') }}
-    where as_of_date < {{ as_of_date() }}
+    where
+        as_of_date < {{ as_of_date() }}
+        and {{ date_in('as_of_date', [around['previous']] | reject('none') | list) if around['d'] else '1 = 1' }}
 
 ),
 

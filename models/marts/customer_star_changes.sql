@@ -17,11 +17,19 @@
     (a month built late, or again).  The other months are neither read nor written.  A full refresh
     computes every date from the whole history: the same rows.
 -#}
+{#- incremental: the dates whose rows can change (D and the next date) and their previous dates -#}
+{%- set around = history_dates_around(ref('customer_credit_score_history')) if is_incremental() else {} -%}
+{%- set read_dates = around.values() | reject('none') | list %}
+
 with
 
 history as (
 
     select * from {{ ref('customer_credit_score_history') }}
+    {%- if is_incremental() and around['d'] %}
+    -- D, the date before it and the date after it: a literal list, so the other months are not read
+    where {{ date_in('as_of_date', read_dates) }}
+    {%- endif %}
 
 ),
 

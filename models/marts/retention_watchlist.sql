@@ -10,13 +10,19 @@
     times the previous average monthly spend; ties by customer_id.  Empty when the history has no
     earlier date.  Read from the history alone: D's rows (written there first) and the previous date's.
 -#}
+{%- set around = history_dates_around(ref('customer_credit_score_history')) -%}
+{%- set read_dates = [around['d'], around['previous']] | reject('none') | list %}
+
 with
 
 history as (
 
-    -- D's rows are in the history already (it is built from the mart first, and tested equal to it)
+    -- D's rows are in the history already (it is built from the mart first, and tested equal to it);
+    -- D and the date before it, named as literals: the other months are not read
     select * from {{ ref('customer_credit_score_history') }}
-    where as_of_date <= {{ as_of_date() }}
+    where
+        as_of_date <= {{ as_of_date() }}
+        and {{ date_in('as_of_date', read_dates) if around['d'] else '1 = 1' }}
 
 ),
 

@@ -5,9 +5,12 @@
     models read (the quarantine, and the accounting per delivery and per table).  Each validation
     model ends with the same outcome columns (delivered_row_outcome_columns).
 -#}
+{#- billing first: DuckDB sizes a hash aggregate over a union (the key test groups every row of this
+    view) on the branch that comes first; after the small subscriptions branch it could not spill the
+    bills that followed (out of memory at 300 MB on 7 million rows; billing first: 60 MB suffice) -#}
 {%- set record_ids = {
-    'subscriptions': 'customer_id',
     'billing': 'bill_id',
+    'subscriptions': 'customer_id',
     'suspensions': 'suspension_id',
 } %}
 
