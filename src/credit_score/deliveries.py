@@ -23,7 +23,8 @@ from pathlib import Path
 
 import duckdb
 
-from credit_score.settings import RAW_TABLES, last_complete_month_start, month_end
+from credit_score import memory
+from credit_score.settings import RAW_TABLES, duckdb_memory_limit, last_complete_month_start, month_end
 
 EXPECTED_COLUMNS: dict[str, list[str]] = {
     "subscriptions": ["customer_id", "msisdn", "brand_code", "activation_date", "termination_date", "updated_at"],
@@ -148,7 +149,7 @@ def _check_columns(path: Path, table: str, encoding: str) -> None:
     expected = EXPECTED_COLUMNS[table]
     if path.suffix == ".parquet":
         try:
-            names = [r[0] for r in duckdb.sql(f"describe select * from read_parquet({_literal(path)})").fetchall()]
+            names = [r[0] for r in query(f"describe select * from read_parquet({_literal(path)})")]
         except duckdb.Error as e:
             raise LoadError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]}); {AGAIN}") from None
         if sorted(names) != sorted(expected):
@@ -165,6 +166,17 @@ def _check_columns(path: Path, table: str, encoding: str) -> None:
     names = [c.strip().strip('"') for c in header.split(",")]
     if names != expected:
         raise LoadError(f"{path}, line 1: header is {','.join(names)}; expected {','.join(expected)}; {AGAIN}")
+
+
+def query(sql: str) -> list[tuple]:
+    """Rows of one statement on a connection of its own: never DuckDB's module-wide default connection,
+    which whatever else runs in the process (a test, an orchestrator) shares, and which refuses a new
+    statement while another's result is unfinished."""
+    con = duckdb.connect(config={"memory_limit": duckdb_memory_limit()})
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 def _literal(value: object) -> str:
@@ -263,6 +275,8 @@ def read_each_file(delivery: Delivery, scratch: Path, write: Callable[[str, str]
         with readable_copy(path, delivery.encoding, scratch) as readable:
             try:
                 counts[table] = write(table, rows_sql(delivery, table, readable))
+            except duckdb.OutOfMemoryException:
+                raise LoadError(memory.advice(f"loading {path}")) from None
             except duckdb.Error as e:
                 raise LoadError(explain(path, str(e), delivery.encoding)) from None
     return counts
@@ -275,8 +289,8 @@ def export_checked(delivery: Delivery, scratch: Path, file_format: str) -> dict[
     options = "format csv, header true" if file_format == "csv" else "format parquet"
 
     def write(table: str, rows: str) -> int:
-        written = duckdb.execute(f"copy ({rows}) to {_literal(scratch / f'{table}.{file_format}')} ({options})")
-        return int(written.fetchone()[0])  # type: ignore[index]
+        written = query(f"copy ({rows}) to {_literal(scratch / f'{table}.{file_format}')} ({options})")
+        return int(written[0][0])
 
     counts = read_each_file(delivery, scratch, write)
     return {table: (scratch / f"{table}.{file_format}", rows) for table, rows in counts.items()}

@@ -36,6 +36,17 @@ def duckdb_path() -> Path:
     return path.resolve()
 
 
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory_limit for every connection that loads, builds or publishes (dbt's profile reads
+    the same variable): $CREDIT_SCORE_DUCKDB_MEMORY_LIMIT, default 4GB.  Beyond it DuckDB spills to disk."""
+    return os.environ.get("CREDIT_SCORE_DUCKDB_MEMORY_LIMIT", "4GB")
+
+
+def spill_path(work: Path) -> Path:
+    """Where DuckDB spills beyond its memory limit: beside the work file (dbt's profile names the same)."""
+    return work.with_name(f"{work.name}.tmp")
+
+
 def target_name(requested: str | None) -> str:
     target = requested or os.environ.get("CREDIT_SCORE_TARGET") or "duckdb"
     if target not in TARGETS:

@@ -42,7 +42,15 @@ from credit_score.deliveries import (
 from credit_score.engines import Engine
 from credit_score.history import HISTORY, MONTHLY, HistoryTables
 from credit_score.ledger import full_refresh_reason
-from credit_score.settings import AUDIT_SCHEMA, MARTS_SCHEMA, PUBLISHED_SCHEMAS, RAW_TABLES, work_path
+from credit_score.settings import (
+    AUDIT_SCHEMA,
+    MARTS_SCHEMA,
+    PUBLISHED_SCHEMAS,
+    RAW_TABLES,
+    duckdb_memory_limit,
+    spill_path,
+    work_path,
+)
 
 STORAGE_VERSION = os.environ.get("CREDIT_SCORE_DUCKDB_STORAGE_VERSION", "v1.0.0")
 # The aliases this code attaches files under (never a file's own catalog name).
@@ -61,9 +69,17 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def attached(*files: tuple[Path, str, bool], storage_version: str | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection with each (path, alias, read_only) attached under its alias."""
-    con = duckdb.connect()
+def attached(
+    *files: tuple[Path, str, bool], storage_version: str | None = None, spill: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with each (path, alias, read_only) attached under its alias.  A connection
+    that moves many rows (a load, a publish) names `spill`, the folder DuckDB spills to beyond the memory
+    limit (the work file's, settings.spill_path): an in-memory database would spill into ./.tmp of
+    whatever folder the command runs in."""
+    config = {"memory_limit": duckdb_memory_limit()}
+    if spill is not None:
+        config["temp_directory"] = str(spill)
+    con = duckdb.connect(config=config)
     try:
         for path, alias, read_only in files:
             options = ["read_only"] if read_only else []
@@ -166,7 +182,7 @@ class DuckDBEngine(Engine):
         self.work.parent.mkdir(parents=True, exist_ok=True)
         self.keep_private()
         started = time.perf_counter()
-        con = attached((self.work, WORK, False))
+        con = attached((self.work, WORK, False), spill=spill_path(self.work))
         try:
             con.execute("begin transaction")
             ensure_raw_tables(con, WORK, replace=replace)
@@ -220,7 +236,7 @@ class DuckDBEngine(Engine):
         files = [(self.work, WORK, False)]
         if self.served.exists():
             files.append((self.served, SERVED, True))
-        con = attached(*files)
+        con = attached(*files, spill=spill_path(self.work))
         try:
             con.execute("begin transaction")
             step(duckdb_history(con))
@@ -236,7 +252,7 @@ class DuckDBEngine(Engine):
     def keep_private(self) -> None:
         """The work file holds raw numbers: the owner's alone, also when an earlier version (or another
         umask) made it readable (privacy.py); dbt's folder (compiled SQL, logs) too."""
-        for path in (self.work, self.work.with_name(f"{self.work.name}.wal"), self.dbt_dir):
+        for path in (self.work, self.work.with_name(f"{self.work.name}.wal"), self.dbt_dir, spill_path(self.work)):
             privacy.make_private(path)
 
     def after_dbt(self, as_of: dt.date, *, published: bool) -> None:
@@ -406,7 +422,7 @@ def _write_months(
     any month not kept, of each month-keyed mart as new Parquet files; return {(table, month): file} of
     everything to publish."""
     stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}"
-    con = attached((work, WORK, True))
+    con = attached((work, WORK, True), spill=spill_path(work))
     try:
         changed = duckdb_history(con).build_months(as_of)
         files = {}
@@ -453,7 +469,7 @@ def _remove_unlisted(directory: Path, *, keep: set[Path]) -> None:
 def _write_published_copy(
     work: Path, staging: Path, *, as_of: dt.date, tests_passed: int, files: dict[tuple[str, dt.date], Path]
 ) -> None:
-    con = attached((staging, NEW, False), (work, WORK, True), storage_version=STORAGE_VERSION)
+    con = attached((staging, NEW, False), (work, WORK, True), storage_version=STORAGE_VERSION, spill=spill_path(work))
     try:
         con.execute(f"use {NEW}")  # the work file's DDL names schema.table: create them here
         tables = con.execute(

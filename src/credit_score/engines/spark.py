@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from credit_score import console, privacy
-from credit_score.deliveries import Delivery, DeliveryRecord, LoadError, export_checked, load_time
+from credit_score.deliveries import Delivery, DeliveryRecord, LoadError, export_checked, load_time, query
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
 from credit_score.ledger import full_refresh_reason
@@ -166,7 +166,7 @@ class SparkEngine(Engine):
         register = self.table_path("raw", "deliveries")
         if not register.is_dir() or not any(register.glob("delivery_id=*/*.parquet")):
             return None
-        (latest,) = duckdb.execute(f"select max(loaded_at) from {self._parquet(register)}").fetchone()
+        ((latest,),) = query(f"select max(loaded_at) from {self._parquet(register)}")
         return latest
 
     def table_path(self, schema: str, table: str) -> Path:
@@ -180,10 +180,10 @@ class SparkEngine(Engine):
         files = list(register.glob("delivery_id=*/*.parquet"))
         if not files:
             return []
-        rows = duckdb.execute(
+        rows = query(
             "select delivery_id, delivered_on, billing_file is not null "
             f"from read_parquet({[str(f) for f in files]!r}, hive_partitioning = true, hive_types_autocast = false)"
-        ).fetchall()
+        )
         return [DeliveryRecord(str(i), d, bool(b)) for i, d, b in rows]
 
     def dbt_env(self) -> dict[str, str]:
@@ -243,8 +243,8 @@ class SparkEngine(Engine):
 
     def star_distribution(self) -> tuple[int, list[tuple[int, str, int]]]:
         mart = self.table_path("marts", "customer_credit_score")
-        rows = duckdb.execute(
+        rows = query(
             f"select star_level, star_label, count(*) from read_parquet('{mart}/*.parquet') "
             "group by star_level, star_label order by star_level desc"
-        ).fetchall()
+        )
         return sum(r[2] for r in rows), [(int(a), str(b), int(c)) for a, b, c in rows]
