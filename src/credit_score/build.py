@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from credit_score import console, engines, privacy
+from credit_score import console, engines, memory, privacy
 from credit_score.dbt import DbtOutcome, run_dbt
 from credit_score.deliveries import incomplete_window
 from credit_score.settings import PROJECT_DIR
@@ -56,6 +56,8 @@ class BuildReport:
     full_refresh: str | None = None
     # how long making the audited build what BI reads took (None: nothing published)
     publish_seconds: float | None = None
+    # a step outside dbt that failed (the publish running out of memory), said in one line
+    problem: str | None = None
 
     @property
     def tests(self) -> list:
@@ -67,7 +69,12 @@ class BuildReport:
 
     @property
     def ok(self) -> bool:
-        return self.outcome.success and not self.failed
+        return self.outcome.success and not self.failed and self.problem is None
+
+    @property
+    def out_of_memory(self) -> list:
+        """The dbt nodes that failed because DuckDB ran out of memory."""
+        return [r for r in self.failed if memory.is_out_of_memory(r.message)]
 
 
 def build(
@@ -109,7 +116,12 @@ def build(
         refresh_reason = "asked for (--full-refresh)" if full_refresh else engine.full_refresh_reason()
         if refresh_reason:
             console.note(f"recomputing everything from raw: {refresh_reason}")
-        engine.before_dbt(as_of)
+        try:
+            engine.before_dbt(as_of)
+        except Exception as e:
+            if not memory.is_out_of_memory(str(e)):
+                raise
+            raise BuildRefused(memory.advice("preparing the history's months")) from None
         with console.bar(f"dbt build as of {as_of} ({engine.name})") as progress:
             outcome = run_dbt(
                 [
@@ -127,10 +139,22 @@ def build(
         if report.ok:
             passed = sum(1 for t in report.tests if t.status in ("pass", "warn"))
             publishing = time.perf_counter()
-            report.published = engine.publish(as_of, passed)
-            report.publish_seconds = time.perf_counter() - publishing
-            report.rows_scored, report.star_distribution = engine.star_distribution()
-        engine.after_dbt(as_of, published=report.published is not None)
+            try:
+                report.published = engine.publish(as_of, passed)
+            except Exception as e:  # what BI reads is as it was: the swap is the publish's last step
+                if not memory.is_out_of_memory(str(e)):
+                    raise
+                report.problem = memory.advice("the publish")
+            else:
+                report.publish_seconds = time.perf_counter() - publishing
+                report.rows_scored, report.star_distribution = engine.star_distribution()
+        try:
+            engine.after_dbt(as_of, published=report.published is not None)
+        except Exception as e:  # the months stay marked pending: the next build settles them first
+            if not memory.is_out_of_memory(str(e)):
+                raise
+            if not report.out_of_memory and report.problem is None:
+                report.problem = memory.advice("settling the history's months")
     report.seconds = time.perf_counter() - started
     return report
 
@@ -152,9 +176,11 @@ def print_summary(report: BuildReport, as_of: dt.date) -> None:
     if report.ok:
         console.done(f"credit-score build, as of {as_of.isoformat()}: OK, {counts}", report.seconds)
     else:
+        nodes = [r for r in report.failed if r.resource_type not in TEST_TYPES]
+        what = f"{len(nodes)} {'model' if len(nodes) == 1 else 'models'} failed, " if nodes else ""
         console.failed(
             f"credit-score build, as of {as_of.isoformat()}: FAILED in {report.seconds:.1f}s, "
-            f"{len(failed)} of {len(tests)} tests failed"
+            f"{what}{len(failed)} of {len(tests)} tests failed"
         )
     if report.rows_scored is not None:
         stars = " · ".join(f"{label} {count:,}" for _, label, count in report.star_distribution)
@@ -166,7 +192,14 @@ def print_summary(report: BuildReport, as_of: dt.date) -> None:
             f"  and {len(warned) - SHOWN_WARNINGS} more warnings: each in {console.log_dir() / 'dbt.log'}; "
             "the rows behind them in audit.rejected_records"
         )
+    if report.out_of_memory:  # one line: the steps, the limit, what to run
+        steps = ", ".join(f"{r.resource_type} {r.name}" for r in report.out_of_memory)
+        console.note(f"FAILED: {memory.advice(steps)}")
+    if report.problem:
+        console.note(f"FAILED: {report.problem}")
     for r in report.failed:
+        if r in report.out_of_memory:
+            continue
         console.note(f"FAILED {r.resource_type} {r.name}: {r.message}")
         if r.name in GUARD_HINTS:
             console.note(f"  {GUARD_HINTS[r.name]}")
