@@ -115,7 +115,14 @@ def _build_scenario_duckdb(scenario, folder: Path):
 
 # The longest files first, so that `make test`'s two workers (pytest-xdist, a file per worker at a
 # time, --no-loadscope-reorder: in this order) finish together; the rest in alphabetical order.
-LONGEST_FIRST = ["test_spark.py", "test_postgres.py", "test_history.py", "test_cli.py", "test_deliveries.py"]
+LONGEST_FIRST = [
+    "test_spark.py",
+    "test_postgres.py",
+    "test_history.py",
+    "test_cli.py",
+    "test_memory.py",
+    "test_deliveries.py",
+]
 
 
 def pytest_collection_modifyitems(session, config, items):
