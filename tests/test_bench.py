@@ -30,7 +30,7 @@ def test_bench_runs_and_its_results_agree(tmp_path):
     expected_customers = len(reference.score_folder(workdir / "n10000" / "data", AS_OF))
     assert agreement["mart_rows"] == agreement["bound_rows"] == agreement["pandas_rows"] == expected_customers
     assert agreement["bound_differences"] == agreement["pandas_differences"] == 0
-    assert set(result["figures"]) == {"models", "build", "bound", "pandas"}
+    assert set(result["figures"]) == {"build", "bound", "pandas"}
     for figures in result["figures"].values():
         assert figures["seconds"] > 0 and figures["peak_rss_gib"] > 0 and len(figures["runs"]) == 1
 

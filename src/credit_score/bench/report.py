@@ -12,12 +12,13 @@ from credit_score.settings import PROJECT_DIR
 DOCS = PROJECT_DIR / "docs"
 
 
-BUDGETS = {  # SPEC of issue 5, at 10 million customers on 2 cores
-    "models_over_bound": 1.5,
-    "build_over_bound": 3.0,
+BUDGETS = {  # issue 24 (an operator's first load, at 3 and 10 million customers) and issue 5 (generate, at 10M)
+    "build_over_bound": 5.0,
     "peak_rss_gb": 6.0,
     "generate_seconds_10m": 90.0,
 }
+# the first-load budgets hold from this many customers (below, fixed costs weigh more: reported only)
+BUDGETS_FROM = 3_000_000
 
 
 def machine_lines(results: list[dict]) -> list[str]:
@@ -47,43 +48,37 @@ def _fmt_gib(value: float) -> str:
 
 
 def budgets(result: dict) -> list[tuple[str, str, str, str]]:
-    """(budget, limit, measured, verdict) for one N.  The budgets are set at 10 million customers;
-    below that the fixed costs (dbt's start-up, ~4 s; the tests' queries) weigh more and the
-    verdict says so instead of met/missed."""
+    """(budget, limit, measured, verdict) for one N.  The first-load budgets are set from 3 million
+    customers, generate's at 10 million; below that the fixed costs (dbt's start-up, ~4 s; the tests'
+    queries) weigh more and the verdict says so instead of met/missed."""
     f, n = result["figures"], result["customers"]
-    applies = n >= 10_000_000
 
-    def verdict(ok: bool) -> str:
-        return ("met" if ok else "MISSED") if applies else ("within" if ok else "over") + " (budget is for 10M)"
+    def verdict(ok: bool, applies: bool) -> str:
+        if applies:
+            return "met" if ok else "MISSED"
+        return ("within" if ok else "over") + " (budget applies from 3M)"
 
-    models = f["models"]["seconds"] / f["bound"]["seconds"]
-    whole = f["build"]["seconds"] / f["bound"]["seconds"]
-    peak_gb = max(f["models"]["peak_rss_gib"], f["build"]["peak_rss_gib"]) * 2**30 / 1e9
+    first = f["build"]["seconds"] / f["bound"]["seconds"]
+    peak_gb = max(result["load"]["peak_rss_gib"], f["build"]["peak_rss_gib"]) * 2**30 / 1e9
     generate = result["generate"]["seconds"]
     return [
         (
-            "models / bound",
-            f"<= {BUDGETS['models_over_bound']}x",
-            f"{models:.2f}x",
-            verdict(models <= BUDGETS["models_over_bound"]),
-        ),
-        (
-            "build with tests / bound",
+            "first build (all history, every test, publish) / bound",
             f"<= {BUDGETS['build_over_bound']}x",
-            f"{whole:.2f}x",
-            verdict(whole <= BUDGETS["build_over_bound"]),
+            f"{first:.2f}x",
+            verdict(first <= BUDGETS["build_over_bound"], n >= BUDGETS_FROM),
         ),
         (
-            "peak RSS of models and build",
+            "peak RSS of the load and the first build",
             f"< {BUDGETS['peak_rss_gb']:.0f} GB",
             f"{peak_gb:.2f} GB",
-            verdict(peak_gb < BUDGETS["peak_rss_gb"]),
+            verdict(peak_gb < BUDGETS["peak_rss_gb"], n >= BUDGETS_FROM),
         ),
         (
             "generate",
-            f"< {BUDGETS['generate_seconds_10m']:.0f} s",
+            f"< {BUDGETS['generate_seconds_10m']:.0f} s at 10M",
             f"{generate:.1f} s",
-            verdict(generate < BUDGETS["generate_seconds_10m"]),
+            verdict(generate < BUDGETS["generate_seconds_10m"], n >= 10_000_000),
         ),
     ]
 
@@ -93,9 +88,11 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
     if not results:
         raise SystemExit(f"no results in {results_dir}")
     lines = [
-        "# Benchmarks",
+        "# Benchmarks: an operator's first load",
         "",
-        "Written by `credit-score bench` (see the README); do not edit by hand. Each figure is the median of",
+        "Written by `credit-score bench` (see the README); do not edit by hand. N customers with 18 months of",
+        "bills in one delivery: loaded once, then the first `credit-score build` on a warehouse holding only",
+        "those raw tables (put back as the load left them before each run). Each figure is the median of",
         "the runs shown; memory is the peak resident set of the whole process tree. `rows/s` counts input",
         "rows (subscriptions + bills + suspensions). Rows of the bound and of pandas were compared with the",
         "published mart, every column: the differences column must read 0. What the figures mean, and why",
@@ -122,10 +119,12 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
         )
         for kind, label in (
             ("models", "models alone (`dbt run`)"),
-            ("build", "`credit-score build` with tests"),
+            ("build", "first `credit-score build` (every test, publish)"),
             ("bound", "one DuckDB statement (bound)"),
             ("pandas", "pandas"),
         ):
+            if kind == "models" and kind not in r["figures"]:
+                continue  # measured by earlier versions of the benchmark only
             f = r["figures"].get(kind)
             if f is None:
                 lines.append(f"| | | {label} | not run | | | | |")
@@ -186,10 +185,10 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
             "",
             "Nodes run on 4 dbt threads over 2 cores, so a node's seconds include waiting for the others.",
             "",
-            "| models alone: node | s | build with tests: node | s |",
-            "|---|---|---|---|",
+            "| the first build: node | s | |",
+            "|---|---|---|",
         ]
-        lines += side_by_side(r["profile"].get("models", []), r["profile"].get("build", []))
+        lines += [f"| {n['node']} | {n['seconds']} | |" for n in r["profile"].get("build", [])]
     lines += ["", "![time against customers](benchmarks.png)", ""]
     report.write_text("\n".join(lines), encoding="utf-8")
     _chart(results, chart)
@@ -204,8 +203,7 @@ def _chart(results: list[dict], chart: Path) -> None:
     xs = [r["customers"] / 1e6 for r in results]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for kind, label in (
-        ("build", "credit-score build (with tests)"),
-        ("models", "models alone (dbt run)"),
+        ("build", "first credit-score build (every test, publish)"),
         ("pandas", "pandas"),
         ("bound", "one DuckDB statement (bound)"),
     ):
@@ -214,7 +212,7 @@ def _chart(results: list[dict], chart: Path) -> None:
     ax.plot(xs, [r["generate"]["seconds"] for r in results], marker="x", linestyle="--", label="generate")
     ax.set_xlabel("customers (millions)")
     ax.set_ylabel("seconds (median)")
-    ax.set_title("Credit score mart: time against customers")
+    ax.set_title("All of history in one delivery: the first build against customers")
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()

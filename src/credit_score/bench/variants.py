@@ -13,7 +13,8 @@ from pathlib import Path
 from credit_score.engines.duckdb import DuckDBEngine
 from credit_score.settings import month_end, work_path
 
-KINDS = ("models", "build", "bound", "pandas")
+# what the first-load case measures (bench/single.py); `models` (dbt run alone) can still be run by hand
+KINDS = ("build", "bound", "pandas")
 
 
 LATEST_SUBSCRIPTIONS = (
