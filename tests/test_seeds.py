@@ -111,3 +111,39 @@ def test_entitlements_given_by_the_wrong_star_fail_the_audit(tmp_path):
     report = load_and_build(EXAMPLES, tmp_path / "warehouse.duckdb", MONTH_END, project_dir=project)
     assert [r.name for r in report.failed] == ["assert_entitlements_are_the_stars"]
     assert report.published is None
+
+
+def test_a_build_keeps_unchanged_seeds_and_rebuilds_edited_ones(tmp_path):
+    """The seeds and the time spine do not depend on the deliveries: a build whose seed files are those
+    of the last successful build neither reloads nor re-tests them (the tests from the mart to a seed
+    still run).  An edited seed is loaded again; so is a seed a failed build loaded, once put back."""
+    from credit_score.build import build
+
+    project = copy_project(tmp_path / "project")
+    database = tmp_path / "warehouse.duckdb"
+    band = ("spend_bands.csv", "120_to_200,120.00,200.00,150")
+
+    def built(expect_seeds: bool):
+        report = build(MONTH_END, database=database, project_dir=project)
+        ran = {r.resource_type for r in report.outcome.results}
+        assert ("seed" in ran) == expect_seeds, sorted(ran)
+        return report
+
+    first = load_and_build(EXAMPLES, database, MONTH_END, project_dir=project)
+    assert first.ok and {r.resource_type for r in first.outcome.results} >= {"seed", "test"}
+    again = built(expect_seeds=False)
+    assert again.ok and differences(read_mart(database), expected_rows(MONTH_END)) == []
+    names = {r.name for r in again.outcome.results}
+    assert "relationships_customer_credit_score_star_level__star_level__ref_star_levels_" in names
+    assert "dim_dates" not in names and not any(n.startswith("bands_are_contiguous") for n in names)
+
+    edit(project / "seeds" / band[0], band[1], "120_to_200,110.00,200.00,150")  # an overlap: the build fails
+    broken = built(expect_seeds=True)
+    assert not broken.ok and any(r.name.startswith("bands_are_contiguous") for r in broken.failed)
+    edit(project / "seeds" / band[0], "120_to_200,110.00,200.00,150", band[1])  # put back as it was
+    restored = built(expect_seeds=True)  # the broken bands are in the warehouse: they are loaded again
+    assert restored.ok and differences(read_mart(database), expected_rows(MONTH_END)) == []
+
+    edit(project / "seeds" / band[0], band[1], "120_to_200,120.00,200.00,175")
+    edited = built(expect_seeds=True)
+    assert edited.ok and read_mart(database)["W01"]["spend_points"] == "175"

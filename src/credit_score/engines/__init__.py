@@ -55,6 +55,15 @@ class Engine:
         incrementally.  The default, for engines whose models are recomputed each build: None."""
         return None
 
+    def static_fingerprint(self) -> str | None:
+        """The fingerprint of the seeds and the time spine (build.static_fingerprint) that the last
+        successful build recorded, None when there is none.  The default: None (always build them)."""
+        return None
+
+    def record_static_fingerprint(self, fingerprint: str | None) -> None:
+        """After a successful build: the fingerprint of the seeds and time spine it built or kept; None
+        (before a build that rebuilds them): forget it."""
+
     def before_dbt(self, as_of: dt.date) -> None:
         """Prepare the history for a build of as_of (see history.py)."""
 

@@ -277,6 +277,34 @@ class DuckDBEngine(Engine):
     def publish(self, as_of: dt.date, tests_passed: int) -> str:
         return str(publish(self.work, self.served, as_of=as_of, tests_passed=tests_passed))
 
+    # kept in the work file itself: a new or replaced work file has none, and builds everything
+    STATIC = f"{WORK}.main.static_parts_built"
+
+    def static_fingerprint(self) -> str | None:
+        if not self.work.exists():
+            return None
+        con = attached((self.work, WORK, True))
+        try:
+            if not _table_exists(con, WORK, "main", "static_parts_built"):
+                return None
+            found = con.execute(f"select fingerprint from {self.STATIC}").fetchone()
+        finally:
+            con.close()
+        return found[0] if found else None
+
+    def record_static_fingerprint(self, fingerprint: str | None) -> None:
+        if fingerprint is None and not self.work.exists():
+            return
+        con = attached((self.work, WORK, False))
+        try:
+            con.execute("begin transaction")
+            con.execute(f"create or replace table {self.STATIC} (fingerprint varchar not null)")
+            if fingerprint is not None:
+                con.execute(f"insert into {self.STATIC} values (?)", [fingerprint])
+            con.execute("commit")
+        finally:
+            con.close()
+
     def star_distribution(self) -> tuple[int, list[tuple[int, str, int]]]:
         con = attached((self.served, SERVED, True))
         try:
