@@ -136,7 +136,7 @@ def test_postgres_publishes_what_duckdb_publishes(pg_scenario, scenario_duckdb, 
     mid-month date, with every dbt test run."""
     report, published = pg_scenario[as_of]
     duckdb_built = scenario_duckdb[1][as_of]
-    assert data_tests(report) == data_tests(duckdb_built.report), "every data test runs on PostgreSQL too"
+    assert data_tests(report) == duckdb_data_tests(scenario_duckdb), "every data test runs on PostgreSQL too"
     if as_of == MONTH_END:  # and the rules' unit tests, once (a monthly build skips them)
         unit_tests = [t for t in report.tests if t.resource_type == "unit_test"]
         assert {t.name for t in unit_tests} == project_unit_tests() and all(t.status == "pass" for t in unit_tests)
@@ -392,3 +392,10 @@ def test_the_command_line_loads_and_builds_on_postgres(fresh_database, tmp_path)
 
 def data_tests(report) -> list[str]:
     return sorted(t.name for t in report.tests if t.resource_type == "test")
+
+
+def duckdb_data_tests(scenario_duckdb) -> list[str]:
+    """Every data test DuckDB ran over the scenario: its first build runs them all, a later one leaves
+    out the tests of the seeds and the time spine it did not rebuild (build.static_fingerprint); the
+    other engines rebuild those each time."""
+    return sorted(set().union(*(data_tests(built.report) for built in scenario_duckdb[1].values())))

@@ -88,7 +88,7 @@ def test_spark_publishes_what_duckdb_publishes(spark_scenario, scenario_duckdb):
     _, built = spark_scenario
     report, published = built[MONTH_END]
     duckdb_built = scenario_duckdb[1][MONTH_END]
-    assert data_tests(report) == data_tests(duckdb_built.report), "every data test runs on Spark too"
+    assert data_tests(report) == duckdb_data_tests(scenario_duckdb), "every data test runs on Spark too"
     unit_tests = [t for t in report.tests if t.resource_type == "unit_test"]
     assert {t.name for t in unit_tests} == project_unit_tests() and all(t.status == "pass" for t in unit_tests)
     assert report.rows_scored == len(duckdb_built.mart)
@@ -147,6 +147,13 @@ def test_spark_refuses_a_month_whose_bills_have_not_arrived(spark_scenario):
 
 def data_tests(report) -> list[str]:
     return sorted(t.name for t in report.tests if t.resource_type == "test")
+
+
+def duckdb_data_tests(scenario_duckdb) -> list[str]:
+    """Every data test DuckDB ran over the scenario: its first build runs them all, a later one leaves
+    out the tests of the seeds and the time spine it did not rebuild (build.static_fingerprint); the
+    other engines rebuild those each time."""
+    return sorted(set().union(*(data_tests(built.report) for built in scenario_duckdb[1].values())))
 
 
 def test_spark_built_incrementally_equals_a_full_refresh(spark_scenario):
