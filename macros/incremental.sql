@@ -336,3 +336,19 @@
     {%- endif -%}
     {{ return(around) }}
 {%- endmacro %}
+
+
+{#- A Python value read back by run_query as a SQL literal: text quoted, a date or timestamp cast, a number as it is. -#}
+{% macro sql_literal(value) -%}
+    {%- if value is none -%}
+        null
+    {%- elif value is string -%}
+        '{{ value | replace("'", "''") }}'
+    {%- elif value.hour is defined -%}
+        cast('{{ value.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+    {%- elif value.year is defined -%}
+        cast('{{ value.strftime("%Y-%m-%d") }}' as date)
+    {%- else -%}
+        {{ value }}
+    {%- endif -%}
+{%- endmacro %}
