@@ -1,6 +1,7 @@
 {#-
-    Each scored customer has exactly one entitlements row, and it is the row of star_entitlements for
-    the customer's star: a customer missing, doubled, or given another star's credit line or service.
+    Each scored customer has an entitlements row, nobody else has one, and it is the row of
+    star_entitlements for the customer's star: a customer missing, extra, or given another star's
+    credit line or service (a customer's second row is unique_customer_entitlements_customer_id's).
 -#}
 with
 
@@ -22,36 +23,19 @@ star_entitlements as (
 
 ),
 
-rows_per_customer as (
+compared as (
 
-    select
-        scored.customer_id,
-        count(entitlements.customer_id) as entitlement_rows
+    -- one join of the two marts (both sides spill), instead of counting rows per customer: a
+    -- customer on one side only is missing or extra; a doubled row is unique_customer_entitlements'
+    select coalesce(scored.customer_id, entitlements.customer_id) as customer_id
     from scored
-    left join entitlements
+    full outer join entitlements
         on scored.customer_id = entitlements.customer_id
-    group by scored.customer_id
-
-),
-
-missing_or_doubled as (
-
-    select customer_id
-    from rows_per_customer
-    where entitlement_rows <> 1
-
-),
-
-not_the_stars as (
-
-    select entitlements.customer_id
-    from entitlements
-    left join scored
-        on entitlements.customer_id = scored.customer_id
     left join star_entitlements
         on scored.star_level = star_entitlements.star_level
     where
         scored.customer_id is null
+        or entitlements.customer_id is null
         or star_entitlements.star_level is null
         or entitlements.star_level <> scored.star_level
         or entitlements.star_label <> scored.star_label
@@ -63,14 +47,6 @@ not_the_stars as (
         or entitlements.has_priority_hotline <> star_entitlements.has_priority_hotline
         or entitlements.complaint_response_hours <> star_entitlements.complaint_response_hours
 
-),
-
-failures as (
-
-    select customer_id from missing_or_doubled
-    union all
-    select customer_id from not_the_stars
-
 )
 
-select * from failures
+select * from compared

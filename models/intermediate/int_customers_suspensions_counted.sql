@@ -66,31 +66,29 @@ suspensions_in_lookback as (
 
 counted as (
 
+    -- only the customers with a suspension in the lookback (a few in a hundred): an aggregate of their
+    -- suspensions, not of every customer
     select
-        customers.customer_id,
-        count(
-            case when suspensions_in_lookback.is_penalised then 1 end
-        ) as suspension_count,
-        count(
-            case when suspensions_in_lookback.is_unknown_reason then 1 end
-        ) as unknown_reason_count
-    from customers
-    left join suspensions_in_lookback
-        on customers.customer_id = suspensions_in_lookback.customer_id
-    group by customers.customer_id
+        customer_id,
+        count(case when is_penalised then 1 end) as suspension_count,
+        count(case when is_unknown_reason then 1 end) as unknown_reason_count
+    from suspensions_in_lookback
+    group by customer_id
 
 ),
 
 final as (
 
     select
-        counted.customer_id,
-        cast(counted.suspension_count as integer) as suspension_count,
-        cast(counted.unknown_reason_count as integer) as unknown_reason_count,
+        customers.customer_id,
+        cast(coalesce(counted.suspension_count, 0) as integer) as suspension_count,
+        cast(coalesce(counted.unknown_reason_count, 0) as integer) as unknown_reason_count,
         cast(
-            counted.suspension_count * suspension_penalty.points_per_suspension as integer
+            coalesce(counted.suspension_count, 0) * suspension_penalty.points_per_suspension as integer
         ) as suspension_points
-    from counted
+    from customers
+    left join counted
+        on customers.customer_id = counted.customer_id
     cross join suspension_penalty
 
 )
