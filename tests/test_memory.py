@@ -2,7 +2,7 @@
 
 400,000 generated customers: 18 months of bills (6.6 million) in one delivery, then three monthly
 deliveries, each loaded and built as the monthly job does, then a full refresh, all with DuckDB's
-memory_limit at LIMIT and the profile's four dbt threads sharing it (as a 10-million-customer
+memory_limit at LIMIT and the profile's dbt threads sharing it (as a 10-million-customer
 warehouse shares the default 4 GB).  The limit is far below the data: a query that holds every bill's
 key at once - the `(a, b) in (select a, b ...)` filter the key tests once used - cannot run at it.
 Every model, test, load and publish either works on what the build changes or uses operators that

@@ -51,10 +51,9 @@ STATIC_FILES = ("dbt_project.yml", "seeds", "models/marts/dim_dates.sql", "data-
 def static_fingerprint(project_dir: Path = PROJECT_DIR) -> str:
     """A hash of the files that define the seeds and the time spine (and of dbt's version)."""
     import hashlib
+    from importlib.metadata import version
 
-    from dbt.version import __version__ as dbt_version
-
-    digest = hashlib.sha256(dbt_version.encode())
+    digest = hashlib.sha256(version("dbt-core").encode())
     for part in STATIC_FILES:
         path = project_dir / part
         for file in sorted(path.rglob("*")) if path.is_dir() else [path]:

@@ -106,7 +106,7 @@ def node_name(unique_id: str) -> str:
 
 def dbt_profile(served: Path, top: int = 12) -> list[dict]:
     """The slowest nodes of the dbt invocation that just ended on the warehouse (its
-    target/run_results.json): where the time of a `models` or `build` run goes.  Nodes run on 4 dbt
+    target/run_results.json): where the time of a `models` or `build` run goes.  Nodes run on the profile's dbt
     threads sharing 2 cores, so a node's seconds include waiting for the others; the ranking is what
     matters."""
     path = DuckDBEngine(served).dbt_dir / "target" / "run_results.json"

@@ -37,8 +37,9 @@ from credit_score.bench.variants import worker_command
 from credit_score.settings import month_end, work_path
 
 RESULTS = DOCS / "benchmark-results" / "monthly"
-BUDGETS = {  # issue 10, at 10 million customers on 2 cores
-    "month_over_bound": 1.5,
+BUDGETS = {  # issue 24, on 2 cores: the month at 10M (and at 1M, where dbt's fixed costs weigh more)
+    "month_over_bound": 2.0,
+    "month_over_bound_1m": 4.0,
     "full_over_bound": 5.0,
     "peak_rss_gb": 6.0,
     # the month's cost with 24 months of history against 12 (at 1M): "the same", within noise
@@ -262,8 +263,9 @@ def _month_seconds(r: dict) -> float:
 
 
 def budgets(results: list[dict]) -> list[tuple[str, str, str, str, str]]:
-    """(case, budget, limit, measured, verdict).  The ratios are budgets at 10M; below that they are
-    reported against the same limits, marked as such."""
+    """(case, budget, limit, measured, verdict).  The month's ratio is a budget at 10M (2x) and at 1M
+    (4x); the full refresh's and the memory are budgets at 10M; elsewhere they are reported against the
+    same limits, marked as such."""
     rows = []
     for r in results:
         case = f"{r['customers']:,}, {r['history_months']} months"
@@ -275,9 +277,18 @@ def budgets(results: list[dict]) -> list[tuple[str, str, str, str, str]]:
         bound = r["bound"]["seconds"]
         month, full = _month_seconds(r), r["full_refresh"]["seconds"]
         peak = max(r["month"]["build"]["peak_rss_gib"], r["full_refresh"]["peak_rss_gib"]) * 2**30 / 1e9
+        # the month's own budget: 2x from 10M, 4x at 1M (between them, reported against 1M's)
+        month_limit = BUDGETS["month_over_bound" if applies else "month_over_bound_1m"]
+        month_verdict = (
+            verdict(month / bound <= month_limit)
+            if applies
+            else ("met" if month / bound <= month_limit else "MISSED")
+            if r["customers"] == 1_000_000
+            else ("within" if month / bound <= month_limit else "over") + " (budget is for 1M)"
+        )
         rows += [
-            (case, "month (load + build + publish) / bound", f"<= {BUDGETS['month_over_bound']}x",
-             f"{month / bound:.2f}x", verdict(month / bound <= BUDGETS["month_over_bound"])),
+            (case, "month (load + build + publish) / bound", f"<= {month_limit}x",
+             f"{month / bound:.2f}x", month_verdict),
             (case, "--full-refresh / bound", f"<= {BUDGETS['full_over_bound']}x",
              f"{full / bound:.2f}x", verdict(full / bound <= BUDGETS["full_over_bound"])),
             (case, "peak RSS of the month and the full refresh", f"< {BUDGETS['peak_rss_gb']:.0f} GB",
@@ -364,7 +375,7 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
             f"## Where the time goes ({r['customers']:,} customers, {r['history_months']} months; "
             "seconds per dbt node)",
             "",
-            "Nodes run on 4 dbt threads over 2 cores, so a node's seconds include waiting for the others.",
+            "Nodes run on the profile's dbt threads over 2 cores, so a node's seconds include waiting for the others.",
             "",
             "| the month: node | s | --full-refresh: node | s |",
             "|---|---|---|---|",

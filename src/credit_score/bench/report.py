@@ -183,7 +183,7 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
             "",
             f"## Where the time goes ({r['customers']:,} customers, last run, seconds per dbt node)",
             "",
-            "Nodes run on 4 dbt threads over 2 cores, so a node's seconds include waiting for the others.",
+            "Nodes run on the profile's dbt threads over 2 cores, so a node's seconds include waiting for the others.",
             "",
             "| the first build: node | s | |",
             "|---|---|---|",
