@@ -39,13 +39,15 @@ def measure(command: list[str], *, env: dict[str, str] | None = None, log: Path 
     out = log.open("ab") if log else subprocess.DEVNULL
     started = time.perf_counter()
     process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
-    peak = 0
+    peak, peak_at = 0, time.time()
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_at
         while not done.is_set():
-            peak = max(peak, tree_rss(process.pid))
+            rss = tree_rss(process.pid)
+            if rss > peak:
+                peak, peak_at = rss, time.time()
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -59,7 +61,8 @@ def measure(command: list[str], *, env: dict[str, str] | None = None, log: Path 
         out.close()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}); see {log}")
-    return {"seconds": seconds, "peak_rss_bytes": max(peak, usage.ru_maxrss * 1024)}
+    # peak_at: when the sampled peak was seen (epoch seconds), to name the dbt nodes running then
+    return {"seconds": seconds, "peak_rss_bytes": max(peak, usage.ru_maxrss * 1024), "peak_at": peak_at}
 
 
 def machine() -> dict:
@@ -104,11 +107,12 @@ def node_name(unique_id: str) -> str:
     return f"{kind} {name}"
 
 
-def dbt_profile(served: Path, top: int = 12) -> list[dict]:
+def dbt_profile(served: Path, top: int = 12, peak_at: float | None = None) -> list[dict]:
     """The slowest nodes of the dbt invocation that just ended on the warehouse (its
     target/run_results.json): where the time of a `models` or `build` run goes.  Nodes run on the profile's dbt
     threads sharing 2 cores, so a node's seconds include waiting for the others; the ranking is what
-    matters."""
+    matters.  Given peak_at (measure()'s), a last row names the nodes that were running when the process
+    tree's memory peaked (none: the peak came outside dbt, in the load, the publish or the start)."""
     path = DuckDBEngine(served).dbt_dir / "target" / "run_results.json"
     if not path.exists():
         return []
@@ -121,4 +125,22 @@ def dbt_profile(served: Path, top: int = 12) -> list[dict]:
         for r in results
     ]
     nodes.sort(key=lambda n: n["seconds"], reverse=True)
-    return nodes[:top] + [{"node": f"all {len(nodes)} nodes", "seconds": round(sum(n["seconds"] for n in nodes), 1)}]
+    profile = nodes[:top] + [{"node": f"all {len(nodes)} nodes", "seconds": round(sum(n["seconds"] for n in nodes), 1)}]
+    if peak_at is not None:
+        running = [node_name(r["unique_id"]) for r in results if _ran_at(r, peak_at)]
+        profile.append({"node": "at the peak RSS: " + (", ".join(running) or "no dbt node"), "seconds": ""})
+    return profile
+
+
+def _ran_at(result: dict, moment: float) -> bool:
+    """Whether a run_results entry's execute step spans moment (epoch seconds)."""
+    import datetime as dt
+
+    for step in result.get("timing", []):
+        if step.get("name") == "execute" and step.get("started_at") and step.get("completed_at"):
+            started, completed = (
+                dt.datetime.fromisoformat(step[key].replace("Z", "+00:00")).timestamp()
+                for key in ("started_at", "completed_at")
+            )
+            return started <= moment <= completed
+    return False

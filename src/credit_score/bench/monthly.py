@@ -131,7 +131,11 @@ class Case:
 
     def run(self, command: list[str]) -> dict:
         figures = measure(command, env=self.env, log=self.log)
-        return {"seconds": figures["seconds"], "peak_rss_gib": figures["peak_rss_bytes"] / 2**30}
+        return {
+            "seconds": figures["seconds"],
+            "peak_rss_gib": figures["peak_rss_bytes"] / 2**30,
+            "peak_at": figures["peak_at"],
+        }
 
     def load(self, delivery_id: str, delivered_on: str) -> dict:
         folder = self.workdir / "data" / delivery_id
@@ -198,7 +202,7 @@ def bench_case(customers: int, history: int, *, each_month: bool, as_of: dt.date
     say(f"  the month: load {month_id}")
     month_load = case.load(month_id, month_on)
     month = case.build(as_of)
-    month_profile = dbt_profile(case.served)
+    month_profile = dbt_profile(case.served, peak_at=month["peak_at"])
     if month["full_refresh"]:
         raise RuntimeError(f"the month's build was not incremental: {month['full_refresh']}")
     say(
@@ -207,7 +211,7 @@ def bench_case(customers: int, history: int, *, each_month: bool, as_of: dt.date
     )
     incremental = fingerprints(work_path(case.served))
     full = case.build(as_of, full_refresh=True)
-    full_profile = dbt_profile(case.served)
+    full_profile = dbt_profile(case.served, peak_at=full["peak_at"])
     say(f"  full refresh {full['seconds']:.1f}s, {full['peak_rss_gib']:.2f} GiB")
     refreshed = fingerprints(work_path(case.served))
     bound = case.run([*worker_command("bound", as_of, workdir), "versions"])

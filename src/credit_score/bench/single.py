@@ -96,7 +96,7 @@ def bench_one(
             sample = measure(worker_command(kind, as_of, workdir), env=env, log=log)
             samples[kind].append(sample)
             if kind in ("models", "build"):
-                profiles[kind] = dbt_profile(workdir / "credit_score.duckdb")
+                profiles[kind] = dbt_profile(workdir / "credit_score.duckdb", peak_at=sample["peak_at"])
             say(f"  run {run + 1}/{runs} {kind}: {sample['seconds']:.1f}s, {sample['peak_rss_bytes'] / 2**30:.2f} GiB")
     agreement = compare(workdir, with_pandas="pandas" in samples)
     say(f"  rows compared: {agreement}")
