@@ -90,6 +90,24 @@ def machine() -> dict:
     }
 
 
+def source_commit() -> str:
+    """The commit the product's code was at (short hash), '+changes' when its models, macros, tests,
+    seeds, profile or Python differ from it: what a figure was measured on.  'unknown' outside git."""
+    from credit_score.settings import PROJECT_DIR
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(PROJECT_DIR), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        parts = ["models", "macros", "data-tests", "seeds", "dbt_project.yml", "profiles", "src"]
+        return commit + ("+changes" if git("status", "--porcelain", "--", *parts) else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def progress() -> Callable[[str], None]:
     """A `say` that prints each message with the seconds since the benchmark started."""
     started = time.perf_counter()

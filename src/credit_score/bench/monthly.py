@@ -31,7 +31,7 @@ from pathlib import Path
 
 from credit_score import engines
 from credit_score.bench.compare import compare
-from credit_score.bench.measure import dbt_profile, machine, measure, progress
+from credit_score.bench.measure import dbt_profile, machine, measure, progress, source_commit
 from credit_score.bench.report import DOCS, machine_lines, side_by_side
 from credit_score.bench.variants import worker_command
 from credit_score.settings import month_end, work_path
@@ -255,6 +255,7 @@ def bench_case(customers: int, history: int, *, each_month: bool, as_of: dt.date
         "profile": {"month": month_profile, "full_refresh": full_profile},
         "machine": machine(),
         "measured_on": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": source_commit(),
     }
 
 

@@ -30,6 +30,11 @@ def machine_lines(results: list[dict]) -> list[str]:
             f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}; Python {m['python']}, "
             f"DuckDB {m['duckdb']} (memory_limit {m['duckdb_memory_limit']})."
         )
+    measured = []
+    for r in results:
+        case = f"{r['customers']:,}" + (f" ({r['history_months']} months)" if "history_months" in r else "")
+        measured.append(f"{case} on commit {r.get('commit', 'not recorded')}, {r.get('measured_on', '')}")
+    lines.append("Measured: " + "; ".join(measured) + ".")
     return lines
 
 

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from credit_score.bench.compare import compare
-from credit_score.bench.measure import dbt_profile, machine, measure, progress
+from credit_score.bench.measure import dbt_profile, machine, measure, progress, source_commit
 from credit_score.bench.report import DOCS, budgets, write_report
 from credit_score.bench.variants import KINDS, worker_command
 from credit_score.settings import month_end, work_path
@@ -127,6 +127,7 @@ def bench_one(
         "profile": profiles,
         "machine": machine(),
         "measured_on": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": source_commit(),
     }
     if history_months:
         result["history"] = bench_history(workdir, as_of, history_months, say)

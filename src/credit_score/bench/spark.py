@@ -22,7 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
-from credit_score.bench.measure import machine, measure, progress, tree_rss
+from credit_score.bench.measure import machine, measure, progress, source_commit, tree_rss
 from credit_score.bench.report import DOCS, machine_lines
 from credit_score.engines.spark_cluster import standalone_cluster
 
@@ -108,6 +108,7 @@ def bench_one(customers: int, workers: int, *, as_of: dt.date, data: Path, root:
         "executors_launched": launched,
         "machine": machine(),
         "measured_on": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": source_commit(),
     }
 
 
