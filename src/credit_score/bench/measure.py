@@ -150,6 +150,16 @@ def dbt_profile(served: Path, top: int = 12, peak_at: float | None = None) -> li
     return profile
 
 
+def keep_run_results(served: Path, to: Path) -> None:
+    """A copy of the last dbt invocation's run_results.json (every node's timing), for a profile
+    deeper than dbt_profile's top nodes; the next invocation overwrites dbt's own."""
+    import shutil
+
+    path = DuckDBEngine(served).dbt_dir / "target" / "run_results.json"
+    if path.exists():
+        shutil.copyfile(path, to)
+
+
 def _ran_at(result: dict, moment: float) -> bool:
     """Whether a run_results entry's execute step spans moment (epoch seconds)."""
     import datetime as dt

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from credit_score import engines
 from credit_score.bench.compare import compare
-from credit_score.bench.measure import dbt_profile, machine, measure, progress, source_commit
+from credit_score.bench.measure import dbt_profile, keep_run_results, machine, measure, progress, source_commit
 from credit_score.bench.report import DOCS, machine_lines, side_by_side
 from credit_score.bench.variants import worker_command
 from credit_score.settings import month_end, work_path
@@ -203,6 +203,7 @@ def bench_case(customers: int, history: int, *, each_month: bool, as_of: dt.date
     month_load = case.load(month_id, month_on)
     month = case.build(as_of)
     month_profile = dbt_profile(case.served, peak_at=month["peak_at"])
+    keep_run_results(case.served, workdir / "month.run_results.json")  # every node's time, with --keep
     if month["full_refresh"]:
         raise RuntimeError(f"the month's build was not incremental: {month['full_refresh']}")
     say(
@@ -212,6 +213,7 @@ def bench_case(customers: int, history: int, *, each_month: bool, as_of: dt.date
     incremental = fingerprints(work_path(case.served))
     full = case.build(as_of, full_refresh=True)
     full_profile = dbt_profile(case.served, peak_at=full["peak_at"])
+    keep_run_results(case.served, workdir / "full_refresh.run_results.json")
     say(f"  full refresh {full['seconds']:.1f}s, {full['peak_rss_gib']:.2f} GiB")
     refreshed = fingerprints(work_path(case.served))
     bound = case.run([*worker_command("bound", as_of, workdir), "versions"])
