@@ -213,19 +213,23 @@ class DuckDBEngine(Engine):
             con.close()
         return counts
 
-    def deliveries(self) -> list[DeliveryRecord] | None:
+    def _read_work(self, schema: str, table: str, sql: str) -> list[tuple] | None:
+        """The rows of sql, read from the work file opened read-only; None when the file or
+        schema.table (what sql reads) is not there yet."""
         if not self.work.exists():
             return None
         con = attached((self.work, WORK, True))
         try:
-            if not _table_exists(con, WORK, "raw", "deliveries"):
+            if not _table_exists(con, WORK, schema, table):
                 return None
-            rows = con.execute(
-                f"select delivery_id, delivered_on, billing_file is not null from {WORK}.raw.deliveries"
-            ).fetchall()
+            return con.execute(sql).fetchall()
         finally:
             con.close()
-        return [DeliveryRecord(*row) for row in rows]
+
+    def deliveries(self) -> list[DeliveryRecord] | None:
+        sql = f"select delivery_id, delivered_on, billing_file is not null from {WORK}.raw.deliveries"
+        rows = self._read_work("raw", "deliveries", sql)
+        return None if rows is None else [DeliveryRecord(*row) for row in rows]
 
     # -- build -----------------------------------------------------------------------------------
     def dbt_env(self) -> dict[str, str]:
@@ -281,16 +285,8 @@ class DuckDBEngine(Engine):
     STATIC = f"{WORK}.main.static_parts_built"
 
     def static_fingerprint(self) -> str | None:
-        if not self.work.exists():
-            return None
-        con = attached((self.work, WORK, True))
-        try:
-            if not _table_exists(con, WORK, "main", "static_parts_built"):
-                return None
-            found = con.execute(f"select fingerprint from {self.STATIC}").fetchone()
-        finally:
-            con.close()
-        return found[0] if found else None
+        rows = self._read_work("main", "static_parts_built", f"select fingerprint from {self.STATIC}")
+        return rows[0][0] if rows else None
 
     def record_static_fingerprint(self, fingerprint: str | None) -> None:
         if fingerprint is None and not self.work.exists():
