@@ -131,7 +131,7 @@ def dbt_profile(served: Path, top: int = 12, peak_at: float | None = None) -> li
     threads sharing 2 cores, so a node's seconds include waiting for the others; the ranking is what
     matters.  Given peak_at (measure()'s), a last row names the nodes that were running when the process
     tree's memory peaked (none: the peak came outside dbt, in the load, the publish or the start)."""
-    path = DuckDBEngine(served).dbt_dir / "target" / "run_results.json"
+    path = _run_results(served)
     if not path.exists():
         return []
     results = json.loads(path.read_text(encoding="utf-8")).get("results", [])
@@ -155,9 +155,13 @@ def keep_run_results(served: Path, to: Path) -> None:
     deeper than dbt_profile's top nodes; the next invocation overwrites dbt's own."""
     import shutil
 
-    path = DuckDBEngine(served).dbt_dir / "target" / "run_results.json"
-    if path.exists():
-        shutil.copyfile(path, to)
+    if _run_results(served).exists():
+        shutil.copyfile(_run_results(served), to)
+
+
+def _run_results(served: Path) -> Path:
+    """Where dbt wrote the last invocation's run_results.json for the warehouse served at served."""
+    return DuckDBEngine(served).dbt_dir / "target" / "run_results.json"
 
 
 def _ran_at(result: dict, moment: float) -> bool:
