@@ -17,6 +17,13 @@ At the smallest N of 1M or more (or with --history-months), the cost of adding a
 history is measured: older months are built one by one and the history model's own seconds and the
 whole build's seconds are recorded for each, against the history's length.
 
+With --then-month (the largest N, where a run takes an hour), the data is generated as two deliveries
+of the same population instead: all of history up to as-of in one (`initial`), the month after it in
+another. The first load is measured as above on the first; then the month is loaded and built
+(incremental) and compared with the bound at its own month end, as a scheduler meets it after the
+first load. With one run the loaded warehouse is not copied (at 30M the copy alone is 8 GB), and
+without --keep each delivery's generated files are deleted once loaded: the disk is what limits 30M.
+
 Figures go to docs/benchmark-results/<N>.json; docs/benchmarks.md and docs/benchmarks.png are
 written from every JSON file there, so N can be run one at a time (10M takes a while).
 """
@@ -54,8 +61,22 @@ def _as_loaded(served: Path, loaded_copy: Path) -> None:
     shutil.copyfile(loaded_copy, work_path(served))
 
 
+def _next_month_end(day: dt.date) -> dt.date:
+    return month_end(month_end(day) + dt.timedelta(days=1))
+
+
 def bench_one(
-    customers: int, *, runs: int, as_of: dt.date, root: Path, history_months: int, pandas_max: int, say
+    customers: int,
+    *,
+    runs: int,
+    as_of: dt.date,
+    root: Path,
+    history_months: int,
+    pandas_max: int,
+    say,
+    then_month: bool = False,
+    data_format: str = "csv",
+    keep: bool = False,
 ) -> dict:
     workdir = root / f"n{customers}"
     shutil.rmtree(workdir, ignore_errors=True)
@@ -63,14 +84,26 @@ def bench_one(
     log = workdir / "bench.log"
     env = {"CREDIT_SCORE_DUCKDB": str(workdir / "credit_score.duckdb")}
     cli = [sys.executable, "-m", "credit_score.cli"]
+    data = workdir / "data"
     say(f"{customers:,} customers: generate")
-    generated = measure(
-        [*cli, "generate", "--customers", str(customers), "--as-of", as_of.isoformat(), "--out", str(workdir / "data")],
-        log=log,
-    )
+    generate = [*cli, "generate", "--customers", str(customers), "--out", str(data), "--format", data_format]
+    if then_month:  # the same 18 months up to as_of in one delivery, and the month after it in another
+        generate += ["--as-of", _next_month_end(as_of).isoformat(), "--deliveries", "monthly", "--months", "1"]
+        generate += ["--bill-months", "19"]
+    else:
+        generate += ["--as-of", as_of.isoformat()]
+    generated = measure(generate, log=log)
     say(f"  generate {generated['seconds']:.1f}s; load")
-    delivered_on = (month_end(as_of) + dt.timedelta(days=5)).isoformat()  # the 5th of the next month
-    loaded = measure([*cli, "load", str(workdir / "data"), "--delivered-on", delivered_on], env=env, log=log)
+    if then_month:
+        lines = (data / "deliveries.csv").read_text(encoding="utf-8").splitlines()[1:]
+        (initial_id, delivered_on), (month_id, month_on) = [tuple(line.split(",")) for line in lines]
+        folder, named = data / initial_id, ["--delivery", initial_id]
+    else:
+        delivered_on = (month_end(as_of) + dt.timedelta(days=5)).isoformat()  # the 5th of the next month
+        folder, named = data, []
+    loaded = measure([*cli, "load", str(folder), *named, "--delivered-on", delivered_on], env=env, log=log)
+    if then_month and not keep:
+        shutil.rmtree(folder)
     import duckdb
 
     con = duckdb.connect(str(work_path(workdir / "credit_score.duckdb")), read_only=True)
@@ -82,18 +115,22 @@ def bench_one(
     total_rows = sum(input_rows.values())
     served = workdir / "credit_score.duckdb"
     loaded_copy = workdir / "loaded.duckdb"
-    shutil.copyfile(work_path(served), loaded_copy)
+    if runs > 1:  # each run starts from the warehouse as the load left it
+        shutil.copyfile(work_path(served), loaded_copy)
     samples: dict[str, list[dict]] = {k: [] for k in KINDS}
     profiles: dict[str, list[dict]] = {}
     order = ["build", "bound", "pandas"]  # build first: it creates the mart the others are compared with
-    if customers > pandas_max:
+    if customers > pandas_max or then_month:  # pandas reads one folder of CSV files
         order.remove("pandas")
         del samples["pandas"]
     for run in range(runs):
         for kind in order:
-            if kind == "build":
+            if kind == "build" and run > 0:
                 _as_loaded(served, loaded_copy)
-            sample = measure(worker_command(kind, as_of, workdir), env=env, log=log)
+            command = worker_command(kind, as_of, workdir)
+            if kind == "bound" and then_month:  # a monthly delivery plan: the latest version of each customer
+                command.append("versions")
+            sample = measure(command, env=env, log=log)
             samples[kind].append(sample)
             if kind in ("models", "build"):
                 profiles[kind] = dbt_profile(workdir / "credit_score.duckdb", peak_at=sample["peak_at"])
@@ -120,9 +157,14 @@ def bench_one(
         "generate": {"seconds": generated["seconds"], "peak_rss_gib": generated["peak_rss_bytes"] / 2**30},
         "load": {"seconds": loaded["seconds"], "peak_rss_gib": loaded["peak_rss_bytes"] / 2**30},
         "figures": figures,
+        "data_format": data_format,
         "pandas_skipped": None
         if "pandas" in samples
-        else f"not run above {pandas_max:,} customers: it holds every bill in memory (see docs/benchmarks.md)",
+        else (
+            "not run with --then-month: it reads one folder of CSV files"
+            if then_month
+            else f"not run above {pandas_max:,} customers: it holds every bill in memory (see docs/benchmarks.md)"
+        ),
         "agreement": agreement,
         "profile": profiles,
         "machine": machine(),
@@ -131,7 +173,55 @@ def bench_one(
     }
     if history_months:
         result["history"] = bench_history(workdir, as_of, history_months, say)
+    if then_month:
+        loaded_copy.unlink(missing_ok=True)
+        result["then_month"] = bench_then_month(workdir, month_id, month_on, _next_month_end(as_of), keep, say)
     return result
+
+
+def bench_then_month(workdir: Path, delivery_id: str, delivered_on: str, as_of: dt.date, keep: bool, say) -> dict:
+    """The month after the first load, as the scheduler runs it: its delivery loaded, then the
+    (incremental) build of its month end; the bound at that month end over all the raw tables; the
+    mart compared with the bound, every column."""
+    import duckdb
+
+    served = workdir / "credit_score.duckdb"
+    env = {"CREDIT_SCORE_DUCKDB": str(served)}
+    log = workdir / "bench.log"
+    folder = workdir / "data" / delivery_id
+    say(f"  then the month {delivery_id}: load")
+    cli = [sys.executable, "-m", "credit_score.cli"]
+    loaded = measure(
+        [*cli, "load", str(folder), "--delivery", delivery_id, "--delivered-on", delivered_on], env=env, log=log
+    )
+    if not keep:
+        shutil.rmtree(folder)
+    built = measure(worker_command("build", as_of, workdir), env=env, log=log)
+    profile = dbt_profile(served, peak_at=built["peak_at"])
+    say(
+        f"  the month: load {loaded['seconds']:.1f}s, build {built['seconds']:.1f}s, "
+        f"{built['peak_rss_bytes'] / 2**30:.2f} GiB"
+    )
+    bound = measure([*worker_command("bound", as_of, workdir), "versions"], env=env, log=log)
+    agreement = compare(workdir, with_pandas=False)
+    say(f"  the month: bound {bound['seconds']:.1f}s; rows compared: {agreement}")
+    if not agreement["identical"]:
+        raise RuntimeError(f"the month's mart and the bound differ: {agreement}")
+    con = duckdb.connect(str(work_path(served)), read_only=True)
+    try:
+        month_bills = con.execute("select count(*) from raw.billing where delivery_id = ?", [delivery_id]).fetchone()[0]
+    finally:
+        con.close()
+    return {
+        "delivery": delivery_id,
+        "as_of": as_of.isoformat(),
+        "month_bills": month_bills,
+        "load": {"seconds": loaded["seconds"], "peak_rss_gib": loaded["peak_rss_bytes"] / 2**30},
+        "build": {"seconds": built["seconds"], "peak_rss_gib": built["peak_rss_bytes"] / 2**30},
+        "bound": {"seconds": bound["seconds"], "peak_rss_gib": bound["peak_rss_bytes"] / 2**30},
+        "agreement": agreement,
+        "profile": profile,
+    }
 
 
 def bench_history(workdir: Path, as_of: dt.date, months: int, say) -> list[dict]:
@@ -193,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--history-months", type=int, help="months added to the history (default: 3 at 1M, else 0)")
     p.add_argument("--keep", action="store_true", help="keep the scratch files")
     p.add_argument(
+        "--then-month",
+        action="store_true",
+        help="after the first load, load and build the next month's delivery (and say what it cost)",
+    )
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="the generated files' format")
+    p.add_argument(
         "--pandas-max-customers",
         type=int,
         default=3_000_000,
@@ -213,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
             history_months=months,
             pandas_max=args.pandas_max_customers,
             say=say,
+            then_month=args.then_month,
+            data_format=args.format,
+            keep=args.keep,
         )
         (results_dir / f"{n}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
         for name, limit, measured, met in budgets(result):
