@@ -263,3 +263,70 @@ def test_a_load_killed_midway_leaves_raw_as_it_was(tmp_path):
     loader.stdout.close()
     assert loader.returncode == -signal.SIGKILL, "the load ended before it could be killed"
     assert ({t: raw(database, t, delivery_columns=True) for t in TABLES}, register(database)) == before
+
+
+def _listing(tmp_path, folders: dict[str, bytes | None]):
+    """A listing of deliveries beside their folders: {delivery id: billing.csv's bytes, or None for
+    the examples' three files}."""
+    root = tmp_path / "listed"
+    root.mkdir()
+    lines = ["delivery_id,delivered_on"]
+    for number, (delivery_id, billing) in enumerate(folders.items(), start=1):
+        folder = root / delivery_id
+        folder.mkdir()
+        if billing is None:
+            for table in TABLES:
+                (folder / f"{table}.csv").write_bytes((EXAMPLES / f"{table}.csv").read_bytes())
+        else:
+            (folder / "billing.csv").write_bytes(billing)
+        lines.append(f"{delivery_id},2026-1{number}-05" if number < 3 else f"{delivery_id},2026-12-0{number}")
+    (root / "deliveries.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root / "deliveries.csv"
+
+
+def _cli_load(database, *args, verbose=False):
+    env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database)}
+    command = [sys.executable, "-m", "credit_score.cli", "load", *args, *(["--verbose"] if verbose else [])]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_listed_replace_with_a_bad_folder_changes_nothing(loaded, tmp_path):
+    """`load --list FILE --replace` whose third folder cannot be read: raw (and its register) exactly
+    as before, not emptied and half loaded, and the message says nothing was loaded."""
+    database, _ = loaded
+    load(EXAMPLES, database, delivered_on=DELIVERED, delivery_id="second", progress=False)
+    before = {t: raw(database, t, delivery_columns=True) for t in TABLES}, register(database)
+    listing = _listing(tmp_path, {"a": None, "b": HEADER + GOOD, "c": HEADER + GOOD + b"B2,W01,2026-10\n"})
+    loader = _cli_load(database, "--list", str(listing), "--replace")
+    out, err = loader.communicate(timeout=120)
+    assert loader.returncode == 1, (out, err)
+    assert "c/billing.csv, line 3: expected 4 fields" in err
+    assert "none of the listed deliveries was loaded; the raw tables keep exactly what they had" in err
+    assert ({t: raw(database, t, delivery_columns=True) for t in TABLES}, register(database)) == before
+
+
+def test_a_listed_replace_killed_at_any_point_leaves_raw_as_it_was(loaded, tmp_path):
+    """kill -9 of `load --list FILE --replace` inside the first delivery, inside the second (large) one
+    and inside the third (large) after the second is in: each time raw is exactly as before; run to
+    its end, it holds the listed deliveries alone."""
+    database, _ = loaded
+    before = {t: raw(database, t, delivery_columns=True) for t in TABLES}, register(database)
+    big = b"".join([HEADER] + [b"X%d,W01,2026-10,1.00\n" % i for i in range(2_000_000)])
+    listing = _listing(tmp_path, {"a": None, "b": big, "c": big.replace(b"X", b"Y")})
+    for progress_lines in (1, 3, 4):  # "[load ...] raw.<table>: N rows" lines seen before the kill
+        loader = _cli_load(database, "--list", str(listing), "--replace", verbose=True)
+        seen = 0
+        while seen < progress_lines:
+            line = loader.stdout.readline()
+            assert line, f"the load ended after {seen} tables: {loader.stderr.read()}"
+            seen += "] raw." in line
+        loader.send_signal(signal.SIGKILL)
+        loader.wait(timeout=60)
+        loader.stdout.close()
+        loader.stderr.close()
+        assert loader.returncode == -signal.SIGKILL, f"the load ended before it could be killed ({progress_lines})"
+        assert ({t: raw(database, t, delivery_columns=True) for t in TABLES}, register(database)) == before
+    finished = _cli_load(database, "--list", str(listing), "--replace")
+    assert finished.communicate(timeout=300)[0] is not None and finished.returncode == 0
+    assert set(register(database)) == {"a", "b", "c"}
+    assert counts(database) == {"subscriptions": 12, "billing": 63 + 2 * 2_000_000, "suspensions": 14}

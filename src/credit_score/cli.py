@@ -54,14 +54,9 @@ def cmd_load(args: argparse.Namespace) -> int:
             )
     except LoadError as e:
         print(f"credit-score load: {e}", file=sys.stderr)
-        if args.list:
-            print(
-                "The deliveries listed before it may have been loaded; after fixing it, run the same command "
-                "again (loading a delivery again replaces it).",
-                file=sys.stderr,
-            )
-        else:
-            print("Nothing was loaded: the raw tables keep what they had.", file=sys.stderr)
+        if not e.partial:  # the listed deliveries load in one transaction (one check of every file on Spark)
+            what = "none of the listed deliveries was loaded" if args.list else "nothing was loaded"
+            print(f"Nothing changed: {what}; the raw tables keep exactly what they had.", file=sys.stderr)
         return 1
     return 0
 

@@ -178,7 +178,11 @@ class DuckDBEngine(Engine):
 
     # -- load ------------------------------------------------------------------------------------
     def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
-        """One transaction: if any file cannot be read, or the process is killed, raw keeps what it had."""
+        return self.load_many([delivery], replace=replace, progress=progress)[0]
+
+    def load_many(self, deliveries: list[Delivery], *, replace: bool, progress: bool) -> list[dict[str, int]]:
+        """One transaction for every delivery (and for emptying raw first, with replace): if any file
+        cannot be read, or the process is killed, raw keeps exactly what it had."""
         self.work.parent.mkdir(parents=True, exist_ok=True)
         self.keep_private()
         started = time.perf_counter()
@@ -186,31 +190,36 @@ class DuckDBEngine(Engine):
         try:
             con.execute("begin transaction")
             ensure_raw_tables(con, WORK, replace=replace)
-            for table in RAW_TABLES:
-                con.execute(f"delete from {WORK}.raw.{table} where delivery_id = ?", [delivery.delivery_id])
-
-            def insert(table: str, rows: str) -> int:
-                inserted = int(con.execute(f"insert into {WORK}.raw.{table} {rows}").fetchone()[0])  # type: ignore[index]
-                if progress:
-                    elapsed = time.perf_counter() - started
-                    console.detail(f"[load {elapsed:5.1f}s] raw.{table}: {inserted:,} rows")
-                return inserted
-
-            counts = read_each_file(delivery, self.work.parent, insert)
-            latest = con.execute(f"select max(loaded_at) from {WORK}.raw.deliveries").fetchone()[0]  # type: ignore[index]
-            con.execute(f"delete from {WORK}.raw.deliveries where delivery_id = ?", [delivery.delivery_id])
-            loaded_at = load_time(latest)
-            con.execute(
-                f"insert into {WORK}.raw.deliveries ({', '.join(REGISTRY_COLUMNS)}) "
-                f"values ({', '.join('?' for _ in REGISTRY_COLUMNS)})",
-                delivery.registry_row(loaded_at),
-            )
+            counts = [self._load_one(con, delivery, started, progress) for delivery in deliveries]
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
         finally:
             con.close()
+        return counts
+
+    def _load_one(self, con, delivery: Delivery, started: float, progress: bool) -> dict[str, int]:
+        """Inside load_many's transaction: the delivery's earlier rows replaced, its register row written."""
+        for table in RAW_TABLES:
+            con.execute(f"delete from {WORK}.raw.{table} where delivery_id = ?", [delivery.delivery_id])
+
+        def insert(table: str, rows: str) -> int:
+            inserted = int(con.execute(f"insert into {WORK}.raw.{table} {rows}").fetchone()[0])  # type: ignore[index]
+            if progress:
+                elapsed = time.perf_counter() - started
+                console.detail(f"[load {elapsed:5.1f}s] raw.{table}: {inserted:,} rows")
+            return inserted
+
+        counts = read_each_file(delivery, self.work.parent, insert)
+        latest = con.execute(f"select max(loaded_at) from {WORK}.raw.deliveries").fetchone()[0]  # type: ignore[index]
+        con.execute(f"delete from {WORK}.raw.deliveries where delivery_id = ?", [delivery.delivery_id])
+        loaded_at = load_time(latest)
+        con.execute(
+            f"insert into {WORK}.raw.deliveries ({', '.join(REGISTRY_COLUMNS)}) "
+            f"values ({', '.join('?' for _ in REGISTRY_COLUMNS)})",
+            delivery.registry_row(loaded_at),
+        )
         return counts
 
     def _read_work(self, schema: str, table: str, sql: str) -> list[tuple] | None:

@@ -9,6 +9,7 @@ sees the previous tables or the new ones, never a mix, and a failed build leaves
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import os
@@ -77,57 +78,78 @@ class PostgresEngine(Engine):
     name = "postgres"
 
     def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
-        """One transaction: the delivery's earlier rows deleted, its files COPYed in, the register
-        updated.  Each file is first read by DuckDB exactly as the DuckDB engine reads it, so a bad
-        file is refused with the same message (file, line, what to do) before PostgreSQL is touched."""
+        return self.load_many([delivery], replace=replace, progress=progress)[0]
+
+    def load_many(self, deliveries: list[Delivery], *, replace: bool, progress: bool) -> list[dict[str, int]]:
+        """One transaction for every delivery (and for emptying raw first, with replace): each
+        delivery's earlier rows deleted, its files COPYed in, the register updated.  Every file is
+        first read by DuckDB exactly as the DuckDB engine reads it, so a bad file is refused with the
+        same message (file, line, what to do) before PostgreSQL is touched; if anything fails after,
+        the transaction leaves raw exactly as it was."""
         started = time.perf_counter()
-        counts: dict[str, int] = {}
-        with tempfile.TemporaryDirectory(prefix="credit-score-load-") as scratch:
-            checked = export_checked(delivery, Path(scratch), "csv")
+        with contextlib.ExitStack() as stack:
+            checked_all = []
+            for delivery in deliveries:
+                scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="credit-score-load-"))
+                checked_all.append(export_checked(delivery, Path(scratch), "csv"))
             con = connect()
             try:
-                with con, con.cursor() as cur:  # one transaction: the whole delivery or nothing
-                    cur.execute("create schema if not exists raw")
-                    for table in (*RAW_TABLES, "deliveries"):
-                        if replace:
-                            cur.execute(f"drop table if exists raw.{table} cascade")
-                        columns = ", ".join(f"{c} {PG_TYPES[t]}" for c, t in raw_columns(table))
-                        cur.execute(f"create table if not exists raw.{table} ({columns})")
-                        cur.execute(
-                            "select column_name from information_schema.columns where table_schema = 'raw' "
-                            "and table_name = %s order by ordinal_position",
-                            [table],
-                        )
-                        found = [r[0] for r in cur.fetchall()]
-                        if found != [c for c, _ in raw_columns(table)]:
-                            raise LoadError(
-                                f"raw.{table} was loaded by an earlier version, before deliveries were kept: "
-                                "reload everything once with `credit-score load DIR --replace --target postgres`"
-                            )
-                        cur.execute(f"delete from raw.{table} where delivery_id = %s", [delivery.delivery_id])
-                    for table, (path, rows) in checked.items():
-                        columns = ", ".join([*EXPECTED_COLUMNS[table], *DELIVERY_COLUMNS])
-                        copy = f"copy raw.{table} ({columns}) from stdin with (format csv, header true)"
-                        with path.open(encoding="utf-8") as f:
-                            cur.copy_expert(copy, f)
-                        counts[table] = rows
-                        if progress:
-                            elapsed = time.perf_counter() - started
-                            console.detail(f"[load {elapsed:5.1f}s] raw.{table}: {rows:,} rows (PostgreSQL)")
-                    cur.execute("select max(loaded_at) from raw.deliveries")
-                    loaded_at = load_time(cur.fetchone()[0])
-                    columns = [c for c, _ in raw_columns("deliveries")]
-                    placeholders = ", ".join(["%s"] * len(columns))
-                    cur.execute(
-                        f"insert into raw.deliveries ({', '.join(columns)}) values ({placeholders})",
-                        delivery.registry_row(loaded_at),
-                    )
+                with con, con.cursor() as cur:  # one transaction: every delivery or nothing
+                    self._ensure_raw_tables(cur, replace=replace)
+                    counts = [
+                        self._copy_delivery(cur, delivery, checked, started, progress)
+                        for delivery, checked in zip(deliveries, checked_all, strict=True)
+                    ]
                     # the planner's statistics, in the same transaction: without them PostgreSQL
                     # assumes a few rows and plans nested loops (macros/planner_statistics.sql)
-                    for table in (*checked, "deliveries"):
+                    for table in (*RAW_TABLES, "deliveries"):
                         cur.execute(f"analyze raw.{table}")
             finally:
                 con.close()
+        return counts
+
+    @staticmethod
+    def _ensure_raw_tables(cur, *, replace: bool) -> None:
+        cur.execute("create schema if not exists raw")
+        for table in (*RAW_TABLES, "deliveries"):
+            if replace:
+                cur.execute(f"drop table if exists raw.{table} cascade")
+            columns = ", ".join(f"{c} {PG_TYPES[t]}" for c, t in raw_columns(table))
+            cur.execute(f"create table if not exists raw.{table} ({columns})")
+            cur.execute(
+                "select column_name from information_schema.columns where table_schema = 'raw' "
+                "and table_name = %s order by ordinal_position",
+                [table],
+            )
+            found = [r[0] for r in cur.fetchall()]
+            if found != [c for c, _ in raw_columns(table)]:
+                raise LoadError(
+                    f"raw.{table} was loaded by an earlier version, before deliveries were kept: "
+                    "reload everything once with `credit-score load DIR --replace --target postgres`"
+                )
+
+    @staticmethod
+    def _copy_delivery(cur, delivery: Delivery, checked: dict, started: float, progress: bool) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for table in (*RAW_TABLES, "deliveries"):
+            cur.execute(f"delete from raw.{table} where delivery_id = %s", [delivery.delivery_id])
+        for table, (path, rows) in checked.items():
+            columns = ", ".join([*EXPECTED_COLUMNS[table], *DELIVERY_COLUMNS])
+            copy = f"copy raw.{table} ({columns}) from stdin with (format csv, header true)"
+            with path.open(encoding="utf-8") as f:
+                cur.copy_expert(copy, f)
+            counts[table] = rows
+            if progress:
+                elapsed = time.perf_counter() - started
+                console.detail(f"[load {elapsed:5.1f}s] raw.{table}: {rows:,} rows (PostgreSQL)")
+        cur.execute("select max(loaded_at) from raw.deliveries")
+        loaded_at = load_time(cur.fetchone()[0])
+        columns = [c for c, _ in raw_columns("deliveries")]
+        placeholders = ", ".join(["%s"] * len(columns))
+        cur.execute(
+            f"insert into raw.deliveries ({', '.join(columns)}) values ({placeholders})",
+            delivery.registry_row(loaded_at),
+        )
         return counts
 
     def deliveries(self) -> list[DeliveryRecord] | None:

@@ -152,7 +152,12 @@ class SparkEngine(Engine):
             child.start()
             child.join()
             if child.exitcode != 0:
-                raise LoadError(f"Spark could not save the delivery (exit status {child.exitcode}); see the log above")
+                raise LoadError(
+                    f"Spark failed while saving the deliveries (exit status {child.exitcode}; see the log above): "
+                    "raw may hold part of them (Spark's parquet tables have no transaction); run the same load "
+                    "again, which replaces each delivery whole",
+                    partial=True,
+                )
         if progress:
             for delivery, rows in zip(deliveries, counts, strict=True):
                 for table, count in rows.items():
