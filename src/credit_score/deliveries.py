@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from credit_score import memory
+from credit_score import memory, privacy
 from credit_score.settings import RAW_TABLES, duckdb_memory_limit, last_complete_month_start, month_end
 
 EXPECTED_COLUMNS: dict[str, list[str]] = {
@@ -253,14 +253,32 @@ def _encoding_hint(encoding: str) -> str:
     return "Check the file's encoding."
 
 
+def _reason(message: str) -> str | None:
+    """The reader's own reason in a DuckDB CSV error (the line after the line's text), without its
+    suggestions and settings."""
+    for text in message.splitlines()[1:]:
+        if not text.strip() or text.startswith(("Original Line:", "Possible", "*", "  ")):
+            continue
+        return text.strip()
+    return None
+
+
 def explain(path: Path, message: str, encoding: str) -> str:
-    """DuckDB's reading error as one line a person can act on: file, line, what was expected, what to do."""
+    """DuckDB's reading error as one line a person can act on: file, line, the reader's reason, what
+    to do.  A delivered line is shown at most 200 characters long and with its phone numbers masked."""
+    return privacy.mask_numbers(_explain(path, message, encoding))
+
+
+def _explain(path: Path, message: str, encoding: str) -> str:
     line = re.search(r"CSV Error on Line: (\d+)", message)
     if not line:
         return f"{path}: cannot be read: {message.splitlines()[0]}; {AGAIN}"
     where = f"{path}, line {line.group(1)}"
     original = re.search(r"Original Line: (.*)", message)
-    shown = f": {original.group(1)[:200]!r}" if original else ""
+    shown = ""
+    if original:
+        text = original.group(1)
+        shown = f": {text[:200]!r}" + (" (its first 200 characters)" if len(text) > 200 else "")
     columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
     if columns:
         expected = ",".join(EXPECTED_COLUMNS[_table_of(path)])
@@ -269,7 +287,8 @@ def explain(path: Path, message: str, encoding: str) -> str:
         return f"{where}: bytes that are not valid {encoding}. {_encoding_hint(encoding)}"
     if "unterminated quote" in message:
         return f"{where}: a quoted value is never closed{shown}; {AGAIN}"
-    return f"{where}: {message.splitlines()[0]}{shown}; {AGAIN}"
+    reason = (_reason(message) or message.splitlines()[0]).rstrip(".")
+    return f"{where}: {reason}{shown}; {AGAIN}"
 
 
 def read_each_file(delivery: Delivery, scratch: Path, write: Callable[[str, str], int]) -> dict[str, int]:
