@@ -15,11 +15,13 @@ import subprocess
 import sys
 from collections import Counter
 
+import duckdb
 import pytest
 
 from credit_score.build import build
+from credit_score.deliveries import EXPECTED_COLUMNS
 from credit_score.generate import generate
-from credit_score.load import read_csv_tables
+from credit_score.load import load_listed, read_csv_tables, read_listing
 from tests import reference
 from tests.deliveries_scenario import CASE_REJECTS, MID_MONTH, OCTOBER, SEPTEMBER, TABLES
 from tests.helpers import differences, load_and_build, load_steps, read_mart, read_published
@@ -87,6 +89,20 @@ def test_monthly_generation_is_the_same_whatever_the_chunk_size(tmp_path):
         for table in TABLES:
             whole, chunked = (tmp_path / n / delivery / f"{table}.csv" for n in ("whole", "chunked"))
             assert filecmp.cmp(whole, chunked, shallow=False), (delivery, table)
+
+
+def test_chunked_monthly_parquet_holds_the_contracts_columns_and_loads(tmp_path):
+    """Parquet parts of several chunks are joined per delivery (30M customers: 60 chunks): the joined
+    file has the raw contract's columns only (not the parts' folder name as a column) and loads."""
+    generate(2000, tmp_path / "data", seed=8, as_of=OCTOBER, deliveries="monthly", progress=False,
+             chunk_customers=700, file_format="parquet")  # fmt: skip
+    for delivery in MONTHS[:1] + ("2026-09", "2026-10"):
+        for table in TABLES:
+            path = tmp_path / "data" / delivery / f"{table}.parquet"
+            columns = [r[0] for r in duckdb.execute(f"describe select * from read_parquet('{path}')").fetchall()]
+            assert columns == EXPECTED_COLUMNS[table], (delivery, table, columns)
+    steps = read_listing(tmp_path / "data" / "deliveries.csv")
+    load_listed(steps, tmp_path / "warehouse.duckdb", replace=True, progress=False)
 
 
 def test_monthly_deliveries_score_like_one_folder(monthly, tmp_path):

@@ -456,7 +456,9 @@ def _join(con, files: list[Path], target: Path, file_format: str, *, header: str
         return
     if files:
         listed = ", ".join(f"'{p}'" for p in files)
-        source = f"select * from read_parquet([{listed}])"
+        # the parts sit in delivery=<id>/ folders: without hive_partitioning = false DuckDB would add
+        # a `delivery` column, and the load would refuse the file for it
+        source = f"select * from read_parquet([{listed}], hive_partitioning = false)"
     else:  # nothing for this delivery: an empty file with the table's columns
         columns = ", ".join(f"null::varchar as {c}" for c in (header or "").split(", "))
         source = f"select {columns} where false"
