@@ -7,14 +7,16 @@ spend window's bills have not arrived (SPEC 6, unless allow_incomplete); prepare
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from credit_score import console, engines, memory, privacy
+from credit_score import console, engines, faults, memory, privacy
 from credit_score.dbt import DbtOutcome, run_dbt
 from credit_score.deliveries import incomplete_window
+from credit_score.engines.duckdb import held_by_another
 from credit_score.settings import PROJECT_DIR
 
 TEST_TYPES = ("test", "unit_test")
@@ -164,15 +166,26 @@ def build(
                 progress=progress,
             )
         report = BuildReport(outcome, 0.0, None, [], full_refresh=refresh_reason)
+        busy = held_by_another(outcome.error) or next(
+            (b for r in report.failed if (b := held_by_another(r.message)) is not None), None
+        )
+        if busy is not None:  # another process opened the work file while dbt ran: nothing is published
+            with contextlib.suppress(Exception):  # else the months stay pending: the next build settles them
+                engine.after_dbt(as_of, published=False)
+            raise busy
         if report.ok:
             passed = sum(1 for t in report.tests if t.status in ("pass", "warn"))
             publishing = time.perf_counter()
             try:
                 report.published = engine.publish(as_of, passed)
             except Exception as e:  # what BI reads is as it was: the swap is the publish's last step
-                if not memory.is_out_of_memory(str(e)):
+                if memory.is_out_of_memory(str(e)):
+                    report.problem = memory.advice("the publish")
+                elif (fault := faults.describe(e)) is not None:
+                    report.problem = f"the publish could not write: {fault}"
+                    faults.log_traceback("build", e)
+                else:
                     raise
-                report.problem = memory.advice("the publish")
             else:
                 report.publish_seconds = time.perf_counter() - publishing
                 report.rows_scored, report.star_distribution = engine.star_distribution()
@@ -180,10 +193,17 @@ def build(
         try:
             engine.after_dbt(as_of, published=report.published is not None)
         except Exception as e:  # the months stay marked pending: the next build settles them first
-            if not memory.is_out_of_memory(str(e)):
+            fault = faults.describe(e)
+            if not memory.is_out_of_memory(str(e)) and fault is None:
                 raise
+            if fault is not None:
+                faults.log_traceback("build", e)
             if not report.out_of_memory and report.problem is None:
-                report.problem = memory.advice("settling the history's months")
+                report.problem = (
+                    memory.advice("settling the history's months")
+                    if fault is None
+                    else f"settling the history's months could not write: {fault}"
+                ) + ("; the mart was published, and the next build settles them first" if report.published else "")
     report.seconds = time.perf_counter() - started
     return report
 

@@ -370,7 +370,19 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# What a load or build that stopped before changing anything leaves (each is all or nothing: a load is
+# one transaction, a build publishes by swapping files as its last step, and a fault after it is
+# reported by the build's own summary)
+UNCHANGED = {
+    "build": "Nothing was published: BI keeps reading the previous mart.",
+    "load": "Nothing was loaded: the raw tables keep exactly what they had.",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    import duckdb
+
+    from credit_score import faults
     from credit_score.engines.duckdb import WarehouseBusy
 
     argv = sys.argv[1:] if argv is None else argv
@@ -390,7 +402,19 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except WarehouseBusy as e:
         print(f"credit-score {args.command}: {e}", file=sys.stderr)
+        if args.command in UNCHANGED:
+            print(UNCHANGED[args.command], file=sys.stderr)
         return 75  # EX_TEMPFAIL: a scheduler may retry later
+    except (OSError, duckdb.Error) as e:  # a file-system fault: one line, the traceback in the log
+        line = faults.describe(e)
+        if line is None:
+            raise
+        log = faults.log_traceback(args.command, e)
+        print(f"credit-score {args.command}: {line}", file=sys.stderr)
+        if args.command in UNCHANGED:
+            print(UNCHANGED[args.command], file=sys.stderr)
+        print(f"The traceback: {log}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

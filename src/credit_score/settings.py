@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -33,6 +34,12 @@ def duckdb_path() -> Path:
     """The warehouse file: $CREDIT_SCORE_DUCKDB, else warehouse/credit_score.duckdb (absolute)."""
     configured = os.environ.get("CREDIT_SCORE_DUCKDB")
     path = Path(configured) if configured else DEFAULT_DUCKDB_PATH
+    if path.is_dir():  # a folder where the file is expected: say so before anything is written beside it
+        raise IsADirectoryError(
+            errno.EISDIR,
+            f"is a folder; CREDIT_SCORE_DUCKDB names the served DuckDB file, e.g. {path / 'credit_score.duckdb'}",
+            str(path),
+        )
     return path.resolve()
 
 

@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,7 +59,34 @@ WORK, SERVED, NEW = "cs_work", "cs_served", "cs_new"
 
 
 class WarehouseBusy(Exception):
-    """Another load or build holds the warehouse."""
+    """Another load or build holds the warehouse, or another process holds one of its files (the CLI
+    exits 75, EX_TEMPFAIL: a scheduler may retry later)."""
+
+
+_HELD = re.compile(
+    r'Could not set lock on file "(?P<file>[^"]+)": Conflicting lock is held in (?P<program>\S+)'
+    r"(?: \(PID (?P<pid>\d+)\))?"
+)
+
+
+def held_by_another(message: str | None) -> WarehouseBusy | None:
+    """DuckDB's "Could not set lock on file" as what it means to the operator: which file, which process
+    holds it, what to do; None for any other message."""
+    found = _HELD.search(message or "")
+    if not found:
+        return None
+    path = Path(found["file"])
+    holder = found["program"] + (f", PID {found['pid']}" if found["pid"] else "")
+    if path.name.endswith(".work.duckdb"):
+        advice = (
+            "nothing may hold the work file while a load or build runs (readers open what BI reads, "
+            f"{path.with_name(path.name.replace('.work.duckdb', '.duckdb'))}, read-only)"
+        )
+    else:
+        advice = "readers open it read-only (a DuckDB file has one writer or many readers)"
+    return WarehouseBusy(
+        f"{path} is held by another process ({holder}): {advice}; close that connection and run the same command again"
+    )
 
 
 def literal(value: object) -> str:
@@ -87,8 +115,11 @@ def attached(
                 options.append(f"storage_version {literal(storage_version)}")
             suffix = f" ({', '.join(options)})" if options else ""
             con.execute(f"attach {literal(path)} as {alias}{suffix}")
-    except BaseException:
+    except BaseException as e:
         con.close()
+        busy = held_by_another(str(e)) if isinstance(e, duckdb.IOException) else None
+        if busy is not None:
+            raise busy from None
         raise
     return con
 
@@ -193,7 +224,8 @@ class DuckDBEngine(Engine):
             counts = [self._load_one(con, delivery, started, progress) for delivery in deliveries]
             con.execute("commit")
         except BaseException:
-            con.execute("rollback")
+            with contextlib.suppress(duckdb.Error):  # a failed commit has ended the transaction already
+                con.execute("rollback")
             raise
         finally:
             con.close()
