@@ -30,6 +30,7 @@ from tests.helpers import (
     write_folder,
 )
 from tests.pg_server import PostgresServer
+from tests.test_completeness import check_bad_days, make_data
 from tests.warehouses import (
     PostgresWarehouse,
     catalogue,
@@ -290,6 +291,38 @@ def test_postgres_refuses_or_fails_what_must_not_be_published(pg_scenario):
     nobody = build(dt.date(1999, 12, 31), target="postgres")
     assert [r.name for r in nobody.failed] == ["assert_population_is_not_empty"]
     assert read_pg_mart() == before
+
+
+def test_postgres_refuses_the_bad_days_of_missing_bills(fresh_database, tmp_path):
+    """Completeness from content (SPEC 6), read from PostgreSQL's raw bills before dbt runs: October
+    never loaded, the history loaded without its date, a 3-bill correction for a missing November."""
+    check_bad_days(make_data(tmp_path / "data"), tmp_path, target="postgres")
+
+
+def test_a_listed_replace_with_a_bad_folder_changes_nothing_on_postgres(fresh_database, tmp_path):
+    """`load --list --replace` whose last folder cannot be read: PostgreSQL's raw exactly as before."""
+    from credit_score.deliveries import LoadError
+
+    generate(300, tmp_path / "data", seed=5, as_of=MONTH_END, progress=False)
+    load_one(tmp_path / "data", target="postgres")
+    before = {t: read_pg_rows(f"select * from raw.{t}") for t in ("billing", "subscriptions", "deliveries")}
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "billing.csv").write_text("bill_id,customer_id,bill_month,amount\nB1,C1,2026-10\n", encoding="utf-8")
+    steps = [(tmp_path / "data", "again", dt.date(2026, 11, 5)), (bad, "bad", dt.date(2026, 11, 6))]
+    with pytest.raises(LoadError, match="expected 4 fields"):
+        load_steps(steps, target="postgres")
+    assert {t: read_pg_rows(f"select * from raw.{t}") for t in before} == before
+
+
+def read_pg_rows(sql: str) -> list:
+    con = postgres.connect()
+    try:
+        with con.cursor() as cur:
+            cur.execute(sql)
+            return sorted(cur.fetchall(), key=repr)
+    finally:
+        con.close()
 
 
 def test_publishing_on_postgres_is_all_or_nothing_for_readers(fresh_database, tmp_path):

@@ -22,6 +22,7 @@ from credit_score.engines.spark_cluster import standalone_cluster
 from tests import reference
 from tests.conftest import MID_MONTH, MONTH_END
 from tests.helpers import as_history, as_text, differences, load_steps, project_unit_tests, read_published
+from tests.test_completeness import check_bad_days, make_data
 from tests.warehouses import SparkWarehouse, assert_equal_to_full_refresh
 
 
@@ -143,6 +144,18 @@ def test_spark_refuses_a_month_whose_bills_have_not_arrived(spark_scenario):
 
     with pytest.raises(BuildRefused, match="no delivery of bills is dated after 2027-06-30"):
         build(dt.date(2027, 6, 30), target="spark")
+
+
+def test_spark_refuses_the_bad_days_of_missing_bills(spark_scenario, tmp_path):
+    """Completeness from content (SPEC 6), read from Spark's raw parquet before dbt runs: October never
+    loaded, the history loaded without its date, a 3-bill correction for a missing November.  (In its
+    own warehouse: the scenario's is left as it was.)"""
+    saved = os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"]
+    os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"] = str(tmp_path / "spark")
+    try:
+        check_bad_days(make_data(tmp_path / "data"), tmp_path, target="spark")
+    finally:
+        os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"] = saved
 
 
 def data_tests(report) -> list[str]:

@@ -1,10 +1,21 @@
 {#
     SPEC 6: the population scored may not fall more than var max_population_drop_share (default 0.1)
-    below that of the latest earlier as-of date in the history: such a fall means deliveries are
-    missing, not customers.  A backfill of an earlier month has no earlier date to compare with.
-    Returns one row with both populations when the fall is too large.
+    below what was published before for the same as-of date (a rebuild after a corrected delivery),
+    nor below what was published for the nearest as-of date before it: such a fall means deliveries
+    are missing, not customers.  What was published is read by the harness before dbt runs (dbt
+    rewrites the date's month where it builds) and given as the environment variable
+    CREDIT_SCORE_PUBLISHED_POPULATIONS: {"same": customers or null, "before": [date, customers] or
+    null}; without it (dbt run by hand) there is nothing to compare with.
+    Returns a row per published population the build's falls too far below.
 #}
-{%- set around = history_dates_around(ref('customer_credit_score_history')) %}
+{%- set published = fromjson(env_var('CREDIT_SCORE_PUBLISHED_POPULATIONS', '{}')) or {} %}
+{%- set compared = [] %}
+{%- if published.get('same') is not none %}
+    {%- do compared.append(('the same as-of date', as_of_date_value(), published['same'])) %}
+{%- endif %}
+{%- if published.get('before') %}
+    {%- do compared.append(('the nearest published date before', published['before'][0], published['before'][1])) %}
+{%- endif %}
 
 with
 
@@ -14,40 +25,30 @@ scores as (
 
 ),
 
-history as (
+published as (
 
-    -- the latest date before D, named as a literal: the other months are not read
-    select as_of_date from {{ ref('customer_credit_score_history') }}
-    where
-        as_of_date < {{ as_of_date() }}
-        and {{ date_in('as_of_date', [around['previous']] | reject('none') | list) if around['d'] else '1 = 1' }}
-
-),
-
-previous_date as (
-
-    select max(as_of_date) as previous_as_of_date from history
-
-),
-
-previous_population as (
-
-    select
-        previous_date.previous_as_of_date,
-        count(*) as previous_customers_scored
-    from history
-    inner join previous_date
-        on history.as_of_date = previous_date.previous_as_of_date
-    group by previous_date.previous_as_of_date
+    {% for what, day, customers in compared -%}
+        select
+            '{{ what }}' as compared_with,
+            cast('{{ day }}' as date) as published_as_of_date,
+            {{ customers }} as published_customers
+        {% if not loop.last %}union all{% endif %}
+    {% else -%}
+        select
+            cast(null as {{ dbt.type_string() }}) as compared_with,
+            cast(null as date) as published_as_of_date,
+            0 as published_customers
+        from scores
+        where 1 = 0
+    {%- endfor %}
 
 )
 
 select
-    previous_population.previous_as_of_date,
-    previous_population.previous_customers_scored,
+    published.compared_with,
+    published.published_as_of_date,
+    published.published_customers,
     scores.customers_scored
-from previous_population
+from published
 cross join scores
-where
-    scores.customers_scored
-    < previous_population.previous_customers_scored * (1 - {{ var('max_population_drop_share') }})
+where scores.customers_scored < published.published_customers * (1 - {{ var('max_population_drop_share') }})

@@ -9,34 +9,55 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from credit_score import console, engines, faults, memory, privacy
 from credit_score.dbt import DbtOutcome, run_dbt
-from credit_score.deliveries import incomplete_window
+from credit_score.deliveries import incomplete_window, short_month, window_months
 from credit_score.engines.duckdb import held_by_another
-from credit_score.settings import PROJECT_DIR
+from credit_score.settings import PROJECT_DIR, project_var
 
 TEST_TYPES = ("test", "unit_test")
 
-# What to do when an audit guard fails (printed under the failed test's name).
-GUARD_HINTS = {
-    "assert_population_is_not_empty": (
-        "nobody is in scope on this date although accepted customers exist: the as-of date is probably "
-        "before the first activation (or after every termination); check --as-of"
-    ),
-    "assert_population_drop_within_share": (
-        "the population fell more than var max_population_drop_share below the latest earlier month in the "
-        "history: a subscriptions delivery is probably missing or partial; load it (or, if the drop is real, "
-        "build with --vars '{max_population_drop_share: 0.5}')"
-    ),
-    "assert_reject_share_within_threshold": (
-        "more rows were rejected than var max_reject_share allows: see audit.rejected_records in the work "
-        "warehouse and ask the source system for a corrected delivery (loading its id again replaces it)"
-    ),
-}
+# What to do when an audit guard fails (printed under the failed test's name): each names a command
+# that works (tests/test_guards.py runs them).
+REJECTS_QUERY = (
+    "select source_table, rejection_reason, count(*) as rows from {audit}.rejected_records "
+    "group by 1, 2 order by 3 desc"
+)
+
+
+def guard_hint(name: str, as_of: dt.date, target: str) -> str | None:
+    on = "" if target == "duckdb" else f" --target {target}"
+    if name == "assert_population_is_not_empty":
+        return (
+            "nobody is in scope on this date although accepted customers exist: the as-of date is probably "
+            "before the first activation (or after every termination); build a date with active customers: "
+            "credit-score build --as-of YYYY-MM-DD" + on
+        )
+    if name == "assert_population_drop_within_share":
+        return (
+            "the population fell more than max_population_drop_share (default 0.1) below what was published "
+            "for this date before, or for the nearest date before it: a subscriptions delivery is probably "
+            "missing or partial; load it (loading its id again replaces it), or, if the drop is real: "
+            f"credit-score build --as-of {as_of}{on} --max-population-drop-share 0.5"
+        )
+    if name == "assert_reject_share_within_threshold":
+        if target == "duckdb":
+            see = f'credit-score sql --work "{REJECTS_QUERY.format(audit="audit")}"'
+        elif target == "postgres":
+            see = f'credit-score sql --target postgres "{REJECTS_QUERY.format(audit="audit_unpublished")}"'
+        else:
+            see = f"spark-sql: {REJECTS_QUERY.format(audit='audit')}"
+        return (
+            f"more rows were rejected than max_reject_share (default 0.01) allows: see which and why: {see}; "
+            "ask the source system for a corrected delivery (loading its id again replaces it), or, if they "
+            f"are expected: credit-score build --as-of {as_of}{on} --max-reject-share 0.05"
+        )
+    return None
 
 
 # a summary names this many warnings (bad rows quarantined, mostly); the log names every one
@@ -81,6 +102,8 @@ class BuildReport:
     publish_seconds: float | None = None
     # a step outside dbt that failed (the publish running out of memory), said in one line
     problem: str | None = None
+    # the engine built on (the hints name it)
+    target: str = "duckdb"
 
     @property
     def tests(self) -> list:
@@ -133,9 +156,10 @@ def build(
                 "nothing is loaded yet: load a delivery first, e.g. "
                 "`credit-score load data/raw --delivered-on YYYY-MM-DD`, then build"
             )
-        problem = None if allow_incomplete else incomplete_window(as_of, records)
-        if problem:
-            raise BuildRefused(problem)
+        if not allow_incomplete:
+            problem = incomplete(engine, as_of, records, variables)
+            if problem:
+                raise BuildRefused(problem)
         refresh_reason = "asked for (--full-refresh)" if full_refresh else engine.full_refresh_reason()
         if refresh_reason:
             console.note(f"recomputing everything from raw: {refresh_reason}")
@@ -143,6 +167,7 @@ def build(
         skip_static = not refresh_reason and engine.static_fingerprint() == static
         if not skip_static:  # rebuilt from here on: a build that fails midway must not vouch for them
             engine.record_static_fingerprint(None)
+        published = engine.published_populations(as_of)  # before dbt rewrites as_of's month where it builds
         try:
             engine.before_dbt(as_of)
         except Exception as e:
@@ -161,11 +186,11 @@ def build(
                 ],
                 target=engine.name,
                 variables=variables,
-                env={**engine.dbt_env(), **as_of_env(as_of)},
+                env={**engine.dbt_env(), **as_of_env(as_of), **populations_env(published)},
                 project_dir=project_dir,
                 progress=progress,
             )
-        report = BuildReport(outcome, 0.0, None, [], full_refresh=refresh_reason)
+        report = BuildReport(outcome, 0.0, None, [], full_refresh=refresh_reason, target=engine.name)
         busy = held_by_another(outcome.error) or next(
             (b for r in report.failed if (b := held_by_another(r.message)) is not None), None
         )
@@ -206,6 +231,26 @@ def build(
                 ) + ("; the mart was published, and the next build settles them first" if report.published else "")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def incomplete(engine, as_of: dt.date, records: list, variables: dict | None = None) -> str | None:
+    """SPEC 6: why a build as of as_of must not run (the spend window's bills have not arrived, or a
+    month of it arrived short), or None.  Read before dbt, from the deliveries and the raw bills."""
+    share = float((variables or {}).get("max_population_drop_share", project_var("max_population_drop_share")))
+    months = project_var("spend_window_months")
+    return incomplete_window(as_of, records) or short_month(
+        as_of,
+        engine.bill_months_arrived(window_months(as_of, months)),
+        months=months,
+        share=share,
+        target=engine.name,
+    )
+
+
+def populations_env(published: dict) -> dict[str, str]:
+    """What the population guard (data-tests/marts/assert_population_drop_within_share.sql) compares
+    the build's population with: engine.published_populations(), as JSON."""
+    return {"CREDIT_SCORE_PUBLISHED_POPULATIONS": json.dumps(published)}
 
 
 def as_of_env(as_of: dt.date) -> dict[str, str]:
@@ -250,8 +295,9 @@ def print_summary(report: BuildReport, as_of: dt.date) -> None:
         if r in report.out_of_memory:
             continue
         console.note(f"FAILED {r.resource_type} {r.name}: {r.message}")
-        if r.name in GUARD_HINTS:
-            console.note(f"  {GUARD_HINTS[r.name]}")
+        hint = guard_hint(r.name, as_of, report.target)
+        if hint:
+            console.note(f"  {hint}")
         if r.compiled_path and r.resource_type == "test":
             console.note(f"  the query that finds its rows: {r.compiled_path}")
     if report.outcome.error:

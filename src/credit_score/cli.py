@@ -79,6 +79,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             report = build(
                 as_of,
                 target=args.target,
+                extra_vars=guard_vars(args),
                 allow_incomplete=args.allow_incomplete,
                 full_refresh=args.full_refresh and number == 1,
                 unit_tests=args.unit_tests,
@@ -94,6 +95,18 @@ def cmd_build(args: argparse.Namespace) -> int:
                 console.note(f"backfill stopped at {as_of}: months built and published before it: {done}")
             return 1
     return 0
+
+
+def guard_vars(args: argparse.Namespace) -> dict[str, float]:
+    """The guards' thresholds the command line overrides (dbt vars of the same names)."""
+    chosen = {
+        "max_population_drop_share": args.max_population_drop_share,
+        "max_reject_share": args.max_reject_share,
+    }
+    for name, value in chosen.items():
+        if value is not None and not 0 <= value <= 1:
+            raise SystemExit(f"credit-score build: --{name.replace('_', '-')} is a share between 0 and 1, not {value}")
+    return {name: value for name, value in chosen.items() if value is not None}
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:
@@ -118,7 +131,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 def cmd_sql(args: argparse.Namespace) -> int:
     from credit_score import sql
 
-    return sql.main(args.query, target=args.target, as_csv=args.csv, max_rows=args.max_rows)
+    return sql.main(args.query, target=args.target, as_csv=args.csv, max_rows=args.max_rows, work=args.work)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -309,7 +322,19 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--allow-incomplete",
         action="store_true",
-        help="build even when the spend window's last month has no delivery of bills after it",
+        help="build even when a month of the spend window has not arrived or arrived short",
+    )
+    b.add_argument(
+        "--max-population-drop-share",
+        type=float,
+        metavar="SHARE",
+        help="how far (0-1) the population may fall below what was published before (default 0.1)",
+    )
+    b.add_argument(
+        "--max-reject-share",
+        type=float,
+        metavar="SHARE",
+        help="the share (0-1) of a table's delivered rows that may be rejected before the build fails",
     )
     b.add_argument(
         "--full-refresh",
@@ -346,6 +371,12 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--target", help="duckdb (default: the served file) or postgres")
     q.add_argument("--csv", action="store_true", help="print CSV (every row) instead of a table")
     q.add_argument("--max-rows", type=int, default=100, help="rows a table shows (default 100)")
+    q.add_argument(
+        "--work",
+        action="store_true",
+        help="DuckDB: read the work file instead (the last build's audit, published or not), under the "
+        "warehouse's lock",
+    )
     q.set_defaults(func=cmd_sql, verbose=False)
 
     r = sub.add_parser("report", parents=[common], help="write a static HTML page of the marts, with charts")

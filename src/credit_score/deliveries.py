@@ -321,6 +321,77 @@ def export_checked(delivery: Delivery, scratch: Path, file_format: str) -> dict[
     return {table: (scratch / f"{table}.{file_format}", rows) for table, rows in counts.items()}
 
 
+@dataclass(frozen=True)
+class MonthArrived:
+    """What arrived of one bill month: the customers with a delivered bill in it, and the deliveries
+    that hold its bills."""
+
+    customers: int
+    deliveries: tuple[str, ...]
+
+
+def window_months(as_of: dt.date, months: int) -> list[dt.date]:
+    """The first days of the spend window's months, oldest first, and of the month before them."""
+    last = last_complete_month_start(as_of)
+    found = [last]
+    for _ in range(months):
+        found.insert(0, (found[0] - dt.timedelta(days=1)).replace(day=1))
+    return found
+
+
+def bill_months_sql(billing: str, months: list[dt.date]) -> str:
+    """SQL (DuckDB and PostgreSQL alike) of what arrived of each month: (YYYY-MM, customers with a
+    delivered bill in it, its deliveries comma-separated) from the raw bills `billing`, whatever
+    their outcome: the check runs before dbt validates them.  A month is read in the three forms
+    staging accepts (YYYY-MM-DD, YYYY-MM, YYYYMM)."""
+    cases = " ".join(f"when b in ('{m:%Y-%m}', '{m:%Y%m}') or b like '{m:%Y-%m}-__' then '{m:%Y-%m}'" for m in months)
+    return (
+        "select month, count(distinct customer_id) as customers, "
+        "string_agg(distinct delivery_id, ',') as deliveries "
+        f"from (select case {cases} end as month, trim(customer_id) as customer_id, delivery_id "
+        f"from (select trim(bill_month) as b, customer_id, delivery_id from {billing}) as delivered) as bills "
+        "where month is not null and customer_id is not null and customer_id <> '' "
+        "group by month"
+    )
+
+
+def arrived_from_rows(rows: list[tuple]) -> dict[str, MonthArrived]:
+    return {
+        str(month): MonthArrived(int(customers), tuple(sorted((deliveries or "").split(",")) if deliveries else ()))
+        for month, customers, deliveries in rows
+    }
+
+
+def short_month(
+    as_of: dt.date, arrived: dict[str, MonthArrived], *, months: int, share: float, target: str = "duckdb"
+) -> str | None:
+    """SPEC 6: why a build as of as_of must not publish because a month of its spend window arrived
+    short (fewer customers with a bill than (1 - share) times the month before it), or None."""
+    on = "" if target == "duckdb" else f" --target {target}"
+    days = window_months(as_of, months)
+    for before, month in zip(days, days[1:], strict=False):
+        previous = arrived.get(f"{before:%Y-%m}", MonthArrived(0, ()))
+        this = arrived.get(f"{month:%Y-%m}", MonthArrived(0, ()))
+        if previous.customers == 0 or this.customers >= previous.customers * (1 - share):
+            continue
+        held = ", ".join(this.deliveries) if this.deliveries else "none"
+        drop = 1 - this.customers / previous.customers
+        return "\n".join(
+            [
+                f"as of {as_of} the spend window holds {month:%Y-%m}, which arrived short: {this.customers:,} "
+                f"customers have a bill in it against {previous.customers:,} in {before:%Y-%m} ({drop:.0%} fewer, "
+                f"more than max_population_drop_share {share:g} allows); scoring now would count its missing "
+                "bills as no spend.",
+                f"  deliveries holding {month:%Y-%m}'s bills: {held}",
+                f"  load the month's bills:  credit-score load DIR --delivery ID --delivered-on YYYY-MM-DD{on}",
+                f"  or, if the fall is real:  credit-score build --as-of {as_of}{on} --max-population-drop-share "
+                f"{min(1.0, round(drop + 0.05, 2)):g}",
+                f"  or, knowingly:  credit-score build --as-of {as_of}{on} --allow-incomplete",
+            ]
+        )
+    return None
+
+
 def incomplete_window(as_of: dt.date, records: list[DeliveryRecord]) -> str | None:
     """SPEC 6: why a build as of as_of must not publish (its spend window's last month has no delivery
     of bills dated after it), or None when the window's bills have arrived."""

@@ -90,3 +90,26 @@ class HistoryTables:
                     f"insert into {self.built(table)} select * from {self.published(table)} where as_of_date = ?",
                     [month],
                 )
+
+
+def published_populations_sql(history: str, as_of: dt.date) -> str:
+    """SQL of the populations published for as_of and the nearest date before it: (date, customers),
+    newest first, from the published history `history` (any engine's SQL)."""
+    return (
+        f"select cast(as_of_date as date) as as_of_date, count(*) as customers from {history} "
+        f"where cast(as_of_date as date) <= cast('{as_of.isoformat()}' as date) "
+        "group by cast(as_of_date as date) order by 1 desc limit 2"
+    )
+
+
+def populations(rows: list[tuple], as_of: dt.date) -> dict:
+    """{"same": customers published for as_of or None, "before": [date, customers] of the nearest
+    published date before it, or None}: what a build's population is compared with (SPEC 6)."""
+    found = {"same": None, "before": None}
+    for day, customers in rows:
+        day = day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day)[:10])
+        if day == as_of:
+            found["same"] = int(customers)
+        elif found["before"] is None:
+            found["before"] = [day.isoformat(), int(customers)]
+    return found

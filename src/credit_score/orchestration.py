@@ -27,8 +27,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from credit_score import privacy, settings
-from credit_score.build import as_of_env
-from credit_score.deliveries import incomplete_window
+from credit_score.build import as_of_env, incomplete, populations_env
 
 INCOMING_VARIABLE = "CREDIT_SCORE_INCOMING"
 PARTITIONS = dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
@@ -107,12 +106,13 @@ def credit_score_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     engine = _engine()
     with privacy.private_files(), engine.lock():
         records = engine.deliveries()
-        problem = "nothing is loaded yet" if records is None else incomplete_window(as_of, records)
+        problem = "nothing is loaded yet" if records is None else incomplete(engine, as_of, records)
         if problem:
             raise dg.Failure(f"the build as of {as_of} is refused: {problem}")
         refresh = engine.full_refresh_reason()
+        published = engine.published_populations(as_of)
         engine.before_dbt(as_of)
-        os.environ.update({**engine.dbt_env(), **as_of_env(as_of)})
+        os.environ.update({**engine.dbt_env(), **as_of_env(as_of), **populations_env(published)})
         invocation = dbt.cli(
             ["build", "--exclude-resource-type", "unit_test", *(["--full-refresh"] if refresh else [])],
             context=context,

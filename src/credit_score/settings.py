@@ -25,6 +25,11 @@ MARTS_SCHEMA, AUDIT_SCHEMA = PUBLISHED_SCHEMAS
 UNPUBLISHED_SUFFIX: str = _PROJECT_VARS["unpublished_suffix"]
 
 
+def project_var(name: str):
+    """A var's default in dbt_project.yml (what a build uses unless told otherwise)."""
+    return _PROJECT_VARS[name]
+
+
 def unpublished(schema: str) -> str:
     """Where an engine that publishes by moving tables (PostgreSQL) builds a published schema."""
     return f"{schema}{UNPUBLISHED_SUFFIX}"

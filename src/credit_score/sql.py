@@ -36,13 +36,28 @@ class Result:
 
 
 @contextmanager
-def reader(target: str | None) -> Iterator[Callable[[str], Result]]:
-    """run(statement) -> Result against what BI reads on target, read-only."""
+def reader(target: str | None, *, work: bool = False) -> Iterator[Callable[[str], Result]]:
+    """run(statement) -> Result against what BI reads on target, read-only; with work (DuckDB), the
+    work file instead: what the last build computed, published or not (its audit of a refused build),
+    read under the warehouse's lock, so that no load or build starts while it is open."""
     name = settings.target_name(target)
     if name == "duckdb":
         import duckdb
 
         served = settings.duckdb_path()
+        if work:
+            from credit_score.engines.duckdb import warehouse_lock
+
+            path = settings.work_path(served)
+            if not path.exists():
+                raise QueryFailed(f"{path} does not exist: nothing is loaded yet")
+            with warehouse_lock(served):
+                con = duckdb.connect(str(path), read_only=True)
+                try:
+                    yield _duckdb_runner(con)
+                finally:
+                    con.close()
+            return
         if not served.exists():
             raise QueryFailed(f"{served} does not exist: nothing is published yet (run `credit-score build`)")
         con = duckdb.connect(str(served), read_only=True)
@@ -74,6 +89,12 @@ def reader(target: str | None) -> Iterator[Callable[[str], Result]]:
 
     else:
         raise QueryFailed("sql reads DuckDB's served file or PostgreSQL; on Spark use spark-sql or beeline")
+    if work and name != "duckdb":
+        con.close()
+        raise QueryFailed(
+            f"--work reads DuckDB's work file; on PostgreSQL the last build's audit is the schema "
+            f"{settings.unpublished(settings.AUDIT_SCHEMA)}"
+        )
     try:
         yield run
     finally:
@@ -140,9 +161,22 @@ def prompt_lines() -> Iterator[str]:
         yield line
 
 
-def main(query: str | None, *, target: str | None, as_csv: bool, max_rows: int) -> int:
+def _duckdb_runner(con) -> Callable[[str], Result]:
+    import duckdb
+
+    def run(statement: str) -> Result:
+        try:
+            relation = con.execute(statement)
+            return Result([d[0] for d in relation.description or []], relation.fetchall())
+        except duckdb.Error as e:
+            raise QueryFailed(str(e)) from None
+
+    return run
+
+
+def main(query: str | None, *, target: str | None, as_csv: bool, max_rows: int, work: bool = False) -> int:
     try:
-        with reader(target) as run:
+        with reader(target, work=work) as run:
             if query is not None:
                 show(run(query), as_csv=as_csv, max_rows=max_rows)
                 return 0

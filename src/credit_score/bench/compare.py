@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from credit_score.contract import contract, contract_columns
+from credit_score.settings import duckdb_memory_limit
 
 
 def _mart_columns() -> str:
@@ -29,7 +30,9 @@ def compare(workdir: Path, *, with_pandas: bool = True) -> dict:
     """Rows of the mart, of the bound and of pandas, and rows on one side only (must be 0)."""
     import duckdb
 
-    con = duckdb.connect(str(workdir / "credit_score.duckdb"), read_only=True)
+    con = duckdb.connect(  # within the product's limit: this process's own memory would count in what it measures next
+        str(workdir / "credit_score.duckdb"), read_only=True, config={"memory_limit": duckdb_memory_limit()}
+    )
     try:
         con.execute(f"attach '{workdir / 'bound.duckdb'}' as bound (read_only)")
         columns = _mart_columns()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import subprocess
 import threading
 import time
@@ -37,6 +38,9 @@ def tree_rss(root: int) -> int:
 def measure(command: list[str], *, env: dict[str, str] | None = None, log: Path | None = None) -> dict:
     """Run command; return its wall seconds and the peak RSS of its process tree (bytes)."""
     out = log.open("ab") if log else subprocess.DEVNULL
+    # A child's ru_maxrss starts at this process's own high-water mark (Linux keeps it across fork and
+    # exec): a child that never grew beyond it reports our peak, not its own, and is not counted.
+    inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
     peak, peak_at = 0, time.time()
@@ -62,7 +66,8 @@ def measure(command: list[str], *, env: dict[str, str] | None = None, log: Path 
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}); see {log}")
     # peak_at: when the sampled peak was seen (epoch seconds), to name the dbt nodes running then
-    return {"seconds": seconds, "peak_rss_bytes": max(peak, usage.ru_maxrss * 1024), "peak_at": peak_at}
+    own = usage.ru_maxrss * 1024 if usage.ru_maxrss > inherited else 0
+    return {"seconds": seconds, "peak_rss_bytes": max(peak, own), "peak_at": peak_at}
 
 
 def machine() -> dict:

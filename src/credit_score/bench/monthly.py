@@ -34,7 +34,7 @@ from credit_score.bench.compare import compare
 from credit_score.bench.measure import dbt_profile, keep_run_results, machine, measure, progress, source_commit
 from credit_score.bench.report import DOCS, machine_lines, side_by_side
 from credit_score.bench.variants import worker_command
-from credit_score.settings import month_end, work_path
+from credit_score.settings import duckdb_memory_limit, month_end, work_path
 
 RESULTS = DOCS / "benchmark-results" / "monthly"
 BUDGETS = {  # issue 24, on 2 cores: the month at 10M (and at 1M, where dbt's fixed costs weigh more)
@@ -64,7 +64,7 @@ def fingerprints(work: Path) -> dict[str, list[int]]:
     """{schema.table: [rows, sum of row hashes]} of the compared tables of a work file."""
     import duckdb
 
-    con = duckdb.connect(str(work), read_only=True)
+    con = duckdb.connect(str(work), read_only=True, config={"memory_limit": duckdb_memory_limit()})
     try:
         schemas = ", ".join(f"'{s}'" for s in COMPARED_SCHEMAS)
         tables = con.execute(

@@ -9,7 +9,8 @@ delivery (measured: the load); then, `runs` times each, in fresh processes:
   bound   bench/one_statement.sql: one hand-written DuckDB statement from the raw tables (lower bound);
   pandas  bench/pandas_scores.py: the same mart in pandas from the raw CSV files.
 Each figure is the median of the runs: wall seconds, peak resident memory of the process tree
-(sampled every 50 ms, never below the largest single process's own peak) and input rows per second.
+(sampled every 50 ms, never below the largest single process's own peak as the kernel counts it) and
+input rows per second.
 After the runs the bound's and pandas' rows are compared with the published mart: every column,
 every row (EXCEPT ALL both ways); a difference fails the benchmark.
 

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
-from credit_score.deliveries import Delivery, DeliveryRecord
+from credit_score.deliveries import Delivery, DeliveryRecord, MonthArrived
 from credit_score.settings import duckdb_path, target_name
 
 
@@ -38,6 +38,15 @@ class Engine:
 
     def deliveries(self) -> list[DeliveryRecord] | None:
         """The rows of raw.deliveries, or None when nothing was ever loaded."""
+        raise NotImplementedError
+
+    def published_populations(self, as_of: dt.date) -> dict:
+        """history.populations() of what BI reads: the customers published for as_of and for the
+        nearest date before it (read before dbt, which rewrites as_of's month where it builds)."""
+        raise NotImplementedError
+
+    def bill_months_arrived(self, months: list[dt.date]) -> dict[str, MonthArrived]:
+        """{YYYY-MM: what arrived of it} for the months (deliveries.bill_months_sql over raw.billing)."""
         raise NotImplementedError
 
     # Where dbt writes its target/ and logs/ for this warehouse (None: the project's own folders).

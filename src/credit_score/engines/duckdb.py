@@ -37,11 +37,14 @@ from credit_score.deliveries import (
     Delivery,
     DeliveryRecord,
     LoadError,
+    MonthArrived,
+    arrived_from_rows,
+    bill_months_sql,
     load_time,
     read_each_file,
 )
 from credit_score.engines import Engine
-from credit_score.history import HISTORY, MONTHLY, HistoryTables
+from credit_score.history import HISTORY, MONTHLY, HistoryTables, populations, published_populations_sql
 from credit_score.ledger import full_refresh_reason
 from credit_score.settings import (
     AUDIT_SCHEMA,
@@ -271,6 +274,22 @@ class DuckDBEngine(Engine):
         sql = f"select delivery_id, delivered_on, billing_file is not null from {WORK}.raw.deliveries"
         rows = self._read_work("raw", "deliveries", sql)
         return None if rows is None else [DeliveryRecord(*row) for row in rows]
+
+    def published_populations(self, as_of: dt.date) -> dict:
+        if not self.served.exists():
+            return populations([], as_of)
+        con = attached((self.served, SERVED, True))
+        try:
+            if not _table_exists(con, SERVED, "marts", HISTORY, or_view=True):
+                return populations([], as_of)
+            rows = con.execute(published_populations_sql(f"{SERVED}.marts.{HISTORY}", as_of)).fetchall()
+        finally:
+            con.close()
+        return populations(rows, as_of)
+
+    def bill_months_arrived(self, months: list[dt.date]) -> dict[str, MonthArrived]:
+        rows = self._read_work("raw", "billing", bill_months_sql(f"{WORK}.raw.billing", months))
+        return arrived_from_rows(rows or [])
 
     # -- build -----------------------------------------------------------------------------------
     def dbt_env(self) -> dict[str, str]:

@@ -25,12 +25,15 @@ from credit_score.deliveries import (
     Delivery,
     DeliveryRecord,
     LoadError,
+    MonthArrived,
+    arrived_from_rows,
+    bill_months_sql,
     export_checked,
     load_time,
 )
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
-from credit_score.history import MONTHLY, HistoryTables
+from credit_score.history import MONTHLY, HistoryTables, populations, published_populations_sql
 from credit_score.ledger import full_refresh_reason
 from credit_score.settings import MARTS_SCHEMA, PUBLISHED_SCHEMAS, RAW_TABLES, unpublished
 
@@ -161,6 +164,31 @@ class PostgresEngine(Engine):
                     return None
                 cur.execute("select delivery_id, delivered_on, billing_file is not null from raw.deliveries")
                 return [DeliveryRecord(*row) for row in cur.fetchall()]
+        finally:
+            con.close()
+
+    def published_populations(self, as_of: dt.date) -> dict:
+        history = f"{MARTS_SCHEMA}.customer_credit_score_history"
+        con = connect()
+        try:
+            with con.cursor() as cur:
+                cur.execute("select to_regclass(%s) is not null", [history])
+                if not cur.fetchone()[0]:
+                    return populations([], as_of)
+                cur.execute(published_populations_sql(history, as_of))
+                return populations(cur.fetchall(), as_of)
+        finally:
+            con.close()
+
+    def bill_months_arrived(self, months: list[dt.date]) -> dict[str, MonthArrived]:
+        con = connect()
+        try:
+            with con.cursor() as cur:
+                cur.execute("select to_regclass('raw.billing') is not null")
+                if not cur.fetchone()[0]:
+                    return {}
+                cur.execute(bill_months_sql("raw.billing", months))
+                return arrived_from_rows(cur.fetchall())
         finally:
             con.close()
 

@@ -26,9 +26,20 @@ from pathlib import Path
 import duckdb
 
 from credit_score import console, privacy
-from credit_score.deliveries import Delivery, DeliveryRecord, LoadError, export_checked, load_time, query
+from credit_score.deliveries import (
+    Delivery,
+    DeliveryRecord,
+    LoadError,
+    MonthArrived,
+    arrived_from_rows,
+    bill_months_sql,
+    export_checked,
+    load_time,
+    query,
+)
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
+from credit_score.history import populations, published_populations_sql
 from credit_score.ledger import full_refresh_reason
 from credit_score.settings import (
     RAW_TABLES,
@@ -190,6 +201,18 @@ class SparkEngine(Engine):
             f"from read_parquet({[str(f) for f in files]!r}, hive_partitioning = true, hive_types_autocast = false)"
         )
         return [DeliveryRecord(str(i), d, bool(b)) for i, d, b in rows]
+
+    def published_populations(self, as_of: dt.date) -> dict:
+        history = self.table_path("marts", "customer_credit_score_history")
+        if not history.is_dir() or not any(history.glob("**/*.parquet")):
+            return populations([], as_of)
+        return populations(query(published_populations_sql(self._parquet(history), as_of)), as_of)
+
+    def bill_months_arrived(self, months: list[dt.date]) -> dict[str, MonthArrived]:
+        billing = self.table_path("raw", "billing")
+        if not billing.is_dir() or not any(billing.glob("delivery_id=*/*.parquet")):
+            return {}
+        return arrived_from_rows(query(bill_months_sql(self._parquet(billing), months)))
 
     def dbt_env(self) -> dict[str, str]:
         return {**super().dbt_env(), "CREDIT_SCORE_SPARK_WAREHOUSE": str(self.warehouse)}
