@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EXAMPLES, load_and_build, read_mart
+from tests.helpers import EXAMPLES, SPARSE, load_and_build, read_mart
 
 MONTH_END = dt.date(2026, 10, 31)
 MID_MONTH = dt.date(2026, 3, 15)
@@ -19,7 +19,7 @@ def examples_marts(tmp_path_factory) -> dict[dt.date, dict]:
     built = {}
     for as_of in (MONTH_END, MID_MONTH):
         database = tmp_path_factory.mktemp("examples") / "warehouse.duckdb"
-        report = load_and_build(EXAMPLES, database, as_of, unit_tests=True)
+        report = load_and_build(EXAMPLES, database, as_of, unit_tests=True, **SPARSE)
         built[as_of] = (report, read_mart(database) if report.ok else {})
     return built
 

@@ -49,6 +49,12 @@ def write_folder(folder: Path, tables: dict[str, list[dict[str, str]]]) -> Path:
     return write_csv_tables(folder, tables)
 
 
+# The twelve worked examples have one or two customers with a bill in their early months (2026-03,
+# 2026-04): SPEC 6's short-month check refuses an as-of date whose spend window holds such a month
+# (1 customer against 2 is a 50 % fall) before dbt runs. The rules' tests build those dates knowingly.
+SPARSE = {"allow_incomplete": True}
+
+
 def load_one(folder: Path, database: Path | None = None, **kwargs) -> dict[str, int]:
     """Load folder as the only delivery (raw emptied first), delivered on DELIVERED unless given."""
     return load(folder, database, **{"delivered_on": DELIVERED, "replace": True, "progress": False, **kwargs})

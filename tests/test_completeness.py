@@ -134,6 +134,11 @@ def test_october_never_loaded_is_refused_and_allow_incomplete_builds(data, tmp_p
     done = wh.run("build", "--as-of", AS_OF)
     refused_short(done, "2026-10", "2026-09", "none")
     assert wh.published() is None
+    # a backfill checks every date before it builds any: September (complete) is not published either
+    backfill = wh.run("build", "--from", "2026-09", "--to", "2026-11")
+    refused_short(backfill, "2026-10", "2026-09", "none")
+    assert "backfill refused before building any month" in backfill.stderr
+    assert wh.published() is None
     wh.ok(*hint(done.stderr, "or, knowingly:"))  # credit-score build --as-of 2026-11-30 --allow-incomplete
     assert wh.published()[0][0].isoformat() == AS_OF
 

@@ -18,7 +18,7 @@ from credit_score.build import build
 from credit_score.engines.duckdb import SERVED, WORK, attached, duckdb_history
 from credit_score.settings import month_ends, parse_month, work_path
 from tests import reference
-from tests.helpers import EXAMPLES, as_history, as_text, differences, load_and_build, write_folder
+from tests.helpers import EXAMPLES, SPARSE, as_history, as_text, differences, load_and_build, write_folder
 
 SEPTEMBER, OCTOBER, AUGUST = dt.date(2026, 9, 30), dt.date(2026, 10, 31), dt.date(2026, 8, 31)
 
@@ -74,7 +74,7 @@ def changed_examples(folder):
 def two_months(tmp_path_factory):
     """The examples built for September, then October: the served file and the history after each."""
     database = tmp_path_factory.mktemp("history") / "warehouse.duckdb"
-    assert load_and_build(EXAMPLES, database, SEPTEMBER).ok
+    assert load_and_build(EXAMPLES, database, SEPTEMBER, **SPARSE).ok
     after_september = history(database)
     october = build(OCTOBER, database=database)
     assert october.ok
@@ -95,7 +95,7 @@ def test_each_month_holds_exactly_that_months_scores(two_months):
 def test_rebuilding_a_month_gives_the_same_history(two_months, tmp_path):
     database, _, after_october, *_ = two_months
     assert build(OCTOBER, database=database).ok
-    assert build(SEPTEMBER, database=database).ok
+    assert build(SEPTEMBER, database=database, **SPARSE).ok
     assert history(database) == after_october
 
 
@@ -103,7 +103,7 @@ def test_rebuilding_a_month_replaces_it_and_only_it(tmp_path):
     """New raw data, October rebuilt: October is exactly the new data's scores (the removed customer
     gone, not left over), September keeps the scores it was built with."""
     database = tmp_path / "warehouse.duckdb"
-    assert load_and_build(EXAMPLES, database, SEPTEMBER).ok
+    assert load_and_build(EXAMPLES, database, SEPTEMBER, **SPARSE).ok
     assert build(OCTOBER, database=database).ok
     before = history(database)
     folder, gone = changed_examples(tmp_path / "changed")
@@ -124,10 +124,10 @@ def test_a_failed_build_leaves_no_trace_in_the_history(two_months, tmp_path):
     }
     failing = {"max_reject_share": -1}  # assert_reject_share_within_threshold fails whatever the data
     # August first: dbt compared September with it (the next date's star changes) before the audit failed
-    assert not build(AUGUST, database=database, extra_vars=failing).ok
+    assert not build(AUGUST, database=database, extra_vars=failing, **SPARSE).ok
     assert not build(OCTOBER, database=database, extra_vars=failing).ok
     assert history(database) == after_october and movements(database) == moved
-    assert build(SEPTEMBER, database=database).ok
+    assert build(SEPTEMBER, database=database, **SPARSE).ok
     assert history(database) == after_october and movements(database) == moved
     work = duckdb.connect(str(work_path(database)), read_only=True)
     try:
@@ -157,7 +157,7 @@ def test_a_killed_builds_month_is_put_back_by_the_next_build(two_months):
         con.execute(f"delete from {WORK}.marts.star_migration_matrix where as_of_date = ?", [OCTOBER])
     finally:
         con.close()
-    assert build(SEPTEMBER, database=database).ok
+    assert build(SEPTEMBER, database=database, **SPARSE).ok
     assert history(database) == after_october
     assert movements(database) == moved
 

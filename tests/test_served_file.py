@@ -18,7 +18,7 @@ import pytest
 from credit_score.build import build
 from credit_score.engines.duckdb import SERVED, STORAGE_VERSION, attached, storage_version
 from tests import reference
-from tests.helpers import EXAMPLES, as_text, differences, load_and_build, read_published
+from tests.helpers import EXAMPLES, SPARSE, as_text, differences, load_and_build, read_published
 
 SEPTEMBER, OCTOBER = dt.date(2026, 9, 30), dt.date(2026, 10, 31)
 # a real DuckDB 1.x client: the command-line shell from PyPI's duckdb-cli (a dev dependency)
@@ -46,7 +46,7 @@ def test_the_client_is_duckdb_1x():
 def two_publishes(tmp_path_factory):
     """The examples built for September, then October: the second publish carries the first's file."""
     database = tmp_path_factory.mktemp("served") / "served.duckdb"
-    assert load_and_build(EXAMPLES, database, SEPTEMBER).ok
+    assert load_and_build(EXAMPLES, database, SEPTEMBER, **SPARSE).ok
     first = read_with_duckdb_1x(database, "select * from marts.customer_credit_score order by customer_id")
     first_files = month_files(database)
     assert build(OCTOBER, database=database).ok

@@ -72,6 +72,18 @@ def cmd_build(args: argparse.Namespace) -> int:
         dates = settings.month_ends(settings.parse_month(args.from_month), settings.parse_month(args.to_month))
     else:
         dates = [_as_of(args.as_of)]
+    if len(dates) > 1 and not args.allow_incomplete:  # a backfill checks every date before building any
+        from credit_score import engines
+        from credit_score.build import incomplete
+
+        engine = engines.get(args.target)
+        records = engine.deliveries() or []
+        for as_of in dates:
+            problem = incomplete(engine, as_of, records, guard_vars(args))
+            if problem:
+                print(f"credit-score build: backfill refused before building any month: {problem}", file=sys.stderr)
+                print("Nothing was built or published: BI keeps reading the previous mart.", file=sys.stderr)
+                return 1
     for number, as_of in enumerate(dates, start=1):
         if len(dates) > 1:
             console.heading(f"── backfill {number}/{len(dates)}: as of {as_of}")

@@ -48,8 +48,8 @@ def side_by_side(left: list[dict], right: list[dict]) -> list[str]:
     return rows
 
 
-def _fmt_gib(value: float) -> str:
-    return f"{value:.2f}"
+def _fmt_gib(value: float | None) -> str:
+    return "not measured" if value is None else f"{value:.2f}"
 
 
 def budgets(result: dict) -> list[tuple[str, str, str, str]]:
@@ -180,6 +180,9 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
                 f"| {m['bound']['seconds']:.1f} | {month / m['bound']['seconds']:.2f}x "
                 f"| {m['agreement']['mart_rows']:,} | {m['agreement']['bound_differences']} |"
             )
+        notes = [f"- {r['customers']:,}: memory {r['then_month']['peak_rss_note']}." for r in then
+                 if r["then_month"].get("peak_rss_note")]  # fmt: skip
+        lines += ["", *notes] if notes else []
     for r in results:
         if "history" not in r:
             continue
