@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from credit_score.settings import work_path
 from tests import reference
-from tests.helpers import DELIVERED, EXAMPLES, as_text, differences, load_and_build
+from tests.helpers import DELIVERED, EXAMPLES, SPARSE, as_text, differences, load_and_build
 
 AS_OF_DATES = [dt.date(2026, 10, 31), dt.date(2024, 2, 29), dt.date(2026, 3, 15)]
 SPEND_EDGES = [0, 20, 50, 80, 120, 200, 400]
@@ -42,7 +42,7 @@ def compiled_mart(request, tmp_path_factory):
     from their compiled SQL in dependency order, then the mart's compiled SQL reads them."""
     as_of = request.param
     database = tmp_path_factory.mktemp("properties") / "warehouse.duckdb"
-    report = load_and_build(EXAMPLES, database, as_of)
+    report = load_and_build(EXAMPLES, database, as_of, **SPARSE)
     assert report.ok
     compiled = {r.name: r.compiled_code for r in report.outcome.results if r.resource_type == "model"}
     work = work_path(database)
