@@ -61,13 +61,7 @@ def reader(target: str | None, *, work: bool = False) -> Iterator[Callable[[str]
         if not served.exists():
             raise QueryFailed(f"{served} does not exist: nothing is published yet (run `credit-score build`)")
         con = duckdb.connect(str(served), read_only=True)
-
-        def run(statement: str) -> Result:
-            try:
-                relation = con.execute(statement)
-                return Result([d[0] for d in relation.description or []], relation.fetchall())
-            except duckdb.Error as e:
-                raise QueryFailed(str(e)) from None
+        run = _duckdb_runner(con)
 
     elif name == "postgres":
         import psycopg2
