@@ -53,14 +53,19 @@ def test_the_population_test_finds_a_missing_an_extra_and_a_misdated_customer(en
         mart = "marts.customer_credit_score"
         gone, misdated = (r[0] for r in con.execute(f"select customer_id from {mart} order by 1 limit 2").fetchall())
         con.execute(f"update {mart} set as_of_date = date '2026-09-30' where customer_id = ?", [misdated])
-        con.execute(f"insert into {mart} select * replace ('NOBODY' as customer_id) from {mart} where customer_id = ?", [gone])
+        con.execute(
+            f"insert into {mart} select * replace ('NOBODY' as customer_id) from {mart} where customer_id = ?", [gone]
+        )
         con.execute(f"delete from {mart} where customer_id = ?", [gone])
         # a customer the subscriptions know but who had left by October: scored, yet not in scope
         (left,) = con.execute(
             "select customer_id from intermediate.int_subscriptions_validated "
             "where rejection_reason is null and termination_date <= date '2026-10-31' order by 1 limit 1"
         ).fetchone()
-        con.execute(f"insert into {mart} select * replace (? as customer_id) from {mart} where customer_id = ?", [left, misdated])
+        con.execute(
+            f"insert into {mart} select * replace (? as customer_id) from {mart} where customer_id = ?",
+            [left, misdated],
+        )
     finally:
         con.close()
 
