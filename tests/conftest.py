@@ -105,11 +105,18 @@ def _build_scenario_duckdb(scenario, folder: Path):
     database = folder / "warehouse.duckdb"
     built = {}
     load_steps(scenario.in_order(), database)
-    for as_of in (SEPTEMBER, OCTOBER, MID_MONTH):
+    for as_of in (SEPTEMBER, OCTOBER):
         if as_of == OCTOBER:
             load_steps(scenario.after_september(), database, replace_first=False)
         report = build(as_of, database=database)
         built[as_of] = Built(report, read_published(database=database), read_mart(database))
+    # the mid-month date in a warehouse of its own: built after October here, it would rewrite its month
+    # of the history and leave October in front of BI (SPEC 8; tests/test_newest_month.py)
+    mid_month = folder / "mid-month" / "warehouse.duckdb"
+    load_steps(scenario.in_order(), mid_month)
+    load_steps(scenario.after_september(), mid_month, replace_first=False)
+    report = build(MID_MONTH, database=mid_month)
+    built[MID_MONTH] = Built(report, read_published(database=mid_month), read_mart(mid_month))
     return database, built
 
 

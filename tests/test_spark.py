@@ -198,3 +198,13 @@ def test_spark_builds_the_time_spine_of_the_semantic_layer(spark_scenario):
     ).fetchone()
     total = (dt.date(2041, 1, 1) - dt.date(2000, 1, 1)).days
     assert days == (total, total, dt.date(2000, 1, 1), dt.date(2040, 12, 31))
+
+
+def test_a_build_of_an_earlier_date_keeps_the_newest_in_front_on_spark(spark_scenario):
+    """SPEC 8 on Spark: the mid-month date built after the month-end rewrites its month of the history,
+    and the month-end, built again last, stays what BI reads, every published table as before."""
+    _, built = spark_scenario
+    report = build(MID_MONTH, target="spark")
+    assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
+    assert report.built == [MID_MONTH, MONTH_END] and report.newest_again == MONTH_END
+    assert read_published("spark") == built[MONTH_END][1]

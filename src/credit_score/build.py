@@ -11,13 +11,14 @@ import contextlib
 import datetime as dt
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from credit_score import console, engines, faults, memory, privacy
 from credit_score.dbt import DbtOutcome, run_dbt
 from credit_score.deliveries import incomplete_window, short_month, window_months
 from credit_score.engines.duckdb import held_by_another
+from credit_score.history import populations
 from credit_score.settings import PROJECT_DIR, project_var
 
 TEST_TYPES = ("test", "unit_test")
@@ -104,6 +105,12 @@ class BuildReport:
     problem: str | None = None
     # the engine built on (the hints name it)
     target: str = "duckdb"
+    # the date of the dbt run this report is of (the last one run; the failed one when one failed)
+    as_of: dt.date | None = None
+    # every date dbt ran for, in order (a backfill's months; then the newest published date, built again)
+    built: list[dt.date] = field(default_factory=list)
+    # the newest published date when it was built again after earlier dates (SPEC 8), else None
+    newest_again: dt.date | None = None
 
     @property
     def tests(self) -> list:
@@ -123,8 +130,16 @@ class BuildReport:
         return [r for r in self.failed if memory.is_out_of_memory(r.message)]
 
 
-def build(
-    as_of: dt.date,
+def build(as_of: dt.date, **options) -> BuildReport:
+    """dbt build for as_of, published to what BI reads only when every error-level test passed (on
+    DuckDB `database` is the served file: default $CREDIT_SCORE_DUCKDB or warehouse/credit_score.duckdb).
+    A failed build leaves what BI reads exactly as it was.  Raises BuildRefused, having built nothing,
+    when nothing is loaded or the spend window's bills have not arrived.  See build_dates."""
+    return build_dates([as_of], **options)
+
+
+def build_dates(
+    dates: list[dt.date],
     *,
     target: str | None = None,
     database: Path | None = None,
@@ -134,16 +149,21 @@ def build(
     full_refresh: bool = False,
     unit_tests: bool = False,
 ) -> BuildReport:
-    """dbt build for as_of, published to what BI reads only when every error-level test passed (on
-    DuckDB `database` is the served file: default $CREDIT_SCORE_DUCKDB or warehouse/credit_score.duckdb).
-    A failed build leaves what BI reads exactly as it was.  Raises BuildRefused, having built nothing,
-    when nothing is loaded or the spend window's bills have not arrived.
+    """dbt build for each date in turn (a backfill: `build --from/--to`), then, when the newest date
+    already published is later than all of them, for that newest date again (SPEC 8: what BI reads
+    stays the newest month; every table as if the newest date had been built last).  Published once,
+    after the last run, only when every run's error-level tests passed: all the dates or none.
+
+    Every date is checked before any is built (nothing loaded, the spend window's bills not arrived:
+    BuildRefused).  The population guard compares each date with what was published for it and with
+    the nearest date before it, published or built earlier in the same build.
 
     The models that keep state take only what the deliveries loaded since their last build change
-    (macros/incremental.sql); full_refresh recomputes everything from raw, as does any build after a
-    delivery already built was reloaded (or raw replaced).  Both give the same marts and audit.
+    (macros/incremental.sql); full_refresh recomputes everything from raw (in the first run), as does
+    any build after a delivery already built was reloaded (or raw replaced).  Both give the same marts
+    and audit.
 
-    The data tests (the audit) run in every build.  unit_tests also runs the rules' unit tests, which
+    The data tests (the audit) run in every run.  unit_tests also runs the rules' unit tests, which
     test the models' logic, not the data: CI runs them (`make test`), a monthly build need not pay for
     them each month."""
     started = time.perf_counter()
@@ -156,10 +176,21 @@ def build(
                 "nothing is loaded yet: load a delivery first, e.g. "
                 "`credit-score load data/raw --delivered-on YYYY-MM-DD`, then build"
             )
+        published_rows = engine.published_populations()  # before dbt rewrites the months it builds
+        runs = list(dict.fromkeys(dates))
+        newest = populations(published_rows, max(runs))["newest"]
+        if newest is not None and dt.date.fromisoformat(newest) > max(runs):
+            runs.append(dt.date.fromisoformat(newest))
         if not allow_incomplete:
-            problem = incomplete(engine, as_of, records, variables)
-            if problem:
-                raise BuildRefused(problem)
+            for as_of in runs:
+                problem = incomplete(engine, as_of, records, variables)
+                if problem and as_of not in dates:
+                    problem = (
+                        f"{problem}\n  ({as_of} is the newest published date: it is built again after "
+                        f"{', '.join(d.isoformat() for d in dates)} so that BI keeps reading it)"
+                    )
+                if problem:
+                    raise BuildRefused(problem)
         refresh_reason = "asked for (--full-refresh)" if full_refresh else engine.full_refresh_reason()
         if refresh_reason:
             console.note(f"recomputing everything from raw: {refresh_reason}")
@@ -167,42 +198,30 @@ def build(
         skip_static = not refresh_reason and engine.static_fingerprint() == static
         if not skip_static:  # rebuilt from here on: a build that fails midway must not vouch for them
             engine.record_static_fingerprint(None)
-        published = engine.published_populations(as_of)  # before dbt rewrites as_of's month where it builds
-        try:
-            engine.before_dbt(as_of)
-        except Exception as e:
-            if not memory.is_out_of_memory(str(e)):
-                raise
-            raise BuildRefused(memory.advice("preparing the history's months")) from None
-        with console.bar(f"dbt build as of {as_of} ({engine.name})") as progress:
-            outcome = run_dbt(
-                [
-                    "build",
-                    *(["--full-refresh"] if refresh_reason else []),
-                    *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
-                    # cautious: a test is left out only when every node it reads is (a relationship
-                    # test from the mart to a seed still runs)
-                    *(["--exclude", *STATIC_SELECTORS, "--indirect-selection", "cautious"] if skip_static else []),
-                ],
-                target=engine.name,
-                variables=variables,
-                env={**engine.dbt_env(), **as_of_env(as_of), **populations_env(published)},
+        built: dict[dt.date, int] = {}  # the dates run so far, with their populations (not yet published)
+        for number, as_of in enumerate(runs):
+            report = _run(
+                engine,
+                as_of,
                 project_dir=project_dir,
-                progress=progress,
+                variables=variables,
+                populations=populations(published_rows, as_of, built=built),
+                adding=number > 0,
+                full_refresh=refresh_reason if number == 0 else None,
+                skip_static=skip_static or number > 0,  # the first run built them
+                unit_tests=unit_tests,
             )
-        report = BuildReport(outcome, 0.0, None, [], full_refresh=refresh_reason, target=engine.name)
-        busy = held_by_another(outcome.error) or next(
-            (b for r in report.failed if (b := held_by_another(r.message)) is not None), None
-        )
-        if busy is not None:  # another process opened the work file while dbt ran: nothing is published
-            with contextlib.suppress(Exception):  # else the months stay pending: the next build settles them
-                engine.after_dbt(as_of, published=False)
-            raise busy
+            report.built = runs[: number + 1]
+            report.newest_again = as_of if as_of not in dates else None
+            if not report.ok or report.problem:
+                break
+            if number < len(runs) - 1:
+                built[as_of] = engine.built_population()
         if report.ok:
             passed = sum(1 for t in report.tests if t.status in ("pass", "warn"))
             publishing = time.perf_counter()
             try:
-                report.published = engine.publish(as_of, passed)
+                report.published = engine.publish(runs[-1], passed)
             except Exception as e:  # what BI reads is as it was: the swap is the publish's last step
                 if memory.is_out_of_memory(str(e)):
                     report.problem = memory.advice("the publish")
@@ -216,7 +235,7 @@ def build(
                 report.rows_scored, report.star_distribution = engine.star_distribution()
                 engine.record_static_fingerprint(static)
         try:
-            engine.after_dbt(as_of, published=report.published is not None)
+            engine.after_dbt(runs[-1], published=report.published is not None)
         except Exception as e:  # the months stay marked pending: the next build settles them first
             fault = faults.describe(e)
             if not memory.is_out_of_memory(str(e)) and fault is None:
@@ -230,6 +249,55 @@ def build(
                     else f"settling the history's months could not write: {fault}"
                 ) + ("; the mart was published, and the next build settles them first" if report.published else "")
     report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run(
+    engine,
+    as_of: dt.date,
+    *,
+    project_dir: Path,
+    variables: dict,
+    populations: dict,
+    adding: bool,
+    full_refresh: str | None,
+    skip_static: bool,
+    unit_tests: bool,
+) -> BuildReport:
+    """One `dbt build` as of as_of, its months marked pending first (history.py); nothing published."""
+    try:
+        engine.before_dbt(as_of, adding=adding)
+    except Exception as e:
+        if not memory.is_out_of_memory(str(e)):
+            raise
+        if adding:  # the runs before it marked months: put them back
+            with contextlib.suppress(Exception):
+                engine.after_dbt(as_of, published=False)
+        raise BuildRefused(memory.advice("preparing the history's months")) from None
+    with console.bar(f"dbt build as of {as_of} ({engine.name})") as progress:
+        outcome = run_dbt(
+            [
+                "build",
+                *(["--full-refresh"] if full_refresh else []),
+                *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
+                # cautious: a test is left out only when every node it reads is (a relationship
+                # test from the mart to a seed still runs)
+                *(["--exclude", *STATIC_SELECTORS, "--indirect-selection", "cautious"] if skip_static else []),
+            ],
+            target=engine.name,
+            variables=variables,
+            env={**engine.dbt_env(), **as_of_env(as_of), **populations_env(populations)},
+            project_dir=project_dir,
+            progress=progress,
+        )
+    report = BuildReport(outcome, 0.0, None, [], full_refresh=full_refresh, target=engine.name, as_of=as_of)
+    busy = held_by_another(outcome.error) or next(
+        (b for r in report.failed if (b := held_by_another(r.message)) is not None), None
+    )
+    if busy is not None:  # another process opened the work file while dbt ran: nothing is published
+        with contextlib.suppress(Exception):  # else the months stay pending: the next build settles them
+            engine.after_dbt(as_of, published=False)
+        raise busy
     return report
 
 
@@ -270,14 +338,22 @@ def print_summary(report: BuildReport, as_of: dt.date) -> None:
     warned = [t for t in tests if t.status == "warn"]
     failed = [t for t in tests if t.status in ("fail", "error")]
     counts = f"{passed} of {len(tests)} tests passed" + (f", {len(warned)} warned" if warned else "")
+    run = "" if report.as_of in (None, as_of) else f" (the run as of {report.as_of})"
     if report.ok:
-        console.done(f"credit-score build, as of {as_of.isoformat()}: OK, {counts}", report.seconds)
+        console.done(f"credit-score build, as of {as_of.isoformat()}: OK, {counts}{run}", report.seconds)
     else:
         nodes = [r for r in report.failed if r.resource_type not in TEST_TYPES]
         what = f"{len(nodes)} {'model' if len(nodes) == 1 else 'models'} failed, " if nodes else ""
         console.failed(
             f"credit-score build, as of {as_of.isoformat()}: FAILED in {report.seconds:.1f}s, "
-            f"{what}{len(failed)} of {len(tests)} tests failed"
+            f"{what}{len(failed)} of {len(tests)} tests failed{run}"
+        )
+    if len(report.built) > 1:
+        console.note(f"dbt ran as of {', '.join(d.isoformat() for d in report.built)}, each audited")
+    if report.newest_again is not None:
+        console.note(
+            f"{report.newest_again} is the newest published date: built again last, it stays what BI reads "
+            "(SPEC 8); the earlier dates rewrite their months of the history and the star changes"
         )
     if report.rows_scored is not None:
         stars = " · ".join(f"{label} {count:,}" for _, label, count in report.star_distribution)

@@ -62,7 +62,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from credit_score.build import BuildRefused, build, print_summary
+    from credit_score.build import BuildRefused, build_dates, print_summary
 
     if (args.from_month is None) != (args.to_month is None):
         raise SystemExit("credit-score build: give --from and --to together (a backfill), or neither")
@@ -72,41 +72,24 @@ def cmd_build(args: argparse.Namespace) -> int:
         dates = settings.month_ends(settings.parse_month(args.from_month), settings.parse_month(args.to_month))
     else:
         dates = [_as_of(args.as_of)]
-    if len(dates) > 1 and not args.allow_incomplete:  # a backfill checks every date before building any
-        from credit_score import engines
-        from credit_score.build import incomplete
-
-        engine = engines.get(args.target)
-        records = engine.deliveries() or []
-        for as_of in dates:
-            problem = incomplete(engine, as_of, records, guard_vars(args))
-            if problem:
-                print(f"credit-score build: backfill refused before building any month: {problem}", file=sys.stderr)
-                print("Nothing was built or published: BI keeps reading the previous mart.", file=sys.stderr)
-                return 1
-    for number, as_of in enumerate(dates, start=1):
-        if len(dates) > 1:
-            console.heading(f"── backfill {number}/{len(dates)}: as of {as_of}")
-        try:
-            report = build(
-                as_of,
-                target=args.target,
-                extra_vars=guard_vars(args),
-                allow_incomplete=args.allow_incomplete,
-                full_refresh=args.full_refresh and number == 1,
-                unit_tests=args.unit_tests,
-            )
-        except BuildRefused as e:
-            print(f"credit-score build: {e}", file=sys.stderr)
-            print("Nothing was built or published: BI keeps reading the previous mart.", file=sys.stderr)
-            return 1
-        print_summary(report, as_of)
-        if not report.ok:
-            if len(dates) > 1:
-                done = ", ".join(d.isoformat() for d in dates[: number - 1]) or "none"
-                console.note(f"backfill stopped at {as_of}: months built and published before it: {done}")
-            return 1
-    return 0
+    if len(dates) > 1:
+        console.heading(f"── backfill: {len(dates)} month ends, {dates[0]} to {dates[-1]}, published together")
+    try:
+        report = build_dates(
+            dates,
+            target=args.target,
+            extra_vars=guard_vars(args),
+            allow_incomplete=args.allow_incomplete,
+            full_refresh=args.full_refresh,
+            unit_tests=args.unit_tests,
+        )
+    except BuildRefused as e:
+        what = "backfill refused before building any month" if len(dates) > 1 else "build"
+        print(f"credit-score {what}: {e}", file=sys.stderr)
+        print("Nothing was built or published: BI keeps reading the previous mart.", file=sys.stderr)
+        return 1
+    print_summary(report, dates[-1])
+    return 0 if report.ok else 1
 
 
 def guard_vars(args: argparse.Namespace) -> dict[str, float]:

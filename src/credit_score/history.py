@@ -56,8 +56,20 @@ class HistoryTables:
             ((following,),) = self.execute(f"select min(as_of_date) from {self.built()} where as_of_date > ?", [as_of])
         return [as_of] if following is None else [as_of, following]
 
-    def prepare(self, as_of: dt.date) -> None:
-        """Before dbt: settle a killed build's months, align the built tables, mark the build's months."""
+    def pending_months(self) -> list[dt.date]:
+        """The months marked pending: what the runs of this build changed, and publishing copies."""
+        if not self.exists(self.pending):
+            return []
+        return [month for (month,) in self.execute(f"select distinct as_of_date from {self.pending} order by 1", [])]
+
+    def prepare(self, as_of: dt.date, *, adding: bool = False) -> None:
+        """Before dbt: settle a killed build's months, align the built tables, mark the build's months.
+        adding: a further dbt run of the same build (a backfill's next month, or the newest date built
+        again after an earlier one): its months are marked beside those of the runs before it."""
+        if adding:
+            for month in self.build_months(as_of):
+                self.execute(f"insert into {self.pending} values (?)", [month])
+            return
         if self.exists(self.pending):
             for (month,) in self.execute(f"select distinct as_of_date from {self.pending}", []):
                 self.restore(month)
@@ -92,24 +104,30 @@ class HistoryTables:
                 )
 
 
-def published_populations_sql(history: str, as_of: dt.date) -> str:
-    """SQL of the populations published for as_of and the nearest date before it: (date, customers),
-    newest first, from the published history `history` (any engine's SQL)."""
+def published_populations_sql(history: str) -> str:
+    """SQL of every published date's population: (date, customers), newest first, from the published
+    history `history` (any engine's SQL; one row per month, reading one column)."""
     return (
         f"select cast(as_of_date as date) as as_of_date, count(*) as customers from {history} "
-        f"where cast(as_of_date as date) <= cast('{as_of.isoformat()}' as date) "
-        "group by cast(as_of_date as date) order by 1 desc limit 2"
+        "group by cast(as_of_date as date) order by 1 desc"
     )
 
 
-def populations(rows: list[tuple], as_of: dt.date) -> dict:
+def populations(rows: list[tuple], as_of: dt.date, *, built: dict[dt.date, int] | None = None) -> dict:
     """{"same": customers published for as_of or None, "before": [date, customers] of the nearest
-    published date before it, or None}: what a build's population is compared with (SPEC 6)."""
-    found = {"same": None, "before": None}
+    published date before it, or None, "newest": the newest published date (YYYY-MM-DD) or None}:
+    what a build's population is compared with (SPEC 6), and which date BI must keep reading (SPEC 8).
+    built: dates built earlier in the same run, not yet published, with their populations: they will
+    be published with this one, so the nearest of them before as_of is what it is compared with."""
+    published = {}
     for day, customers in rows:
         day = day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day)[:10])
-        if day == as_of:
-            found["same"] = int(customers)
-        elif found["before"] is None:
-            found["before"] = [day.isoformat(), int(customers)]
-    return found
+        published[day] = int(customers)
+    before = {**published, **(built or {})}
+    earlier = [day for day in before if day < as_of]
+    nearest = max(earlier) if earlier else None
+    return {
+        "same": published.get(as_of),
+        "before": None if nearest is None else [nearest.isoformat(), before[nearest]],
+        "newest": max(published).isoformat() if published else None,
+    }

@@ -40,9 +40,13 @@ class Engine:
         """The rows of raw.deliveries, or None when nothing was ever loaded."""
         raise NotImplementedError
 
-    def published_populations(self, as_of: dt.date) -> dict:
-        """history.populations() of what BI reads: the customers published for as_of and for the
-        nearest date before it (read before dbt, which rewrites as_of's month where it builds)."""
+    def published_populations(self) -> list[tuple[dt.date, int]]:
+        """(as_of_date, customers) of every date in the published history, newest first (read before
+        dbt, which rewrites the months it builds): what history.populations() compares with."""
+        raise NotImplementedError
+
+    def built_population(self) -> int:
+        """The customers in the mart dbt just built (not yet published)."""
         raise NotImplementedError
 
     def bill_months_arrived(self, months: list[dt.date]) -> dict[str, MonthArrived]:
@@ -73,8 +77,9 @@ class Engine:
         """After a successful build: the fingerprint of the seeds and time spine it built or kept; None
         (before a build that rebuilds them): forget it."""
 
-    def before_dbt(self, as_of: dt.date) -> None:
-        """Prepare the history for a build of as_of (see history.py)."""
+    def before_dbt(self, as_of: dt.date, *, adding: bool = False) -> None:
+        """Prepare the history for a dbt run as of as_of (see history.py); adding: a further run of the
+        same build, whose months are published together with the runs' before it."""
 
     def publish(self, as_of: dt.date, tests_passed: int) -> str:
         """Make the audited build what BI reads; return where that is."""

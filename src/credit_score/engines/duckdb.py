@@ -44,7 +44,7 @@ from credit_score.deliveries import (
     read_each_file,
 )
 from credit_score.engines import Engine
-from credit_score.history import HISTORY, MONTHLY, HistoryTables, populations, published_populations_sql
+from credit_score.history import HISTORY, MONTHLY, HistoryTables, published_populations_sql
 from credit_score.ledger import full_refresh_reason
 from credit_score.settings import (
     AUDIT_SCHEMA,
@@ -275,17 +275,22 @@ class DuckDBEngine(Engine):
         rows = self._read_work("raw", "deliveries", sql)
         return None if rows is None else [DeliveryRecord(*row) for row in rows]
 
-    def published_populations(self, as_of: dt.date) -> dict:
+    def published_populations(self) -> list[tuple[dt.date, int]]:
         if not self.served.exists():
-            return populations([], as_of)
+            return []
         con = attached((self.served, SERVED, True))
         try:
             if not _table_exists(con, SERVED, "marts", HISTORY, or_view=True):
-                return populations([], as_of)
-            rows = con.execute(published_populations_sql(f"{SERVED}.marts.{HISTORY}", as_of)).fetchall()
+                return []
+            return con.execute(published_populations_sql(f"{SERVED}.marts.{HISTORY}")).fetchall()
         finally:
             con.close()
-        return populations(rows, as_of)
+
+    def built_population(self) -> int:
+        (customers,) = self._read_work(
+            "marts", "customer_credit_score", f"select count(*) from {WORK}.marts.customer_credit_score"
+        )[0]
+        return int(customers)
 
     def bill_months_arrived(self, months: list[dt.date]) -> dict[str, MonthArrived]:
         rows = self._read_work("raw", "billing", bill_months_sql(f"{WORK}.raw.billing", months))
@@ -308,10 +313,10 @@ class DuckDBEngine(Engine):
         finally:
             con.close()
 
-    def before_dbt(self, as_of: dt.date) -> None:
+    def before_dbt(self, as_of: dt.date, *, adding: bool = False) -> None:
         self.work.parent.mkdir(parents=True, exist_ok=True)
         self.keep_private()
-        self._history_step(lambda h: h.prepare(as_of))
+        self._history_step(lambda h: h.prepare(as_of, adding=adding))
 
     def keep_private(self) -> None:
         """The work file holds raw numbers: the owner's alone, also when an earlier version (or another
@@ -508,7 +513,7 @@ def _write_months(
     stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}"
     con = attached((work, WORK, True), spill=spill_path(work))
     try:
-        changed = duckdb_history(con).build_months(as_of)
+        changed = duckdb_history(con).pending_months()
         files = {}
         for table in MONTHLY:
             name = f"{WORK}.{MARTS_SCHEMA}.{table}"

@@ -33,7 +33,7 @@ from credit_score.deliveries import (
 )
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
-from credit_score.history import MONTHLY, HistoryTables, populations, published_populations_sql
+from credit_score.history import MONTHLY, HistoryTables, published_populations_sql
 from credit_score.ledger import full_refresh_reason
 from credit_score.settings import MARTS_SCHEMA, PUBLISHED_SCHEMAS, RAW_TABLES, unpublished
 
@@ -167,16 +167,25 @@ class PostgresEngine(Engine):
         finally:
             con.close()
 
-    def published_populations(self, as_of: dt.date) -> dict:
+    def published_populations(self) -> list[tuple[dt.date, int]]:
         history = f"{MARTS_SCHEMA}.customer_credit_score_history"
         con = connect()
         try:
             with con.cursor() as cur:
                 cur.execute("select to_regclass(%s) is not null", [history])
                 if not cur.fetchone()[0]:
-                    return populations([], as_of)
-                cur.execute(published_populations_sql(history, as_of))
-                return populations(cur.fetchall(), as_of)
+                    return []
+                cur.execute(published_populations_sql(history))
+                return cur.fetchall()
+        finally:
+            con.close()
+
+    def built_population(self) -> int:
+        con = connect()
+        try:
+            with con.cursor() as cur:
+                cur.execute(f"select count(*) from {PUBLISHED[MARTS_SCHEMA]}.customer_credit_score")
+                return int(cur.fetchone()[0])
         finally:
             con.close()
 
@@ -217,8 +226,8 @@ class PostgresEngine(Engine):
         finally:
             con.close()
 
-    def before_dbt(self, as_of: dt.date) -> None:
-        self._history_step(lambda h: h.prepare(as_of))
+    def before_dbt(self, as_of: dt.date, *, adding: bool = False) -> None:
+        self._history_step(lambda h: h.prepare(as_of, adding=adding))
 
     def after_dbt(self, as_of: dt.date, *, published: bool) -> None:
         self._history_step(lambda h: h.settle(published=published))
@@ -242,7 +251,7 @@ class PostgresEngine(Engine):
                         cur.execute(f'drop table if exists {published}."{table}"')
                         cur.execute(f'alter table {unpublished}."{table}" set schema {published}')
                 history = postgres_history(con)
-                months = history.build_months(as_of)
+                months = history.pending_months()
                 for table in MONTHLY:
                     self._publish_months(cur, history, table, months)
         finally:

@@ -39,7 +39,7 @@ from credit_score.deliveries import (
 )
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
-from credit_score.history import populations, published_populations_sql
+from credit_score.history import published_populations_sql
 from credit_score.ledger import full_refresh_reason
 from credit_score.settings import (
     RAW_TABLES,
@@ -202,11 +202,15 @@ class SparkEngine(Engine):
         )
         return [DeliveryRecord(str(i), d, bool(b)) for i, d, b in rows]
 
-    def published_populations(self, as_of: dt.date) -> dict:
+    def published_populations(self) -> list[tuple[dt.date, int]]:
         history = self.table_path("marts", "customer_credit_score_history")
         if not history.is_dir() or not any(history.glob("**/*.parquet")):
-            return populations([], as_of)
-        return populations(query(published_populations_sql(self._parquet(history), as_of)), as_of)
+            return []
+        return query(published_populations_sql(self._parquet(history)))
+
+    def built_population(self) -> int:
+        mart = self.table_path("marts", "customer_credit_score")
+        return int(query(f"select count(*) from read_parquet('{mart}/*.parquet')")[0][0])
 
     def bill_months_arrived(self, months: list[dt.date]) -> dict[str, MonthArrived]:
         billing = self.table_path("raw", "billing")
