@@ -131,6 +131,19 @@ PUBLISHED = (
 )
 UNCOMPARED = {"loaded_at"}
 
+# what BI reads; audit.publication (when) and audit.month_files (file names) differ by construction
+EVERY_PUBLISHED_TABLE = [
+    "marts.customer_credit_score",
+    "marts.customer_entitlements",
+    "marts.retention_watchlist",
+    "marts.customer_credit_score_history",
+    "marts.customer_star_changes",
+    "marts.star_migration_matrix",
+    "audit.deliveries",
+    "audit.reconciliation",
+    "audit.rejected_records",
+]
+
 
 def read_published(target: str = "duckdb", database: Path | None = None) -> dict[str, list[tuple[str, ...]]]:
     """Each published table as sorted rows of text ('' for null), with its column names first."""

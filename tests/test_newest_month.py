@@ -18,6 +18,7 @@ from credit_score import build as build_module
 from credit_score.build import build, build_dates
 from credit_score.generate import generate
 from credit_score.load import load_listed, read_listing
+from tests.helpers import EVERY_PUBLISHED_TABLE as TABLES
 from tests.helpers import as_text
 
 JULY, AUGUST, SEPTEMBER, OCTOBER = (
@@ -27,18 +28,6 @@ JULY, AUGUST, SEPTEMBER, OCTOBER = (
     dt.date(2026, 10, 31),
 )
 DATES = [JULY, AUGUST, SEPTEMBER, OCTOBER]
-# what BI reads; audit.publication (when) and audit.month_files (file names) differ by construction
-TABLES = [
-    "marts.customer_credit_score",
-    "marts.customer_entitlements",
-    "marts.retention_watchlist",
-    "marts.customer_credit_score_history",
-    "marts.customer_star_changes",
-    "marts.star_migration_matrix",
-    "audit.deliveries",
-    "audit.reconciliation",
-    "audit.rejected_records",
-]
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from decimal import Decimal
 import psycopg2
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from credit_score.build import BuildRefused, build
 from credit_score.engines import postgres
@@ -20,6 +21,7 @@ from credit_score.generate import generate
 from tests import reference
 from tests.conftest import MID_MONTH, MONTH_END
 from tests.helpers import (
+    EVERY_PUBLISHED_TABLE,
     as_history,
     as_text,
     differences,
@@ -436,3 +438,62 @@ def duckdb_data_tests(scenario_duckdb) -> list[str]:
     out the tests of the seeds and the time spine it did not rebuild (build.static_fingerprint); the
     other engines rebuild those each time."""
     return sorted(set().union(*(data_tests(built.report) for built in scenario_duckdb[1].values())))
+
+
+# --- SPEC 8 on PostgreSQL: what BI reads is the newest month, whatever order the dates are built in ---
+
+
+NEWEST = [dt.date(2026, 7, 31), dt.date(2026, 8, 31), dt.date(2026, 9, 30), dt.date(2026, 10, 31)]
+
+
+@pytest.fixture(scope="module")
+def four_months(tmp_path_factory, server):
+    """Four monthly deliveries of 400 generated customers (as test_newest_month.py's, smaller)."""
+    from credit_score.load import read_listing
+
+    root = tmp_path_factory.mktemp("four-months")
+    generate(400, root / "data", seed=21, as_of=NEWEST[-1], deliveries="monthly", months=4, progress=False)
+    return read_listing(root / "data" / "deliveries.csv")
+
+
+def pg_published_tables() -> dict[str, list[tuple[str, ...]]]:
+    """Every table BI reads on PostgreSQL (loaded_at aside: when a load ran), as sorted rows of text."""
+    found = {}
+    for table in EVERY_PUBLISHED_TABLE:
+        con = postgres.connect()
+        try:
+            with con.cursor() as cur:
+                cur.execute(f"select * from {table}")
+                keep = [i for i, d in enumerate(cur.description) if d[0] != "loaded_at"]
+                found[table] = sorted(tuple(as_text(row[i]) for i in keep) for row in cur.fetchall())
+        finally:
+            con.close()
+    return found
+
+
+def built_on_a_new_database(steps, order: list[dt.date]) -> dict[str, list[tuple[str, ...]]]:
+    saved = os.environ["CREDIT_SCORE_PG_DATABASE"]
+    os.environ["CREDIT_SCORE_PG_DATABASE"] = create_database()
+    try:
+        load_steps(steps, target="postgres")
+        for as_of in order:
+            report = build(as_of, target="postgres")
+            assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
+        dates = read_pg_rows("select distinct as_of_date from marts.customer_credit_score")
+        assert dates == [(max(order),)], dates
+        return pg_published_tables()
+    finally:
+        os.environ["CREDIT_SCORE_PG_DATABASE"] = saved
+
+
+@settings(
+    max_examples=1,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(order=st.lists(st.sampled_from(NEWEST), min_size=2, max_size=3))
+def test_any_order_of_builds_publishes_what_the_newest_built_last_does_on_postgres(four_months, order):
+    """One drawn order (derandomized: the same each run; test_newest_month.py draws more on DuckDB, and
+    test_postgres_history_keeps_each_month_once builds the mid-month date after the month-end)."""
+    assert built_on_a_new_database(four_months, order) == built_on_a_new_database(four_months, sorted(set(order)))
