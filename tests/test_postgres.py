@@ -497,3 +497,16 @@ def test_any_order_of_builds_publishes_what_the_newest_built_last_does_on_postgr
     """One drawn order (derandomized: the same each run; test_newest_month.py draws more on DuckDB, and
     test_postgres_history_keeps_each_month_once builds the mid-month date after the month-end)."""
     assert built_on_a_new_database(four_months, order) == built_on_a_new_database(four_months, sorted(set(order)))
+
+
+def test_explain_on_postgres_says_what_it_says_on_duckdb(pg_scenario, scenario_duckdb):
+    """The same deliveries, the same month-end published: each customer's explanation, parts, bills
+    (ids, amounts, deliveries, file lines) and suspensions read from PostgreSQL equal DuckDB's."""
+    from credit_score.explain import explain
+
+    database, built = scenario_duckdb
+    customers = sorted(built[MONTH_END].mart)[::40]
+    assert len(customers) > 30
+    for customer in customers:
+        on_duckdb = explain(customer, MONTH_END, database=database)
+        assert explain(customer, MONTH_END, target="postgres") == on_duckdb, customer

@@ -129,6 +129,13 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return sql.main(args.query, target=args.target, as_csv=args.csv, max_rows=args.max_rows, work=args.work)
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from credit_score import explain
+
+    as_of = _as_of(args.as_of) if args.as_of else None
+    return explain.main(args.customer_id, as_of, target=args.target, as_json=args.json)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from credit_score import report
 
@@ -373,6 +380,15 @@ def parser() -> argparse.ArgumentParser:
         "warehouse's lock",
     )
     q.set_defaults(func=cmd_sql, verbose=False)
+
+    x = sub.add_parser(
+        "explain", help="why a customer's published star is what it is: each part, its rule row, the bills behind it"
+    )
+    x.add_argument("customer_id", metavar="CUSTOMER_ID")
+    x.add_argument("--as-of", help="a published date (YYYY-MM-DD; default: the newest published)")
+    x.add_argument("--json", action="store_true", help="the same as JSON")
+    x.add_argument("--target", help="duckdb (default) or postgres")
+    x.set_defaults(func=cmd_explain, verbose=False)
 
     r = sub.add_parser("report", parents=[common], help="write a static HTML page of the marts, with charts")
     r.add_argument("--out", default="report", help="the folder of index.html and its charts (default report/)")
