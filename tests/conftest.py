@@ -126,6 +126,7 @@ LONGEST_FIRST = [
     "test_spark.py",
     "test_postgres.py",
     "test_history.py",
+    "test_newest_month.py",
     "test_cli.py",
     "test_memory.py",
     "test_deliveries.py",

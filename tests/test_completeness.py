@@ -194,7 +194,8 @@ def test_a_redelivery_missing_customers_is_refused_for_every_date_and_the_backfi
         assert "nothing published" in done.stdout
         assert wh.published() == before, args
     last = done.stdout
-    assert "backfill stopped at 2026-10-31: months built and published before it: none" in last
+    # the backfill stopped at its first month, and none of its months was published
+    assert "tests failed (the run as of 2026-10-31)" in last and "published together" in last
     # the hint of the first refused date, run: the fall is real, publish it
     done = wh.run("build", "--as-of", "2026-09-30")
     wh.ok(*hint(done.stdout, "if the drop is real:"))

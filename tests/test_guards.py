@@ -136,7 +136,7 @@ def test_a_build_that_scores_nobody_fails_its_audit(small):
     assert read_published(database=database) == published
 
 
-def test_a_population_drop_fails_the_audit_but_not_a_backfill(tmp_path):
+def test_a_population_drop_fails_the_audit_and_a_backfill_cannot_slip_it_in(tmp_path):
     generate(400, tmp_path / "data", seed=29, as_of=OCTOBER, progress=False)
     database = tmp_path / "warehouse.duckdb"
     assert load_and_build(tmp_path / "data", database, SEPTEMBER).ok
@@ -151,5 +151,9 @@ def test_a_population_drop_fails_the_audit_but_not_a_backfill(tmp_path):
     assert not dropped.ok
     assert [r.name for r in dropped.failed] == ["assert_population_drop_within_share"]
     assert read_mart(database) == september, "nothing published"
-    # a backfill of an earlier month has no earlier date to compare with
-    assert build(dt.date(2026, 8, 31), database=database).ok
+    # a backfill of an earlier month cannot slip the drop in: September, the newest published date, is
+    # built again after it (SPEC 8) and compared with what was published for it
+    backfill = build(dt.date(2026, 8, 31), database=database)
+    assert not backfill.ok and backfill.built == [dt.date(2026, 8, 31), SEPTEMBER] and backfill.as_of == SEPTEMBER
+    assert [r.name for r in backfill.failed] == ["assert_population_drop_within_share"]
+    assert read_mart(database) == september, "nothing published"

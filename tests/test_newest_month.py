@@ -79,14 +79,13 @@ def newest_built_last(loaded, folder, dates: frozenset) -> dict:
 
 
 @settings(
-    max_examples=2,
+    max_examples=1,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(order=st.lists(st.sampled_from(DATES), min_size=2, max_size=4))
 @example(order=[OCTOBER, SEPTEMBER])  # the case: a rebuild of the month before
-@example(order=[SEPTEMBER, OCTOBER, JULY, AUGUST])  # two earlier months after the newest, out of order
 def test_any_order_of_builds_publishes_what_the_newest_built_last_does(loaded, tmp_path_factory, order):
     database = copy_of(loaded, tmp_path_factory.mktemp("order"))
     for as_of in order:

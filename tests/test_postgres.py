@@ -492,7 +492,7 @@ def built_on_a_new_database(steps, order: list[dt.date]) -> dict[str, list[tuple
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(order=st.lists(st.sampled_from(NEWEST), min_size=2, max_size=3))
+@given(order=st.lists(st.sampled_from(NEWEST), min_size=2, max_size=2))
 def test_any_order_of_builds_publishes_what_the_newest_built_last_does_on_postgres(four_months, order):
     """One drawn order (derandomized: the same each run; test_newest_month.py draws more on DuckDB, and
     test_postgres_history_keeps_each_month_once builds the mid-month date after the month-end)."""
