@@ -130,3 +130,30 @@ def test_the_sensor_starts_a_run_for_each_delivery_folder_that_lands(tmp_path, m
     assert [r.partition_key for r in requests] == ["2026-09-01", "2026-10-01"]
     assert len({r.run_key for r in requests}) == 2
     assert Path(tmp_path / "2026-09").is_dir()
+
+
+def test_an_earlier_partition_keeps_the_newest_month_in_front(months, tmp_path, monkeypatch):
+    """SPEC 8 in Dagster: materializing September's partition after October was published rewrites
+    September's month and builds October again in the same step: BI keeps reading October, and every
+    published mart equals the command line's (September, then October)."""
+    _, _, reference, _ = months
+    shutil.copytree(reference.parent, tmp_path / "warehouse")
+    copy = tmp_path / "warehouse" / reference.name
+    monkeypatch.setenv("CREDIT_SCORE_DUCKDB", str(copy))
+    from credit_score import orchestration
+
+    result = dg.materialize(
+        [orchestration.credit_score_models, orchestration.served_warehouse],
+        partition_key="2026-09-01",
+        resources=orchestration.defs.resources,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    for table in ("marts.customer_credit_score", "marts.customer_star_changes", "marts.retention_watchlist"):
+        assert read_mart(copy, table) == read_mart(reference, table), table
+    assert {row["as_of_date"] for row in read_mart(copy).values()} == {str(OCTOBER)}
+    (publish,) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "served_warehouse"
+    ]
+    metadata = publish.materialization.metadata
+    assert metadata["as_of"].value == str(SEPTEMBER) and metadata["bi_reads"].value == str(OCTOBER)

@@ -16,6 +16,7 @@ run when a delivery folder named YYYY-MM lands in $CREDIT_SCORE_INCOMING (a fold
 """
 
 # no `from __future__ import annotations`: Dagster reads the config class from the live annotation
+import contextlib
 import datetime as dt
 import json
 import os
@@ -105,7 +106,7 @@ def credit_score_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """`dbt build` for the partition's month end in the work file, as `credit-score build` runs it."""
     as_of = _as_of(context)
     engine = _engine()
-    with privacy.private_files(), engine.lock():
+    with privacy.private_files(), engine.lock(), _environment_kept():
         records = engine.deliveries()
         problem = "nothing is loaded yet" if records is None else incomplete(engine, as_of, records)
         if problem:
@@ -142,6 +143,19 @@ def credit_score_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
                 {"as_of": as_of.isoformat(), "publish_as_of": (again or as_of).isoformat(), "tests_passed": passed}
             )
         )
+
+
+@contextlib.contextmanager
+def _environment_kept():
+    """dagster-dbt's dbt process takes its environment from this process's: what the step sets for it
+    (the as-of date, the published populations) is taken back afterwards, so that nothing else run in
+    the same process (Dagster's in-process executor, a test) inherits it."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _passed(engine, as_of: dt.date, invocation) -> int:
@@ -182,6 +196,7 @@ def served_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         metadata={
             "published": published,
             "as_of": as_of.isoformat(),
+            "bi_reads": newest.isoformat(),  # the newest published date (SPEC 8), as_of or a later one
             "customers_scored": customers,
             "tests_passed": built["tests_passed"],
             "stars": {label: count for _, label, count in stars},

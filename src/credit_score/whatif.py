@@ -144,6 +144,9 @@ def _run(engine, project_dir, manifest_dir, file, as_of, selection, progress):
             "CREDIT_SCORE_DUCKDB_WORK": str(engine.work),
             "CREDIT_SCORE_WHATIF_FILE": str(file),
             "CREDIT_SCORE_AS_OF_DATE": as_of.isoformat(),
+            # nothing to compare the population with: a what-if publishes nothing, and its population
+            # is the built one (and none leaks in from the caller's environment)
+            "CREDIT_SCORE_PUBLISHED_POPULATIONS": "{}",
             "DBT_TARGET_PATH": str(file.with_suffix(".dbt") / "target"),
         },
         progress=progress,
