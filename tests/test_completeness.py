@@ -31,9 +31,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from credit_score import badrows
 from credit_score.build import BuildRefused, build
+from credit_score.deliveries import arrived_from_counts, arrived_from_rows, bill_months_sql, delivery_bill_months_sql
 from credit_score.load import read_csv_tables, write_csv_tables
 from tests.helpers import load_steps
 
@@ -265,3 +268,57 @@ def check_bad_days(data: Path, scratch: Path, *, target: str | None = None, data
 
 def test_the_bad_days_through_the_engine_interface(data, tmp_path):
     check_bad_days(data, tmp_path, database=tmp_path / "warehouse.duckdb")
+
+
+# -- the check reads what each delivery was counted holding at load, not every raw bill ----------------
+MONTH_FORMS = ("{:%Y-%m}", "{:%Y%m}", "{:%Y-%m}-01", " {:%Y-%m-%d} ", "{:%Y-%m}-xy", "{:%Y/%m}", "{:%Y-%m}-1")
+
+
+@st.composite
+def deliveries_of_bills(draw):
+    """Up to four deliveries of up to 30 bills each over five months (a month in any form staging reads,
+    and some it does not), customers repeated across deliveries (corrections), blank and padded ids;
+    whether each delivery was counted when loaded (a warehouse loaded before the counts were kept)."""
+    months = [dt.date(2026, m, 1) for m in range(6, 11)]
+    deliveries = []
+    for number in range(draw(st.integers(1, 4))):
+        bills = draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["c1", "c2", " c2 ", "c3", "c4", "", None]),
+                    st.sampled_from(months),
+                    st.sampled_from(MONTH_FORMS),
+                ),
+                max_size=30,
+            )
+        )
+        deliveries.append((f"d{number}", [(c, form.format(m)) for c, m, form in bills], draw(st.booleans())))
+    return deliveries
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(deliveries=deliveries_of_bills(), window=st.integers(1, 5))
+def test_the_counted_months_answer_what_the_raw_bills_do(deliveries, window):
+    """arrived_from_counts over the counts each delivery got at load (some deliveries uncounted) equals
+    bill_months_sql over every raw bill: the customers and the deliveries of each month of the window."""
+    con = duckdb.connect()
+    con.execute("create table billing (bill_month varchar, customer_id varchar, delivery_id varchar)")
+    con.execute("create table counted (delivery_id varchar, bill_month varchar, customers bigint)")
+    for delivery, bills, was_counted in deliveries:
+        if bills:
+            con.executemany("insert into billing values (?, ?, ?)", [[m, c, delivery] for c, m in bills])
+        if was_counted:
+            con.execute("insert into counted " + delivery_bill_months_sql("billing", delivery))
+    months = [dt.date(2026, m, 1) for m in range(11 - window, 11)]
+    scans = []
+
+    def scan(rescan, among):
+        scans.append((rescan, among))
+        return con.execute(bill_months_sql("billing", rescan, among)).fetchall()
+
+    got = arrived_from_counts(
+        months, con.execute("select * from counted").fetchall(), [d for d, _, _ in deliveries], scan
+    )
+    assert got == arrived_from_rows(con.execute(bill_months_sql("billing", months)).fetchall())
+    if all(counted for _, _, counted in deliveries) and len(deliveries) == 1:
+        assert scans == []  # one counted delivery: the raw bills are not read

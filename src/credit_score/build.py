@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from credit_score import console, engines, faults, memory, privacy
-from credit_score.dbt import DbtOutcome, run_dbt
+from credit_score.dbt import DbtOutcome, run_dbt, warm_up
 from credit_score.deliveries import incomplete_window, short_month, window_months
 from credit_score.engines.duckdb import held_by_another
 from credit_score.history import populations
@@ -176,6 +176,7 @@ def build_dates(
                 "nothing is loaded yet: load a delivery first, e.g. "
                 "`credit-score load data/raw --delivered-on YYYY-MM-DD`, then build"
             )
+        warm_up()  # dbt's import, in the fork server, overlaps the checks below
         published_rows = engine.published_populations()  # before dbt rewrites the months it builds
         runs = list(dict.fromkeys(dates))
         newest = populations(published_rows, max(runs))["newest"]

@@ -68,6 +68,15 @@ def _context() -> multiprocessing.context.ForkServerContext:
     return _CONTEXT
 
 
+def warm_up() -> None:
+    """Start the fork server now, so that it imports dbt while the caller does other work (a build's
+    completeness check reads the raw bills meanwhile); the first run_dbt then finds it ready."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
+
+
 def _child_main(args: list[str], env: dict[str, str], cwd: str, parent_pid: int, reply: Connection, umask: int) -> None:
     die_with_parent(parent_pid, forked_by_server=True)
     os.umask(umask)  # the caller's (privacy.py), not the fork server's

@@ -339,20 +339,77 @@ def window_months(as_of: dt.date, months: int) -> list[dt.date]:
     return found
 
 
-def bill_months_sql(billing: str, months: list[dt.date]) -> str:
+def bill_months_sql(billing: str, months: list[dt.date], deliveries: list[str] | None = None) -> str:
     """SQL (DuckDB and PostgreSQL alike) of what arrived of each month: (YYYY-MM, customers with a
-    delivered bill in it, its deliveries comma-separated) from the raw bills `billing`, whatever
-    their outcome: the check runs before dbt validates them.  A month is read in the three forms
-    staging accepts (YYYY-MM-DD, YYYY-MM, YYYYMM)."""
+    delivered bill in it, its deliveries comma-separated) from the raw bills `billing` (of the given
+    deliveries only, when given), whatever their outcome: the check runs before dbt validates them.
+    A month is read in the three forms staging accepts (YYYY-MM-DD, YYYY-MM, YYYYMM)."""
     cases = " ".join(f"when b in ('{m:%Y-%m}', '{m:%Y%m}') or b like '{m:%Y-%m}-__' then '{m:%Y-%m}'" for m in months)
+    among = "" if deliveries is None else f" where delivery_id in ({', '.join(_text(d) for d in deliveries)})"
     return (
         "select month, count(distinct customer_id) as customers, "
         "string_agg(distinct delivery_id, ',') as deliveries "
         f"from (select case {cases} end as month, trim(customer_id) as customer_id, delivery_id "
-        f"from (select trim(bill_month) as b, customer_id, delivery_id from {billing}) as delivered) as bills "
+        f"from (select trim(bill_month) as b, customer_id, delivery_id from {billing}{among}) as delivered) as bills "
         "where month is not null and customer_id is not null and customer_id <> '' "
         "group by month"
     )
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def delivery_bill_months_sql(billing: str, delivery_id: str) -> str:
+    """SQL (DuckDB) of what one delivery holds of each month, for bill_months_sql's check to read at
+    build time instead of every raw bill: (delivery_id, YYYY-MM, customers with a bill of it in the
+    delivery), plus one row (delivery_id, null, 0) saying the delivery was counted.  The month is
+    read as bill_months_sql reads it: a YYYY-MM-DD or YYYY-MM text names its first seven characters,
+    six characters name YYYYMM; anything else names no month that can be in a window."""
+    month = (
+        "case when length(b) = 10 and b like '____-__-__' then left(b, 7) "
+        "when length(b) = 7 and b like '____-__' then b "
+        "when length(b) = 6 then left(b, 4) || '-' || right(b, 2) end"
+    )
+    return (
+        f"select {_text(delivery_id)} as delivery_id, null as bill_month, 0 as customers union all "
+        "select delivery_id, month, count(distinct customer_id) "
+        f"from (select {month} as month, trim(customer_id) as customer_id, delivery_id "
+        f"from (select trim(bill_month) as b, customer_id, delivery_id from {billing} "
+        f"where delivery_id = {_text(delivery_id)}) as delivered) as bills "
+        "where month is not null and customer_id is not null and customer_id <> '' "
+        "group by delivery_id, month"
+    )
+
+
+def arrived_from_counts(
+    months: list[dt.date], counted: list[tuple], delivered: list[str], scan
+) -> dict[str, MonthArrived]:
+    """What arrived of each month, from the deliveries' counts (delivery_bill_months_sql's rows,
+    `counted`) where they answer alone: a month held by one counted delivery, when every delivery
+    (`delivered`) was counted.  A customer's bills of one month can come in two deliveries (a
+    correction), so the customers of a month held by several are counted again over those
+    deliveries' raw bills: scan(months, deliveries) runs bill_months_sql and returns its rows."""
+    counted_ids = {delivery for delivery, month, _ in counted if month is None}
+    uncounted = sorted(set(delivered) - counted_ids)
+    wanted = {f"{m:%Y-%m}" for m in months}
+    holding: dict[str, dict[str, int]] = {}
+    for delivery, month, customers in counted:
+        if month in wanted and customers:
+            holding.setdefault(month, {})[delivery] = int(customers)
+    arrived = {}
+    rescan: list[dt.date] = []
+    among: set[str] = set(uncounted)
+    for m in months:
+        held = holding.get(f"{m:%Y-%m}", {})
+        if uncounted or len(held) > 1:
+            rescan.append(m)
+            among |= set(held)
+        elif held:
+            arrived[f"{m:%Y-%m}"] = MonthArrived(*next((n, (d,)) for d, n in held.items()))
+    if rescan and among:
+        arrived.update(arrived_from_rows(scan(rescan, sorted(among))))
+    return arrived
 
 
 def arrived_from_rows(rows: list[tuple]) -> dict[str, MonthArrived]:

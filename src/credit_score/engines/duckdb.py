@@ -38,8 +38,9 @@ from credit_score.deliveries import (
     DeliveryRecord,
     LoadError,
     MonthArrived,
-    arrived_from_rows,
+    arrived_from_counts,
     bill_months_sql,
+    delivery_bill_months_sql,
     load_time,
     read_each_file,
 )
@@ -197,6 +198,17 @@ def ensure_raw_tables(con, alias: str, *, replace: bool) -> None:
                 )
             continue
         con.execute(f"create table {name} ({', '.join(f'{c} {t}' for c, t in wanted)})")
+    if replace:
+        con.execute(f"drop table if exists {alias}.raw.{BILL_MONTHS}")
+    con.execute(
+        f"create table if not exists {alias}.raw.{BILL_MONTHS} "
+        "(delivery_id varchar, bill_month varchar, customers bigint)"
+    )
+
+
+# What each delivery holds of each bill month (deliveries.delivery_bill_months_sql), written as it is
+# loaded: the build's completeness check reads it instead of every raw bill
+BILL_MONTHS = "billing_months"
 
 
 class DuckDBEngine(Engine):
@@ -247,6 +259,11 @@ class DuckDBEngine(Engine):
             return inserted
 
         counts = read_each_file(delivery, self.work.parent, insert)
+        con.execute(f"delete from {WORK}.raw.{BILL_MONTHS} where delivery_id = ?", [delivery.delivery_id])
+        con.execute(
+            f"insert into {WORK}.raw.{BILL_MONTHS} "
+            + delivery_bill_months_sql(f"{WORK}.raw.billing", delivery.delivery_id)
+        )
         latest = con.execute(f"select max(loaded_at) from {WORK}.raw.deliveries").fetchone()[0]  # type: ignore[index]
         con.execute(f"delete from {WORK}.raw.deliveries where delivery_id = ?", [delivery.delivery_id])
         loaded_at = load_time(latest)
@@ -293,8 +310,28 @@ class DuckDBEngine(Engine):
         return int(customers)
 
     def bill_months_arrived(self, months: list[dt.date]) -> dict[str, MonthArrived]:
-        rows = self._read_work("raw", "billing", bill_months_sql(f"{WORK}.raw.billing", months))
-        return arrived_from_rows(rows or [])
+        """From what each delivery was counted holding when it was loaded; the raw bills are read
+        only for a month several deliveries hold, or for deliveries loaded before the counts were kept."""
+        if not self.work.exists():
+            return {}
+        con = attached((self.work, WORK, True))
+        try:
+            if not _table_exists(con, WORK, "raw", "billing"):
+                return {}
+            delivered = [r[0] for r in con.execute(f"select delivery_id from {WORK}.raw.deliveries").fetchall()]
+            counted = (
+                con.execute(f"select delivery_id, bill_month, customers from {WORK}.raw.{BILL_MONTHS}").fetchall()
+                if _table_exists(con, WORK, "raw", BILL_MONTHS)
+                else []
+            )
+            return arrived_from_counts(
+                months,
+                counted,
+                delivered,
+                lambda rescan, among: con.execute(bill_months_sql(f"{WORK}.raw.billing", rescan, among)).fetchall(),
+            )
+        finally:
+            con.close()
 
     # -- build -----------------------------------------------------------------------------------
     def dbt_env(self) -> dict[str, str]:
