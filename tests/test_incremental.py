@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.warehouses import (
     DuckDBWarehouse,
     catalogue,
     check_a_random_plan,
+    check_a_wrong_delivery_removed,
     check_the_scenario_built_after_every_load,
     delivery_plans,
 )
@@ -48,3 +50,17 @@ def test_random_deliveries_built_incrementally_equal_a_full_refresh_and_the_refe
     data, warehouse = catalogue_data
     warehouse.reset()
     check_a_random_plan(warehouse, data, plan)
+
+
+@settings(
+    max_examples=1,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=delivery_plans(), wrong_share=st.sampled_from([0.05, 0.3]))
+def test_a_wrong_delivery_removed_leaves_what_the_others_give(catalogue_data, plan, wrong_share):
+    """`credit-score deliveries remove`: the invariant holds across a removal (issue 27)."""
+    data, warehouse = catalogue_data
+    warehouse.reset()
+    check_a_wrong_delivery_removed(warehouse, data, plan, wrong_share)

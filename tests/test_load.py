@@ -330,3 +330,116 @@ def test_a_listed_replace_killed_at_any_point_leaves_raw_as_it_was(loaded, tmp_p
     assert finished.communicate(timeout=300)[0] is not None and finished.returncode == 0
     assert set(register(database)) == {"a", "b", "c"}
     assert counts(database) == {"subscriptions": 12, "billing": 63 + 2 * 2_000_000, "suspensions": 14}
+
+
+# -- a strict load (issue 27): nothing skipped without a word -----------------------------------------
+@pytest.mark.parametrize(
+    "stray",
+    [
+        ["billings.csv"],
+        ["BILLING.CSV"],
+        ["Subscriptions.csv"],
+        ["billing.xlsx", "billing.csv.bak", "billing (1).csv"],
+        ["notes"],  # a folder inside the delivery
+    ],
+)
+def test_a_file_load_does_not_take_is_refused_by_name(loaded, tmp_path, stray):
+    """A folder holding the three files and a stray one (a misspelt or upper-case name, a spreadsheet, a
+    backup, a browser's download copy, a sub-folder) is refused, naming every stray file and the names
+    load takes; raw keeps exactly what it had (the stray file's rows would have been missing silently)."""
+    database, _ = loaded
+    before = {t: raw(database, t, delivery_columns=True) for t in TABLES}, register(database)
+    folder = write_folder(tmp_path / "delivery", {t: [] for t in TABLES})
+    for name in stray:
+        if "." in name:
+            (folder / name).write_bytes(HEADER + GOOD)
+        else:
+            (folder / name).mkdir()
+    with pytest.raises(LoadError) as refused:
+        load(folder, database, delivered_on=DELIVERED, delivery_id="strays", progress=False)
+    message = str(refused.value)
+    for name in stray:
+        assert name in message, message
+    assert "subscriptions.csv, billing.csv, suspensions.csv" in message and "rename or move" in message
+    assert ({t: raw(database, t, delivery_columns=True) for t in TABLES}, register(database)) == before
+
+
+def test_an_empty_folder_is_a_delivery_only_when_asked(loaded, tmp_path):
+    """A folder holding none of the files is refused (a wrong path, an unfinished transfer), saying
+    --allow-empty; with it, the delivery is registered with no file and no row."""
+    database, _ = loaded
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    with pytest.raises(LoadError, match="holds none of subscriptions.csv.*--allow-empty"):
+        load(empty, database, delivered_on=DELIVERED, progress=False)
+    assert "nothing" not in register(database)
+    before = counts(database)
+    assert load(empty, database, delivered_on=DELIVERED, allow_empty=True, progress=False) == {}
+    assert register(database)["nothing"] == (DELIVERED, None, None, None)
+    assert counts(database) == before
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "ascii", "utf-16", "big5", "no-such-codec"])
+def test_an_encoding_other_than_utf8_or_gb18030_is_refused(loaded, encoding):
+    """latin-1 reads any byte, so a GB18030 file would load garbled names and exit 0: only the two
+    encodings the upstream systems write are taken."""
+    database, _ = loaded
+    with pytest.raises(LoadError, match=r"a delivery is utf-8 or gb18030") as refused:
+        load(EXAMPLES, database, delivered_on=DELIVERED, delivery_id="x", encoding=encoding, progress=False)
+    assert encoding in str(refused.value)
+    assert "x" not in register(database)
+
+
+@pytest.mark.parametrize("encoding", ["UTF8", "utf_8", "U8", "GB18030", "gb18030_2000"])
+def test_the_names_python_gives_the_two_encodings_are_taken(loaded, encoding):
+    database, _ = loaded
+    load(EXAMPLES, database, delivered_on=DELIVERED, delivery_id="y", encoding=encoding, progress=False)
+    assert "y" in register(database)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        ((), "which delivery? give its folder"),
+        (("somewhere", "--list", "deliveries.csv"), "give a delivery folder DIR or --list FILE, not both"),
+        (("--list", "deliveries.csv", "--delivery", "a"), "--list names each delivery and its date"),
+    ],
+)
+def test_a_load_without_what_to_load_says_what_to_give(tmp_path, args, said):
+    loader = _cli_load(tmp_path / "warehouse.duckdb", *args)
+    _, err = loader.communicate(timeout=60)
+    assert loader.returncode != 0 and said in err, err
+
+
+def _cli(database, *args):
+    env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database)}
+    return subprocess.run(
+        [sys.executable, "-m", "credit_score.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_deliveries_lists_what_is_loaded_and_removes_one(loaded, tmp_path):
+    """`credit-score deliveries` lists each delivery with its date and rows; `deliveries remove ID` takes
+    exactly that one out of raw and its register (the other's rows stay), and an unknown id is refused
+    naming the loaded ones."""
+    database, _ = loaded
+    load(EXAMPLES, database, delivered_on=DELIVERED + dt.timedelta(days=1), delivery_id="second", progress=False)
+    expected = {t: len(raw(database, t)) // 2 for t in TABLES}  # two copies of the examples
+    listed = _cli(database, "deliveries")
+    assert listed.returncode == 0, listed.stderr
+    lines = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
+    assert set(lines) == {"examples", "second"}, listed.stdout
+    second = lines["second"]
+    assert second[1] == str(DELIVERED + dt.timedelta(days=1))
+    assert [int(n.replace(",", "")) for n in second[-3:]] == [expected[t] for t in TABLES]
+    kept = {t: [r for r in raw(database, t, delivery_columns=True) if r[-1] != "second"] for t in TABLES}
+    removed = _cli(database, "deliveries", "remove", "second")
+    assert removed.returncode == 0, removed.stderr
+    assert "removed delivery second" in removed.stdout and "next `credit-score build`" in removed.stdout
+    assert {t: raw(database, t, delivery_columns=True) for t in TABLES} == kept
+    assert "second" not in register(database)
+    unknown = _cli(database, "deliveries", "remove", "second")
+    assert unknown.returncode == 1 and "no delivery 'second' is loaded" in unknown.stderr, unknown.stderr
+    assert "(loaded: " in unknown.stderr
+    empty = _cli(tmp_path / "new.duckdb", "deliveries")
+    assert empty.returncode == 0 and "nothing is loaded yet" in empty.stdout + empty.stderr

@@ -10,6 +10,7 @@ import threading
 import time
 from decimal import Decimal
 
+import duckdb
 import psycopg2
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -406,6 +407,29 @@ def test_load_refuses_a_bad_file_on_postgres_too(fresh_database, tmp_path):
     con.close()
 
 
+def test_deliveries_lists_and_removes_one_on_postgres(fresh_database):
+    """`deliveries` and `deliveries remove` on PostgreSQL: the examples as two deliveries, one taken
+    out; the other's rows and register row stay, every raw table holds the examples once."""
+    from credit_score.engines import get
+    from credit_score.load import load, remove_delivery
+    from tests.helpers import DELIVERED, EXAMPLES
+
+    load_one(EXAMPLES, target="postgres")
+    load(EXAMPLES, delivered_on=DELIVERED, delivery_id="again", target="postgres", progress=False)
+    engine = get("postgres")
+    listed = {d.delivery_id: d.rows for d in engine.loaded_deliveries()}
+    once = {t: len(reference.read_csv(EXAMPLES / f"{t}.csv")) for t in ("subscriptions", "billing", "suspensions")}
+    assert listed == {"examples": once, "again": once}
+    assert remove_delivery("again", "postgres") == 0
+    assert [d.delivery_id for d in engine.loaded_deliveries()] == ["examples"]
+    con = postgres.connect()
+    with con.cursor() as cur:
+        for table, rows in once.items():
+            cur.execute(f"select count(*), count(distinct delivery_id) from raw.{table}")
+            assert cur.fetchone() == (rows, 1)
+    con.close()
+
+
 def test_the_command_line_loads_and_builds_on_postgres(fresh_database, tmp_path):
     import subprocess
     import sys
@@ -427,6 +451,22 @@ def test_the_command_line_loads_and_builds_on_postgres(fresh_database, tmp_path)
     built = cli("build", "--as-of", "2026-10-31", "--target", "postgres")
     assert built.returncode == 0, built.stdout[-3000:]
     assert "customers scored: 10" in built.stdout and "published to postgres" in built.stdout
+    # `credit-score export` from PostgreSQL: numeric(18, 2) stays DECIMAL(18,2) in Parquet, rows as read
+    for name in ("entitlements.parquet", "entitlements.csv"):
+        exported = cli("export", "customer_entitlements", "--out", name, "--target", "postgres")
+        assert exported.returncode == 0, exported.stderr
+    con = postgres.connect()
+    with con.cursor() as cur:
+        cur.execute("select customer_id, credit_limit_yuan, has_priority_hotline from marts.customer_entitlements")
+        expected = sorted(cur.fetchall())
+    con.close()
+    parquet = tmp_path / "entitlements.parquet"
+    got = duckdb.sql(f"select customer_id, credit_limit_yuan, has_priority_hotline from '{parquet}'").fetchall()
+    assert sorted(got) == expected and len(expected) == 10
+    kinds = dict(duckdb.sql(f"select column_name, column_type from (describe select * from '{parquet}')").fetchall())
+    assert kinds["credit_limit_yuan"] == "DECIMAL(18,2)"
+    text = (tmp_path / "entitlements.csv").read_text(encoding="utf-8").splitlines()
+    assert len(text) == 11 and text[0].startswith("customer_id,")
 
 
 def data_tests(report) -> list[str]:

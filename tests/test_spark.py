@@ -146,6 +146,18 @@ def test_spark_refuses_a_month_whose_bills_have_not_arrived(spark_scenario):
         build(dt.date(2027, 6, 30), target="spark")
 
 
+def test_spark_lists_its_deliveries_and_refuses_removing_one(spark_scenario, scenario):
+    """`credit-score deliveries` reads Spark's raw parquet; `deliveries remove` says how to do it there."""
+    from credit_score.engines.spark import SparkEngine
+    from credit_score.load import LoadError, remove_delivery
+
+    listed = {d.delivery_id: d for d in SparkEngine().loaded_deliveries()}
+    assert {i: d.delivered_on for i, d in listed.items()} == scenario.deliveries
+    assert sum(d.rows["billing"] for d in listed.values()) > 1000 and listed["nothing"].rows["billing"] == 0
+    with pytest.raises(LoadError, match="not on Spark yet: reload"):
+        remove_delivery("nothing", "spark")
+
+
 def test_spark_refuses_the_bad_days_of_missing_bills(spark_scenario, tmp_path):
     """Completeness from content (SPEC 6), read from Spark's raw parquet before dbt runs: October never
     loaded, the history loaded without its date, a 3-bill correction for a missing November.  (In its

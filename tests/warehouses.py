@@ -26,7 +26,7 @@ from credit_score.engines.duckdb import DuckDBEngine
 from credit_score.engines.postgres import PUBLISHED, PostgresEngine, connect
 from credit_score.engines.spark import SparkEngine
 from credit_score.generate import generate
-from credit_score.load import load
+from credit_score.load import load, remove_delivery
 from tests import reference
 from tests.conftest import MONTH_END
 from tests.deliveries_scenario import OCTOBER
@@ -49,7 +49,12 @@ class Warehouse:
             delivery_id=delivery_id,
             target=self.engine.name,
             progress=False,
+            allow_empty=True,  # the scenario's delivery `nothing` brought nothing, on purpose
         )
+
+    def remove(self, delivery_id: str) -> None:
+        """`credit-score deliveries remove ID`."""
+        assert remove_delivery(delivery_id, self.engine.name, self.database) == 0
 
     def run(self, as_of: dt.date, *, full_refresh: bool = False) -> str | None:
         """Run the models incrementally (or in full when the ledger says so, or when asked); return
@@ -256,3 +261,23 @@ def check_a_random_plan(warehouse: Warehouse, data: Catalogue, plan) -> None:
     columns, *rows = full["audit.reconciliation"]
     raw_rows = {row[0]: int(row[columns.index("raw_rows")]) for row in rows}
     assert raw_rows == {t: sum(len(d[t]) for d in dealt) for t in TABLES}
+
+
+def check_a_wrong_delivery_removed(warehouse: Warehouse, data: Catalogue, plan, wrong_share: float) -> None:
+    """The plan's deliveries (check_a_random_plan), then a wrong delivery: a share of the catalogue's
+    bills again with another amount (conflicting versions: every version rejected) and a new bill for
+    each of their customers.  Built, it changes scores; removed (`credit-score deliveries remove`) and
+    built again, every table equals a full refresh's and the mart the reference's, as if it never came."""
+    check_a_random_plan(warehouse, data, plan)
+    rng = random.Random(plan[1] + 1)
+    wrong = [{**bill, "amount": "999.99"} for bill in data.mixed["billing"] if rng.random() < wrong_share]
+    extra = [{**bill, "bill_id": f"WRONG-{n}", "amount": "500.00"} for n, bill in enumerate(wrong)]
+    folder = write_folder(data.folder / f"wrong-{plan[1]}", {"billing": wrong + extra})
+    warehouse.load(folder, "wrong", DELIVERED + dt.timedelta(days=21))
+    assert warehouse.run(MONTH_END) is None
+    assert differences(warehouse.mart(), data.expected) != [], "the wrong delivery changes scores"
+    warehouse.remove("wrong")
+    reason = warehouse.run(MONTH_END)
+    assert reason is not None and "wrong" in reason, reason  # what took it in is recomputed from raw
+    assert_equal_to_full_refresh(warehouse, MONTH_END)
+    assert differences(warehouse.mart(), data.expected) == []

@@ -34,14 +34,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_load(args: argparse.Namespace) -> int:
     from credit_score.load import LoadError, load, load_listed, read_listing
 
-    if (args.directory is None) == (args.list is None):
-        raise SystemExit("credit-score load: give a delivery folder DIR, or --list FILE, not both")
+    if args.directory is None and args.list is None:
+        raise SystemExit(
+            "credit-score load: which delivery? give its folder (credit-score load DIR --delivered-on YYYY-MM-DD) "
+            "or a listing of several (credit-score load --list deliveries.csv)"
+        )
+    if args.directory is not None and args.list is not None:
+        raise SystemExit("credit-score load: give a delivery folder DIR or --list FILE, not both")
     if args.list and (args.delivery or args.delivered_on):
         raise SystemExit("credit-score load: --list names each delivery and its date; drop --delivery/--delivered-on")
     try:
         if args.list:
             steps = read_listing(Path(args.list))
-            load_listed(steps, replace=args.replace, encoding=args.encoding, target=args.target)
+            load_listed(
+                steps, replace=args.replace, encoding=args.encoding, target=args.target, allow_empty=args.allow_empty
+            )
         else:
             delivered_on = settings.parse_date(args.delivered_on) if args.delivered_on else settings.today()
             load(
@@ -51,6 +58,7 @@ def cmd_load(args: argparse.Namespace) -> int:
                 replace=args.replace,
                 encoding=args.encoding,
                 target=args.target,
+                allow_empty=args.allow_empty,
             )
     except LoadError as e:
         print(f"credit-score load: {e}", file=sys.stderr)
@@ -59,6 +67,22 @@ def cmd_load(args: argparse.Namespace) -> int:
             print(f"Nothing changed: {what}; the raw tables keep exactly what they had.", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    from credit_score.load import LoadError, list_deliveries, remove_delivery
+
+    if args.action == "list":
+        if args.delivery_id:
+            raise SystemExit("credit-score deliveries: to take one out, `credit-score deliveries remove ID`")
+        return list_deliveries(args.target)
+    if not args.delivery_id:
+        raise SystemExit("credit-score deliveries remove: which delivery? `credit-score deliveries` lists their ids")
+    try:
+        return remove_delivery(args.delivery_id, args.target)
+    except LoadError as e:
+        print(f"credit-score deliveries remove: {e}", file=sys.stderr)
+        return 1
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -127,6 +151,12 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from credit_score import sql
 
     return sql.main(args.query, target=args.target, as_csv=args.csv, max_rows=args.max_rows, work=args.work)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from credit_score import sql
+
+    return sql.export(args.what, args.out, target=args.target)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -312,7 +342,20 @@ def parser() -> argparse.ArgumentParser:
     lo.add_argument("--replace", action="store_true", help="empty raw first: a full reload")
     lo.add_argument("--target", help="duckdb (default), postgres or spark")
     lo.add_argument("--encoding", default="utf-8", help="utf-8 (default) or gb18030")
+    lo.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="load a folder holding none of the three files, as a delivery that brought nothing",
+    )
     lo.set_defaults(func=cmd_load)
+
+    dl = sub.add_parser(
+        "deliveries", parents=[common], help="list the loaded deliveries, or `deliveries remove ID` to take one out"
+    )
+    dl.add_argument("action", nargs="?", choices=["list", "remove"], default="list")
+    dl.add_argument("delivery_id", metavar="ID", nargs="?", help="remove: the delivery to take out of raw")
+    dl.add_argument("--target", help="duckdb (default) or postgres")
+    dl.set_defaults(func=cmd_deliveries)
 
     b = sub.add_parser("build", parents=[common], help="run dbt (seeds, models, tests) for an as-of date")
     b.add_argument("--as-of", help="YYYY-MM-DD (default: last day of the previous month)")
@@ -365,6 +408,14 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--as-of", help="YYYY-MM-DD (default: the as-of date of what BI reads)")
     w.add_argument("--out", default="whatif", help="where migration.csv, migration.png and the scores go")
     w.set_defaults(func=cmd_whatif)
+
+    ex = sub.add_parser(
+        "export", parents=[common], help="write a published table or a query's rows to a .csv or .parquet file"
+    )
+    ex.add_argument("what", metavar="TABLE|QUERY", help="marts.customer_credit_score, a bare table name, or a SELECT")
+    ex.add_argument("--out", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
+    ex.add_argument("--target", help="duckdb (default) or postgres")
+    ex.set_defaults(func=cmd_export, verbose=False)
 
     q = sub.add_parser("sql", help="run SQL read-only against what BI reads and print a table (no QUERY: a prompt)")
     q.add_argument(

@@ -98,14 +98,60 @@ class DeliveryRecord:
     has_billing: bool
 
 
+@dataclass(frozen=True)
+class LoadedDelivery:
+    """A delivery as `credit-score deliveries` lists it: its register row and the raw rows it holds."""
+
+    delivery_id: str
+    delivered_on: dt.date
+    loaded_at: dt.datetime
+    source_folder: str
+    rows: dict[str, int]
+
+
+def loaded_deliveries_sql(raw: str = "raw") -> str:
+    """SQL (DuckDB and PostgreSQL alike) of every loaded delivery, oldest load first: its register row
+    and the rows it holds in each raw table."""
+    counted = " ".join(
+        f"left join (select delivery_id, count(*) as n from {raw}.{t} group by delivery_id) as {t} "
+        f"on {t}.delivery_id = d.delivery_id"
+        for t in RAW_TABLES
+    )
+    rows = ", ".join(f"coalesce({t}.n, 0) as {t}_rows" for t in RAW_TABLES)
+    return (
+        f"select d.delivery_id, d.delivered_on, d.loaded_at, d.source_folder, {rows} "
+        f"from {raw}.deliveries as d {counted} order by d.loaded_at, d.delivery_id"
+    )
+
+
+def loaded_from_rows(rows: list[tuple]) -> list[LoadedDelivery]:
+    return [
+        LoadedDelivery(i, d, at, folder, dict(zip(RAW_TABLES, map(int, n), strict=True)))
+        for i, d, at, folder, *n in rows
+    ]
+
+
+ENCODINGS = ("utf-8", "gb18030")  # what the upstream systems write (SPEC 2)
+
+
 def open_delivery(
-    directory: Path, *, delivered_on: dt.date, delivery_id: str | None = None, encoding: str = "utf-8"
+    directory: Path,
+    *,
+    delivered_on: dt.date,
+    delivery_id: str | None = None,
+    encoding: str = "utf-8",
+    allow_empty: bool = False,
 ) -> Delivery:
-    """Find and check the files of a delivery folder; raise LoadError saying what to do if they are wrong."""
+    """Find and check the files of a delivery folder; raise LoadError saying what to do if they are
+    wrong.  Every file in the folder must be one load takes (a stray `billings.csv` or `billing.xlsx`
+    is refused by name, not skipped: its rows would be missing without a word), and a folder with
+    none of them is a delivery only when allow_empty says so."""
     try:
         encoding = codecs.lookup(encoding).name
     except LookupError:
-        raise LoadError(f"unknown encoding {encoding!r}: use utf-8 (the default) or gb18030") from None
+        encoding = f"{encoding!r} (not an encoding Python knows)"
+    if encoding not in ENCODINGS:  # latin-1 reads any byte: a GB18030 file would load garbled
+        raise LoadError(f"--encoding {encoding}: a delivery is {' or '.join(ENCODINGS)} (utf-8 is the default)")
     if not directory.is_dir():
         raise LoadError(
             f"{directory}: no such folder; a delivery is a folder holding any of "
@@ -124,6 +170,19 @@ def open_delivery(
             raise LoadError(f"{directory}: {' and '.join(p.name for p in found)} are both there; keep one")
         if found:
             files[table] = found[0]
+    taken = {f"{table}{suffix}" for table in RAW_TABLES for suffix in SUFFIXES}
+    stray = sorted(entry.name for entry in directory.iterdir() if entry.name not in taken)
+    if stray:
+        raise LoadError(
+            f"{directory}: {', '.join(stray)} {'is' if len(stray) == 1 else 'are'} not a file load takes; a delivery "
+            f"folder holds only {', '.join(f'{t}.csv' for t in RAW_TABLES)} (or .csv.gz, .parquet), names in lower "
+            "case: rename or move the others, then load again"
+        )
+    if not files and not allow_empty:
+        raise LoadError(
+            f"{directory}: the folder holds none of {', '.join(f'{t}.csv' for t in RAW_TABLES)} (or .csv.gz, "
+            ".parquet); to record a delivery that brought nothing, load it with --allow-empty"
+        )
     delivery = Delivery(delivery_id, delivered_on, directory.resolve(), files, encoding)
     for table, path in files.items():
         _check_columns(path, table, encoding)

@@ -28,14 +28,18 @@ def load(
     encoding: str = "utf-8",
     target: str | None = None,
     progress: bool = True,
+    allow_empty: bool = False,
 ) -> dict[str, int]:
     """Load directory as delivery delivery_id (default: the folder's name) delivered on delivered_on.
 
     Loading an id already loaded replaces that delivery; replace=True empties raw first.  database is
     the served DuckDB file (the raw tables live in the work file beside it).  Returns rows per file.
+    allow_empty: a folder holding no file is loaded as a delivery that brought nothing.
     """
     steps = [(directory, delivery_id, delivered_on)]
-    return load_listed(steps, database, replace=replace, encoding=encoding, target=target, progress=progress)[0]
+    return load_listed(
+        steps, database, replace=replace, encoding=encoding, target=target, progress=progress, allow_empty=allow_empty
+    )[0]
 
 
 def loaded(delivery_id: str, delivered_on: dt.date, counts: dict[str, int], replace: bool) -> str:
@@ -51,12 +55,15 @@ def load_listed(
     encoding: str = "utf-8",
     target: str | None = None,
     progress: bool = True,
+    allow_empty: bool = False,
 ) -> list[dict[str, int]]:
     """Load several delivery folders in order, each (folder, delivery id or None for the folder's
     name, delivered on), as `load` does one; every folder is checked before anything is loaded.  On
     Spark they are saved in one Spark application.  replace=True empties raw before the first."""
     deliveries = [
-        open_delivery(folder, delivered_on=delivered_on, delivery_id=delivery_id, encoding=encoding)
+        open_delivery(
+            folder, delivered_on=delivered_on, delivery_id=delivery_id, encoding=encoding, allow_empty=allow_empty
+        )
         for folder, delivery_id, delivered_on in steps
     ]
     engine = engines.get(target, database=database)
@@ -115,3 +122,36 @@ def write_csv_tables(directory: Path, tables: dict[str, list[dict[str, str]]]) -
             writer.writeheader()
             writer.writerows(rows)
     return directory
+
+
+def list_deliveries(target: str | None = None, database: Path | None = None) -> int:
+    """`credit-score deliveries`: every loaded delivery, oldest load first, with the rows it holds."""
+    loaded = engines.get(target, database=database).loaded_deliveries()
+    if not loaded:
+        console.note("nothing is loaded yet: `credit-score load DIR --delivered-on YYYY-MM-DD`")
+        return 0
+    print(f"{'delivery':<24} {'delivered on':<12} {'loaded at (UTC)':<19} " + " ".join(f"{t:>13}" for t in RAW_TABLES))
+    for d in loaded:
+        counts = " ".join(f"{d.rows[t]:>13,}" for t in RAW_TABLES)
+        print(f"{d.delivery_id:<24} {d.delivered_on!s:<12} {d.loaded_at:%Y-%m-%d %H:%M:%S} {counts}")
+    return 0
+
+
+def remove_delivery(delivery_id: str, target: str | None = None, database: Path | None = None) -> int:
+    """`credit-score deliveries remove ID`: take one delivery out of raw, all or nothing.  What BI reads
+    is untouched until the next build, which recomputes what the delivery's rows changed."""
+    engine = engines.get(target, database=database)
+    with privacy.private_files(), engine.lock():
+        removed = engine.remove_delivery(delivery_id)
+    if removed is None:
+        known = ", ".join(d.delivery_id for d in engine.loaded_deliveries()) or "none"
+        raise LoadError(
+            f"no delivery {delivery_id!r} is loaded (loaded: {known}); `credit-score deliveries` lists them"
+        )
+    rows = ", ".join(f"{removed.rows[t]:,} {t}" for t in RAW_TABLES)
+    console.done(f"removed delivery {delivery_id} of {removed.delivered_on} ({rows} rows) from raw")
+    console.note(
+        "what BI reads is unchanged until the next `credit-score build`, which scores without it "
+        "(the models that had taken it in are recomputed from raw)"
+    )
+    return 0

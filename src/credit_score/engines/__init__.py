@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
-from credit_score.deliveries import Delivery, DeliveryRecord, MonthArrived
+from credit_score.deliveries import Delivery, DeliveryRecord, LoadedDelivery, MonthArrived
 from credit_score.settings import duckdb_path, target_name
 
 
@@ -38,6 +38,17 @@ class Engine:
 
     def deliveries(self) -> list[DeliveryRecord] | None:
         """The rows of raw.deliveries, or None when nothing was ever loaded."""
+        raise NotImplementedError
+
+    def loaded_deliveries(self) -> list[LoadedDelivery]:
+        """Every loaded delivery with the rows it holds (deliveries.loaded_deliveries_sql), oldest load
+        first; [] when nothing was ever loaded."""
+        raise NotImplementedError
+
+    def remove_delivery(self, delivery_id: str) -> LoadedDelivery | None:
+        """Take one delivery out of raw (its rows and its register row), all or nothing; return what it
+        held, None when no delivery has that id.  The next build recomputes what it changed (the
+        ledger sees a delivery it built on gone: ledger.py)."""
         raise NotImplementedError
 
     def published_populations(self) -> list[tuple[dt.date, int]]:

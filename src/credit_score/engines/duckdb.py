@@ -36,12 +36,15 @@ from credit_score.deliveries import (
     REGISTRY_COLUMNS,
     Delivery,
     DeliveryRecord,
+    LoadedDelivery,
     LoadError,
     MonthArrived,
     arrived_from_counts,
     bill_months_sql,
     delivery_bill_months_sql,
     load_time,
+    loaded_deliveries_sql,
+    loaded_from_rows,
     read_each_file,
 )
 from credit_score.engines import Engine
@@ -273,6 +276,27 @@ class DuckDBEngine(Engine):
             delivery.registry_row(loaded_at),
         )
         return counts
+
+    def loaded_deliveries(self) -> list[LoadedDelivery]:
+        return loaded_from_rows(self._read_work("raw", "deliveries", loaded_deliveries_sql(f"{WORK}.raw")) or [])
+
+    def remove_delivery(self, delivery_id: str) -> LoadedDelivery | None:
+        found = next((d for d in self.loaded_deliveries() if d.delivery_id == delivery_id), None)
+        if found is None:
+            return None
+        con = attached((self.work, WORK, False), spill=spill_path(self.work))
+        try:
+            con.execute("begin transaction")
+            for table in (*RAW_TABLES, BILL_MONTHS, "deliveries"):
+                con.execute(f"delete from {WORK}.raw.{table} where delivery_id = ?", [delivery_id])
+            con.execute("commit")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("rollback")
+            raise
+        finally:
+            con.close()
+        return found
 
     def _read_work(self, schema: str, table: str, sql: str) -> list[tuple] | None:
         """The rows of sql, read from the work file opened read-only; None when the file or

@@ -24,12 +24,15 @@ from credit_score.deliveries import (
     EXPECTED_COLUMNS,
     Delivery,
     DeliveryRecord,
+    LoadedDelivery,
     LoadError,
     MonthArrived,
     arrived_from_rows,
     bill_months_sql,
     export_checked,
     load_time,
+    loaded_deliveries_sql,
+    loaded_from_rows,
 )
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
@@ -154,6 +157,32 @@ class PostgresEngine(Engine):
             delivery.registry_row(loaded_at),
         )
         return counts
+
+    def loaded_deliveries(self) -> list[LoadedDelivery]:
+        con = connect()
+        try:
+            with con.cursor() as cur:
+                cur.execute("select to_regclass('raw.deliveries') is not null")
+                if not cur.fetchone()[0]:
+                    return []
+                cur.execute(loaded_deliveries_sql())
+                return loaded_from_rows(cur.fetchall())
+        finally:
+            con.close()
+
+    def remove_delivery(self, delivery_id: str) -> LoadedDelivery | None:
+        found = next((d for d in self.loaded_deliveries() if d.delivery_id == delivery_id), None)
+        if found is None:
+            return None
+        con = connect()
+        try:
+            with con, con.cursor() as cur:  # one transaction
+                for table in (*RAW_TABLES, "deliveries"):
+                    cur.execute(f"delete from raw.{table} where delivery_id = %s", [delivery_id])
+                    cur.execute(f"analyze raw.{table}")
+        finally:
+            con.close()
+        return found
 
     def deliveries(self) -> list[DeliveryRecord] | None:
         con = connect()

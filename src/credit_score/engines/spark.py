@@ -29,12 +29,15 @@ from credit_score import console, privacy
 from credit_score.deliveries import (
     Delivery,
     DeliveryRecord,
+    LoadedDelivery,
     LoadError,
     MonthArrived,
     arrived_from_rows,
     bill_months_sql,
     export_checked,
     load_time,
+    loaded_deliveries_sql,
+    loaded_from_rows,
     query,
 )
 from credit_score.engines import Engine
@@ -220,6 +223,29 @@ class SparkEngine(Engine):
 
     def dbt_env(self) -> dict[str, str]:
         return {**super().dbt_env(), "CREDIT_SCORE_SPARK_WAREHOUSE": str(self.warehouse)}
+
+    def loaded_deliveries(self) -> list[LoadedDelivery]:
+        """Read from the raw tables' parquet files with DuckDB (no Spark application needed)."""
+        if self.deliveries() in (None, []):
+            return []
+        con = duckdb.connect()
+        try:
+            con.execute("create schema raw")
+            for table in (*RAW_TABLES, "deliveries"):
+                path = self.table_path("raw", table)
+                if path.is_dir() and any(path.glob("delivery_id=*/*.parquet")):
+                    con.execute(f"create view raw.{table} as select * from {self._parquet(path)}")
+                else:
+                    con.execute(f"create view raw.{table} as select null::varchar as delivery_id where false")
+            return loaded_from_rows(con.execute(loaded_deliveries_sql()).fetchall())
+        finally:
+            con.close()
+
+    def remove_delivery(self, delivery_id: str) -> LoadedDelivery | None:
+        raise LoadError(
+            "not on Spark yet: reload the deliveries to keep with `credit-score load --list FILE --replace "
+            "--target spark` (a listing without this one)"
+        )
 
     def _parquet(self, path: Path) -> str:
         """SQL (DuckDB): the rows of a Spark parquet table, its partition columns as text."""
