@@ -157,3 +157,89 @@ def test_an_earlier_partition_keeps_the_newest_month_in_front(months, tmp_path, 
     ]
     metadata = publish.materialization.metadata
     assert metadata["as_of"].value == str(SEPTEMBER) and metadata["bi_reads"].value == str(OCTOBER)
+
+
+def test_a_delivery_keeps_its_date_and_materializing_it_again_reloads_nothing(months, tmp_path, monkeypatch):
+    """The month's delivery takes its date from the listing beside the folders (generate's
+    deliveries.csv), not today; materialized again with nothing changed in its folder, it is kept as
+    loaded (same date, same load time), so the next build adds to what it kept instead of recomputing
+    everything; a file changed in the folder is loaded again, with the same date."""
+    root, _, _, (october_folder, october_id, delivered_on) = months
+    shutil.copytree(root / "before-october", tmp_path / "warehouse")
+    warehouse = tmp_path / "warehouse" / "warehouse.duckdb"
+    monkeypatch.setenv("CREDIT_SCORE_DUCKDB", str(warehouse))
+    monkeypatch.setenv("CREDIT_SCORE_INCOMING", str(october_folder.parent))
+    from credit_score import orchestration
+    from credit_score.engines.duckdb import DuckDBEngine
+
+    engine = DuckDBEngine(warehouse)
+
+    def materialize_the_delivery():
+        result = dg.materialize(
+            [orchestration.month_delivery],
+            partition_key="2026-10-01",
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        assert result.success
+        (event,) = [
+            e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "telecom/billing"
+        ]
+        return event.materialization.metadata, {d.delivery_id: d for d in engine.loaded_deliveries()}[october_id]
+
+    metadata, first = materialize_the_delivery()
+    assert first.delivered_on == delivered_on and metadata["action"].value == "loaded"
+    assert metadata["delivered_on_from"].value.startswith("listed in")
+    metadata, again = materialize_the_delivery()
+    assert metadata["action"].value == "kept (unchanged since loaded)"
+    assert (again.delivered_on, again.loaded_at, again.rows) == (first.delivered_on, first.loaded_at, first.rows)
+    assert engine.full_refresh_reason() is None
+    billing = october_folder / "billing.csv"
+    billing.touch()  # the same rows delivered again: loaded again, its date kept
+    metadata, reloaded = materialize_the_delivery()
+    assert metadata["action"].value == "loaded" and reloaded.delivered_on == delivered_on
+    assert reloaded.loaded_at > first.loaded_at
+
+
+def test_dagster_dev_from_the_readme_serves_the_ui_with_the_assets(tmp_path):
+    """The README's `dagster dev -m credit_score.orchestration`: the web server (the orchestration
+    extra installs it) answers on loopback and its GraphQL lists the code location's assets."""
+    import json
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "CREDIT_SCORE_INCOMING": str(tmp_path)}
+    (tmp_path / "dagster_home").mkdir()
+    dagster = Path(sys.executable).with_name("dagster")
+    server = subprocess.Popen(
+        [str(dagster), "dev", "-m", "credit_score.orchestration", "-h", "127.0.0.1", "-p", str(port)],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        query = json.dumps({"query": "{ assetNodes { assetKey { path } } }"}).encode()
+        deadline, assets = time.monotonic() + 180, None
+        while time.monotonic() < deadline and assets is None:
+            assert server.poll() is None, "dagster dev exited"
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/graphql", data=query, headers={"Content-Type": "application/json"}
+                )
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    nodes = json.load(answer)["data"]["assetNodes"]
+                assets = {"/".join(n["assetKey"]["path"]) for n in nodes} if nodes else None
+            except (OSError, KeyError, TypeError):
+                time.sleep(2)
+        assert assets is not None, "the UI did not answer with assets within 3 minutes"
+        assert {"telecom/billing", "marts/customer_credit_score", "served_warehouse"} <= assets
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)

@@ -24,12 +24,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
-
 from credit_score import privacy, settings
-from credit_score.build import as_of_env, incomplete, populations_env
-from credit_score.history import populations
+
+settings.require("dagster", "orchestration", "the Dagster code location")
+settings.require("dagster_dbt", "orchestration", "the Dagster code location")
+
+import dagster as dg  # noqa: E402
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets  # noqa: E402
+
+from credit_score.build import as_of_env, incomplete, populations_env  # noqa: E402
+from credit_score.history import populations  # noqa: E402
 
 INCOMING_VARIABLE = "CREDIT_SCORE_INCOMING"
 PARTITIONS = dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
@@ -73,7 +77,32 @@ class DeliveryConfig(dg.Config):
     folder: str = ""
     """The delivery folder (default: $CREDIT_SCORE_INCOMING/YYYY-MM of the partition)."""
     delivered_on: str = ""
-    """YYYY-MM-DD the delivery arrived (default: today, UTC)."""
+    """YYYY-MM-DD the delivery arrived (default: the listing beside the folders, generate's
+    deliveries.csv; else the date it was loaded with before; else today, UTC)."""
+
+
+def _delivery_date(folder: Path, month: str, loaded) -> tuple[dt.date, str]:
+    """When the month's delivery arrived, and how that is known: the listing beside the delivery folders
+    (delivery_id,delivered_on: `credit-score load --list`'s format), else the date it was loaded with
+    before (materializing a partition again never re-dates its delivery), else today (UTC)."""
+    from credit_score.load import read_listing
+
+    listing = folder.parent / "deliveries.csv"
+    if listing.is_file():
+        for _, delivery_id, delivered_on in read_listing(listing):
+            if delivery_id == month:
+                return delivered_on, f"listed in {listing}"
+    if loaded is not None:
+        return loaded.delivered_on, "as loaded before"
+    return settings.today(), "today (not listed, not loaded before)"
+
+
+def _unchanged_since(folder: Path, loaded) -> bool:
+    """The delivery was loaded from this folder and no file in it changed since."""
+    if loaded is None or Path(loaded.source_folder) != folder.resolve() or not folder.is_dir():
+        return False
+    stamp = loaded.loaded_at.replace(tzinfo=dt.UTC).timestamp()
+    return all(entry.stat().st_mtime < stamp for entry in folder.iterdir())
 
 
 @dg.multi_asset(
@@ -86,13 +115,30 @@ def month_delivery(context: dg.AssetExecutionContext, config: DeliveryConfig):
 
     month = context.partition_key[:7]
     folder = Path(config.folder) if config.folder else Path(os.environ.get(INCOMING_VARIABLE, "incoming")) / month
-    delivered_on = settings.parse_date(config.delivered_on) if config.delivered_on else settings.today()
-    counts = load(folder, settings.duckdb_path(), delivered_on=delivered_on, delivery_id=month, progress=False)
+    loaded = next((d for d in _engine().loaded_deliveries() if d.delivery_id == month), None)
+    if config.delivered_on:
+        delivered_on, known = settings.parse_date(config.delivered_on), "given"
+    else:
+        delivered_on, known = _delivery_date(folder, month, loaded)
+    if loaded is not None and loaded.delivered_on == delivered_on and _unchanged_since(folder, loaded):
+        # loading it again would change nothing but its load time, and make the next build recompute
+        # everything (ledger.py: a delivery built on was reloaded)
+        context.log.info(f"delivery {month} unchanged since it was loaded at {loaded.loaded_at}: kept as it is")
+        counts, action = loaded.rows, "kept (unchanged since loaded)"
+    else:
+        counts = load(folder, settings.duckdb_path(), delivered_on=delivered_on, delivery_id=month, progress=False)
+        action = "loaded"
     for table in SOURCES:
         rows = counts.get(table) if table != "deliveries" else 1
         yield dg.MaterializeResult(
             asset_key=["telecom", table],
-            metadata={"delivery": month, "delivered_on": delivered_on.isoformat(), "rows": rows},
+            metadata={
+                "delivery": month,
+                "delivered_on": delivered_on.isoformat(),
+                "delivered_on_from": known,
+                "action": action,
+                "rows": rows,
+            },
         )
 
 

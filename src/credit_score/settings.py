@@ -11,7 +11,10 @@ from typing import BinaryIO
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+# The dbt project: inside the package when installed from a wheel (setup.py copies it there), else
+# the checkout this file is in (a clone, or an editable install)
+_PACKAGED = Path(__file__).resolve().parent / "project"
+PROJECT_DIR = _PACKAGED if (_PACKAGED / "dbt_project.yml").is_file() else Path(__file__).resolve().parents[2]
 PROFILES_DIR = PROJECT_DIR / "profiles"
 DEFAULT_DUCKDB_PATH = Path("warehouse") / "credit_score.duckdb"
 TARGETS = ("duckdb", "postgres", "spark")
@@ -160,3 +163,18 @@ def append_file(source: BinaryIO, target: BinaryIO) -> None:
         source.seek(offset)
         target.seek(0, os.SEEK_END)
         shutil.copyfileobj(source, target, 16 * 1024 * 1024)
+
+
+class MissingExtra(SystemExit):
+    """A command needs an optional part that is not installed: says which extra installs it."""
+
+
+def require(module: str, extra: str, what: str) -> None:
+    """Exit with one line naming the extra to install when `module` cannot be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingExtra(
+            f"credit-score: {what} needs the `{extra}` extra, which is not installed: "
+            f"pip install 'credit-score[{extra}]'"
+        )

@@ -102,6 +102,7 @@ def reader(target: str | None, *, work: bool = False) -> Iterator[Callable[[str]
         run = _duckdb_runner(con)
 
     elif name == "postgres":
+        settings.require("psycopg2", "postgres", "--target postgres")
         import psycopg2
 
         from credit_score.engines.postgres import connect

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from credit_score.deliveries import Delivery, DeliveryRecord, LoadedDelivery, MonthArrived
-from credit_score.settings import duckdb_path, target_name
+from credit_score.settings import duckdb_path, require, target_name
 
 
 class Engine:
@@ -109,10 +109,14 @@ def get(target: str | None = None, *, database: Path | None = None) -> Engine:
     DuckDB file (default $CREDIT_SCORE_DUCKDB or warehouse/credit_score.duckdb)."""
     name = target_name(target)
     if name == "postgres":
+        require("psycopg2", "postgres", "--target postgres")
+        require("dbt.adapters.postgres", "postgres", "--target postgres")
         from credit_score.engines.postgres import PostgresEngine
 
         return PostgresEngine()
     if name == "spark":
+        require("pyspark", "spark", "--target spark")
+        require("dbt.adapters.spark", "spark", "--target spark")
         from credit_score.engines.spark import SparkEngine
 
         return SparkEngine()

@@ -1,0 +1,308 @@
+"""Apache Spark in session mode: deliveries to parquet tables partitioned by delivery, the mart read back.
+
+Each file is read by DuckDB exactly as the DuckDB engine reads it (same checks, same messages) and
+written as Parquet with the delivery's columns; then a local SparkSession - in a child process that
+dies with its parent, because the embedded Derby metastore admits one JVM at a time - replaces the
+delivery's partition (`delivery_id=<id>`) of each raw table and its row of raw.deliveries.  Several
+deliveries loaded together (`credit-score load --list`) are all checked first, then saved in order by
+one Spark application.  A file
+that cannot be read is refused before Spark is touched.  Unlike DuckDB and PostgreSQL, Spark's
+parquet tables have no transaction across tables: a load killed while Spark writes may leave the
+delivery partly replaced, and loading the same delivery again repairs it.
+
+The session's settings match the `spark` target of profiles/profiles.yml.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import multiprocessing
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from credit_score import console, privacy
+from credit_score.deliveries import (
+    Delivery,
+    DeliveryRecord,
+    LoadedDelivery,
+    LoadError,
+    MonthArrived,
+    arrived_from_rows,
+    bill_months_sql,
+    export_checked,
+    load_time,
+    loaded_deliveries_sql,
+    loaded_from_rows,
+    query,
+)
+from credit_score.engines import Engine
+from credit_score.engines.duckdb import raw_columns
+from credit_score.history import published_populations_sql
+from credit_score.ledger import full_refresh_reason
+from credit_score.settings import (
+    RAW_TABLES,
+    spark_executor_memory,
+    spark_master,
+    spark_shuffle_partitions,
+    spark_warehouse,
+)
+
+# Where dbt keeps the ledger of incremental builds: the profile's own schema (profiles/profiles.yml).
+LEDGER_SCHEMA = "credit_score"
+SPARK_TYPES = {"varchar": "string", "bigint": "bigint", "date": "date", "timestamp": "timestamp"}
+
+
+def session_settings(warehouse: Path) -> dict[str, str]:
+    """The same settings as the profile's `spark` target (session method)."""
+    return {
+        "spark.master": spark_master(),
+        "spark.executor.memory": spark_executor_memory(),
+        "spark.sql.warehouse.dir": f"{warehouse}/tables",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": spark_shuffle_partitions(),
+        "spark.ui.enabled": "false",
+        "spark.driver.memory": "4g",
+        "spark.driver.extraJavaOptions": f"-Dderby.stream.error.file={warehouse}/derby.log",
+        # the tables hold raw numbers: files 0600, folders 0700 (privacy.py)
+        "spark.hadoop.fs.permissions.umask-mode": "077",
+    }
+
+
+def _sql_literal(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dt.datetime):
+        return f"timestamp '{value:%Y-%m-%d %H:%M:%S}'"
+    if isinstance(value, dt.date):
+        return f"date '{value.isoformat()}'"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _save_deliveries(warehouse: str, replace: bool, saves: list, parent_pid: int) -> None:
+    """In one Spark application: for each (incoming folder, delivery id, tables present, register
+    row) in order, replace the delivery's partition of each raw table and its row of raw.deliveries."""
+    from credit_score.processes import die_with_parent
+
+    die_with_parent(parent_pid)
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--conf spark.ui.enabled=false pyspark-shell")
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.enableHiveSupport().appName("credit-score-load")
+    for key, value in session_settings(Path(warehouse)).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    try:
+        spark.sql("create database if not exists raw")
+        for number, (incoming, delivery_id, present, registry) in enumerate(saves):
+            _save_delivery(spark, incoming, delivery_id, present, registry, replace=replace and number == 0)
+    finally:
+        spark.stop()
+
+
+def _save_delivery(spark, incoming: str, delivery_id: str, present: list, registry: list, *, replace: bool) -> None:
+    for table in (*RAW_TABLES, "deliveries"):
+        if replace:
+            spark.sql(f"drop table if exists raw.{table}")
+        columns = raw_columns(table)
+        spark.sql(
+            f"create table if not exists raw.{table} "
+            f"({', '.join(f'{c} {SPARK_TYPES[t]}' for c, t in columns)}) using parquet partitioned by (delivery_id)"
+        )
+        if spark.table(f"raw.{table}").columns != [c for c, _ in columns]:
+            raise SystemExit(
+                f"raw.{table} was loaded by an earlier version, before deliveries were kept: reload everything "
+                "once with `credit-score load DIR --replace --target spark`"
+            )
+        spark.sql(f"alter table raw.{table} drop if exists partition (delivery_id = '{delivery_id}')")
+    for table in present:
+        values = ", ".join(c for c, _ in raw_columns(table) if c != "delivery_id")
+        spark.sql(
+            f"insert into raw.{table} partition (delivery_id = '{delivery_id}') "
+            f"select {values} from parquet.`{incoming}/{table}.parquet`"
+        )
+    spark.sql(
+        f"insert into raw.deliveries partition (delivery_id = '{delivery_id}') "
+        f"values ({', '.join(_sql_literal(v) for v in registry[:-1])})"
+    )
+
+
+class SparkEngine(Engine):
+    name = "spark"
+
+    def __init__(self, warehouse: Path | None = None):
+        self.warehouse = warehouse or spark_warehouse()
+        self.dbt_dir = self.warehouse / "dbt"
+
+    def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
+        return self.load_many([delivery], replace=replace, progress=progress)[0]
+
+    def load_many(self, deliveries: list[Delivery], *, replace: bool, progress: bool) -> list[dict[str, int]]:
+        """Every file is checked (and written as Parquet) before Spark starts; then one Spark
+        application saves the deliveries in order (a Spark application takes ~15 s to start)."""
+        self.warehouse.mkdir(parents=True, exist_ok=True)
+        privacy.make_private(self.warehouse)  # raw numbers beneath: the owner's alone
+        started = time.perf_counter()
+        latest = None if replace else self._latest_load()
+        with contextlib.ExitStack() as stack:
+            saves, counts = [], []
+            for delivery in deliveries:
+                incoming = stack.enter_context(tempfile.TemporaryDirectory(prefix="incoming-", dir=self.warehouse))
+                checked = export_checked(delivery, Path(incoming), "parquet")
+                counts.append({table: rows for table, (_, rows) in checked.items()})
+                # whole seconds (the register's literal), rising from load to load as on the other engines
+                loaded_at = load_time(latest).replace(microsecond=0)
+                if latest is not None and loaded_at <= latest:
+                    loaded_at = latest + dt.timedelta(seconds=1)
+                latest = loaded_at
+                saves.append((incoming, delivery.delivery_id, list(checked), delivery.registry_row(loaded_at)))
+            context = multiprocessing.get_context("spawn")
+            child = context.Process(target=_save_deliveries, args=(str(self.warehouse), replace, saves, os.getpid()))
+            child.start()
+            child.join()
+            if child.exitcode != 0:
+                raise LoadError(
+                    f"Spark failed while saving the deliveries (exit status {child.exitcode}; see the log above): "
+                    "raw may hold part of them (Spark's parquet tables have no transaction); run the same load "
+                    "again, which replaces each delivery whole",
+                    partial=True,
+                )
+        if progress:
+            for delivery, rows in zip(deliveries, counts, strict=True):
+                for table, count in rows.items():
+                    console.detail(
+                        f"[load {time.perf_counter() - started:5.1f}s] raw.{table}: {count:,} rows "
+                        f"(Spark, delivery {delivery.delivery_id})"
+                    )
+        return counts
+
+    def _latest_load(self) -> dt.datetime | None:
+        register = self.table_path("raw", "deliveries")
+        if not register.is_dir() or not any(register.glob("delivery_id=*/*.parquet")):
+            return None
+        ((latest,),) = query(f"select max(loaded_at) from {self._parquet(register)}")
+        return latest
+
+    def table_path(self, schema: str, table: str) -> Path:
+        """Where a table's parquet files are (session mode): read them with any parquet reader."""
+        return self.warehouse / "tables" / f"{schema}.db" / table
+
+    def deliveries(self) -> list[DeliveryRecord] | None:
+        register = self.table_path("raw", "deliveries")
+        if not register.is_dir():
+            return None
+        files = list(register.glob("delivery_id=*/*.parquet"))
+        if not files:
+            return []
+        rows = query(
+            "select delivery_id, delivered_on, billing_file is not null "
+            f"from read_parquet({[str(f) for f in files]!r}, hive_partitioning = true, hive_types_autocast = false)"
+        )
+        return [DeliveryRecord(str(i), d, bool(b)) for i, d, b in rows]
+
+    def published_populations(self) -> list[tuple[dt.date, int]]:
+        history = self.table_path("marts", "customer_credit_score_history")
+        if not history.is_dir() or not any(history.glob("**/*.parquet")):
+            return []
+        return query(published_populations_sql(self._parquet(history)))
+
+    def built_population(self) -> int:
+        mart = self.table_path("marts", "customer_credit_score")
+        return int(query(f"select count(*) from read_parquet('{mart}/*.parquet')")[0][0])
+
+    def bill_months_arrived(self, months: list[dt.date]) -> dict[str, MonthArrived]:
+        billing = self.table_path("raw", "billing")
+        if not billing.is_dir() or not any(billing.glob("delivery_id=*/*.parquet")):
+            return {}
+        return arrived_from_rows(query(bill_months_sql(self._parquet(billing), months)))
+
+    def dbt_env(self) -> dict[str, str]:
+        return {**super().dbt_env(), "CREDIT_SCORE_SPARK_WAREHOUSE": str(self.warehouse)}
+
+    def loaded_deliveries(self) -> list[LoadedDelivery]:
+        """Read from the raw tables' parquet files with DuckDB (no Spark application needed)."""
+        if self.deliveries() in (None, []):
+            return []
+        con = duckdb.connect()
+        try:
+            con.execute("create schema raw")
+            for table in (*RAW_TABLES, "deliveries"):
+                path = self.table_path("raw", table)
+                if path.is_dir() and any(path.glob("delivery_id=*/*.parquet")):
+                    con.execute(f"create view raw.{table} as select * from {self._parquet(path)}")
+                else:
+                    con.execute(f"create view raw.{table} as select null::varchar as delivery_id where false")
+            return loaded_from_rows(con.execute(loaded_deliveries_sql()).fetchall())
+        finally:
+            con.close()
+
+    def remove_delivery(self, delivery_id: str) -> LoadedDelivery | None:
+        raise LoadError(
+            "not on Spark yet: reload the deliveries to keep with `credit-score load --list FILE --replace "
+            "--target spark` (a listing without this one)"
+        )
+
+    def _parquet(self, path: Path) -> str:
+        """SQL (DuckDB): the rows of a Spark parquet table, its partition columns as text."""
+        return (
+            f"read_parquet('{path}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false, "
+            "union_by_name = true)"
+        )
+
+    def full_refresh_reason(self) -> str | None:
+        """As on the other engines (ledger.py), read from the parquet files with DuckDB.  And one more:
+        Spark writes a model's partitions and then its ledger partition with no transaction around
+        both, so a build killed between the two leaves rows stamped (loaded_through) after the newest
+        load the ledger records for that model; those rows cannot be told apart, so everything is
+        recomputed."""
+        ledger = self.table_path(LEDGER_SCHEMA, "incremental_ledger")
+        models = self.table_path("intermediate", "int_subscriptions_validated")
+        has_files = lambda path: path.is_dir() and any(path.glob("**/*.parquet"))  # noqa: E731
+        if not has_files(models):
+            return None
+        con = duckdb.connect()
+        try:
+            if has_files(ledger):
+                con.execute(f"create view ledger as select * from {self._parquet(ledger)}")
+            con.execute(
+                f"create view deliveries as select * from {self._parquet(self.table_path('raw', 'deliveries'))}"
+            )
+            reason = full_refresh_reason(
+                lambda sql, params: con.execute(sql, list(params)).fetchall(),
+                ledger="ledger",
+                deliveries="deliveries",
+                ledger_exists=has_files(ledger),
+                models_exist=True,
+            )
+            if reason:
+                return reason
+            for model, absorbed in con.execute("select model_name, max(loaded_at) from ledger group by 1").fetchall():
+                table = self.table_path("intermediate", model)
+                if not has_files(table):
+                    continue
+                (written,) = con.execute(f"select max(loaded_through) from {self._parquet(table)}").fetchone()
+                if written is not None and written > absorbed:
+                    return (
+                        f"{model} holds rows written after its ledger was (a build was stopped between the two "
+                        "writes, which Spark's parquet tables cannot make one transaction)"
+                    )
+            return None
+        finally:
+            con.close()
+
+    def publish(self, as_of: dt.date, tests_passed: int) -> str:
+        # dbt's own table replacement has already published (no write-audit-publish swap on Spark yet)
+        return str(self.table_path("marts", "customer_credit_score"))
+
+    def star_distribution(self) -> tuple[int, list[tuple[int, str, int]]]:
+        mart = self.table_path("marts", "customer_credit_score")
+        rows = query(
+            f"select star_level, star_label, count(*) from read_parquet('{mart}/*.parquet') "
+            "group by star_level, star_label order by star_level desc"
+        )
+        return sum(r[2] for r in rows), [(int(a), str(b), int(c)) for a, b, c in rows]

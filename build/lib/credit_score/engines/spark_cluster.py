@@ -1,0 +1,136 @@
+"""A Spark standalone cluster on loopback: one master and N workers, started with pyspark's own
+`bin/spark-class` (no separate Spark download).  What the tests and `docs/scale.md` run the Spark
+target on, and a way to try the cluster path on one machine before a real one:
+
+    .venv/bin/python -m credit_score.engines.spark_cluster --workers 2      # prints the master URL
+    CREDIT_SCORE_SPARK_MASTER=spark://127.0.0.1:PORT credit-score build --target spark
+
+With CREDIT_SCORE_SPARK_MASTER set, `credit-score load` and dbt's session (profiles.yml) run their
+Spark SQL on the cluster's executors; the driver (and its Derby metastore) stays in the calling
+process, and the tables stay under CREDIT_SCORE_SPARK_WAREHOUSE, a path every worker must see (here
+the same disk; on a real cluster a shared filesystem or object store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+
+def spark_home() -> Path:
+    """pyspark's folder: it ships bin/spark-class and the jars a master and workers need."""
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    master_url: str
+    web_ui: str
+    logs: Path  # master.log, worker-<n>.log, and each worker's work/ (executors' stdout/stderr)
+    workers: int
+
+    def executors_launched(self) -> list[int]:
+        """Executors each worker has launched so far (from its log): proof that work ran on it."""
+        return [
+            (self.logs / f"worker-{n}.log").read_text(errors="replace").count("Asked to launch executor")
+            for n in range(1, self.workers + 1)
+        ]
+
+
+def _wait_for(log: Path, text: str, count: int, seconds: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_text(errors="replace").count(text) >= count:
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+    raise RuntimeError(f"the Spark standalone cluster did not start ({text!r} x{count} not in {log}):\n{tail}")
+
+
+@contextlib.contextmanager
+def standalone_cluster(root: Path, *, workers: int = 2, cores: int = 1, memory: str = "3g") -> Iterator[Cluster]:
+    """Start a master and `workers` workers (each `cores` cores and `memory` for its executors) on
+    loopback, logs and work folders under root; stop them all on exit."""
+    root.mkdir(parents=True, exist_ok=True)
+    spark_class = str(spark_home() / "bin" / "spark-class")
+    env = {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": LOOPBACK}
+    port, ui = _free_port(), _free_port()
+    started: list[subprocess.Popen] = []
+
+    def launch(log: Path, *args: str) -> subprocess.Popen:
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [spark_class, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        started.append(process)
+        return process
+
+    try:
+        master_log = root / "master.log"
+        master = launch(
+            master_log, "org.apache.spark.deploy.master.Master",
+            "--host", LOOPBACK, "--port", str(port), "--webui-port", str(ui),
+        )  # fmt: skip
+        _wait_for(master_log, "I have been elected leader", 1, 90, master)
+        url = f"spark://{LOOPBACK}:{port}"
+        for n in range(1, workers + 1):
+            launch(
+                root / f"worker-{n}.log", "org.apache.spark.deploy.worker.Worker", url,
+                "--host", LOOPBACK, "--cores", str(cores), "--memory", memory,
+                "--webui-port", str(_free_port()), "--work-dir", str(root / f"work-{n}"),
+            )  # fmt: skip
+        _wait_for(master_log, "Registering worker", workers, 90, master)
+        yield Cluster(url, f"http://{LOOPBACK}:{ui}", root, workers)
+    finally:
+        for process in reversed(started):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m credit_score.engines.spark_cluster", description=__doc__.split("\n")[0])
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--cores", type=int, default=1, help="cores per worker")
+    p.add_argument("--memory", default="3g", help="executor memory per worker")
+    p.add_argument("--logs", help="folder for the logs (default: a new temporary folder)")
+    args = p.parse_args(argv)
+    root = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="spark-cluster-"))
+    with standalone_cluster(root, workers=args.workers, cores=args.cores, memory=args.memory) as cluster:
+        print(f"Spark standalone cluster: {cluster.master_url} ({args.workers} workers; web UI {cluster.web_ui})")
+        print(f"  export CREDIT_SCORE_SPARK_MASTER={cluster.master_url}    # then load / build --target spark")
+        print(f"  logs: {root}.  Ctrl-C stops it.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

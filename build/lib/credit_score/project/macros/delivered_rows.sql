@@ -1,0 +1,247 @@
+{#-
+    The one shape of the three validation models: each distinct delivered row once, over the union
+    of all deliveries, with how many identical copies came (`copies`), where its first copy came
+    from (the earliest delivered_on, then the lowest line, then the delivery id: `delivery_id`,
+    `file_line`, `first_delivered_on`), when its latest copy came (`latest_delivered_on`), and how
+    its key's versions rank (`version_rank`; `latest_versions`: how many distinct rows share the top
+    rank; without rank_by every distinct row of a key ranks first, so a key with two distinct rows
+    has latest_versions 2: a conflict).
+
+    A full build takes every staged row.  An incremental build takes the rows of the deliveries the
+    model has not absorbed, plus its own rows (`this`) of the keys those rows carry and of the keys
+    `touched` names (rows to judge again, e.g. bills of a customer who has just arrived); it then
+    writes back exactly those keys (unique_key key_hash).  A distinct row kept in `this` carries its
+    copies and first and latest copy, so merging it with new copies gives what a full build gives
+    from raw, and raw's earlier deliveries are never read again.
+
+    Rows are routed on a 64-bit hash of the key (`key_hash`, 0 for a null key): a key seen once
+    passes straight through; only keys seen more than once (rare) are compared, exactly, by their
+    columns.  Two keys sharing a hash are only compared together, so no result depends on the hash.
+    The candidate rows are read three times as subqueries, not as one CTE: a CTE read twice would be
+    materialised whole, which at 145 million bills no longer fits in memory.  The kept rows to judge
+    again are found before the model runs, on the key column alone, and written into its SQL as a
+    list of key hashes (none: the kept rows are not read at all): reading every kept row's columns
+    to find them cost a month 12 s at 10 million customers.
+
+    Emits CTEs (to follow `with` or a comma): repeated_key_hashes, single_rows, compared_copies,
+    compared_rows, distinct_rows.  `columns` make a row distinct; `carried` depend on them (parsed
+    values), and are carried along from the first copy.
+-#}
+{% macro delivered_rows_ctes(staged, key, columns, carried=[], rank_by=none, touched=none) -%}
+    {%- set incremental = is_incremental() -%}
+    {%- set new_ids = new_delivery_ids() if incremental else [] -%}
+    {%- set row_columns = columns + carried -%}
+    {%- set row_list = row_columns | join(', ') -%}
+    {#- incremental: the keys of the kept rows to judge again, found first on the narrow key column
+        (the new rows' keys among every kept key, and the keys `touched` names), so that the kept
+        rows' other columns are read only for those: usually none, and then not at all -#}
+    {%- set kept_keys -%}
+        select distinct kept.key_hash from {{ this }} as kept
+        where kept.key_hash in (
+            select {{ key_hash(key) }} from {{ staged }}
+            where {{ delivery_id_in(new_ids) }}
+            {%- if touched %}
+            union all
+            {{ touched }}
+            {%- endif %}
+        )
+    {%- endset %}
+    {%- set kept = [] -%}
+    {%- if incremental and execute -%}
+        {%- set kept = run_query(kept_keys).columns[0].values() | list -%}
+    {%- endif -%}
+    {%- set candidates -%}
+        select
+            {{ row_list }},
+            delivery_id,
+            file_line,
+            delivered_on as first_delivered_on,
+            1 as copies,
+            delivered_on as latest_delivered_on
+        from {{ staged }}
+        {%- if incremental %}
+        where {{ delivery_id_in(new_ids) }}
+        {%- if kept %}
+        union all
+        select
+            {{ row_list }},
+            delivery_id,
+            file_line,
+            first_delivered_on,
+            copies,
+            latest_delivered_on
+        from {{ this }}
+        where key_hash in (
+            {%- if kept | length <= 10000 %}
+            {{ kept | join(', ') }}
+            {%- else %}
+            {{ kept_keys }}
+            {%- endif %}
+        )
+        {%- endif %}
+        {%- endif %}
+    {%- endset %}
+
+repeated_key_hashes as (
+
+    -- keys delivered more than once (versions or copies): only they need comparing
+    select {{ key_hash(key) }} as key_hash
+    from ({{ candidates }}) as candidates
+    group by {{ key_hash(key) }}
+    having count(*) > 1
+
+),
+
+single_rows as (
+
+    -- the common case: a key delivered once is its own only version and first copy
+    select
+        {%- for column in row_columns %}
+            candidates.{{ column }},
+        {%- endfor %}
+        {{ key_hash('candidates.' ~ key) }} as key_hash,
+        candidates.delivery_id,
+        candidates.file_line,
+        candidates.first_delivered_on,
+        candidates.copies,
+        candidates.latest_delivered_on,
+        1 as version_rank,
+        1 as latest_versions
+    from ({{ candidates }}) as candidates
+    left join repeated_key_hashes
+        on {{ key_hash('candidates.' ~ key) }} = repeated_key_hashes.key_hash
+    where repeated_key_hashes.key_hash is null
+
+),
+
+compared_copies as (
+
+    -- each distinct row of a repeated key once: its copies summed, its first and latest copy
+    select
+        {{ row_list }},
+        key_hash,
+        delivery_id,
+        file_line,
+        first_delivered_on,
+        copies,
+        latest_delivered_on,
+        {%- if rank_by %}
+        rank() over (partition by {{ key }} order by {{ rank_by }}) as version_rank
+        {%- else %}
+        1 as version_rank
+        {%- endif %}
+    from (
+        select
+            {{ row_list }},
+            {{ key_hash(key) }} as key_hash,
+            delivery_id,
+            file_line,
+            first_delivered_on,
+            sum(copies) over (partition by {{ columns | join(', ') }}) as copies,
+            max(latest_delivered_on) over (partition by {{ columns | join(', ') }}) as latest_delivered_on,
+            row_number() over (
+                partition by {{ columns | join(', ') }}
+                order by first_delivered_on, file_line, {{ byte_order('delivery_id') }}
+            ) as copy_number
+        from ({{ candidates }}) as candidates
+        where {{ key_hash(key) }} in (select repeated_key_hashes.key_hash from repeated_key_hashes)
+    ) as numbered
+    where copy_number = 1
+
+),
+
+compared_rows as (
+
+    select
+        *,
+        sum(case when version_rank = 1 then 1 else 0 end) over (partition by {{ key }}) as latest_versions
+    from compared_copies
+
+),
+
+distinct_rows as (
+
+    -- single_rows and compared_rows have the same columns in the same order
+    select * from single_rows
+    union all
+    select * from compared_rows
+
+)
+{%- endmacro %}
+
+
+
+{#-
+    The columns each validation model ends with: the row's outcome (rejection_reason, and raw_values,
+    the delivered text as JSON from the (key, column) pairs `raw_values`, built only where the row
+    is rejected: JSON for every accepted row would be most of the cost) and its bookkeeping from
+    delivered_rows_ctes.  int_delivered_rows_unioned reads them of all three models.
+-#}
+{% macro delivered_row_outcome_columns() -%}
+    {{ return([
+        'rejection_reason', 'raw_values', 'copies', 'file_line',
+        'first_delivered_on', 'latest_delivered_on', 'loaded_through',
+    ]) }}
+{%- endmacro %}
+
+{% macro delivered_row_outcome(raw_values) -%}
+    {%- set expressions = {
+        'raw_values': 'case when rejection_reason is not null then ' ~ json_object_text(raw_values) ~ ' end',
+        'copies': 'cast(copies as integer)',
+        'loaded_through': loaded_through(),
+    } -%}
+    {%- for column in delivered_row_outcome_columns() %}
+        {{ expressions[column] ~ ' as ' ~ column if column in expressions else column }}
+        {{- ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Text compared byte by byte, whatever the database's collation (PostgreSQL's may sort by locale). -#}
+{% macro byte_order(expression) -%}
+    {{ return(adapter.dispatch('byte_order', 'credit_score')(expression)) }}
+{%- endmacro %}
+
+{% macro default__byte_order(expression) -%}
+    {{ expression }}
+{%- endmacro %}
+
+{% macro postgres__byte_order(expression) -%}
+    {{ expression }} collate "C"
+{%- endmacro %}
+
+
+{#-
+    For delivered_rows_ctes' `touched`: the kept rows (by key hash) of the customers whose acceptance
+    changed since this model's last build (a late customer arrived, a version was superseded), so
+    that their bills and suspensions are judged again.  Only the rows whose reason can change are
+    read: of a customer now accepted, those rejected for the customer (unknown_customer,
+    customer_rejected) - a filter on the reason, which skips the row groups of accepted rows; of a
+    customer now without an accepted version (rare, and then read), the accepted ones and the
+    unknown_customer ones.
+-#}
+{% macro keys_of_customers_resolved_since_last_build() -%}
+    {%- set since -%}
+        select customer_id from {{ ref('int_customer_ids_resolved') }}
+        where loaded_through > {{ absorbed_through() }}
+    {%- endset -%}
+    {%- set now_rejected = true -%}
+    {%- if execute and is_incremental() -%}
+        {%- set now_rejected = run_query(
+            "select count(*) from (" ~ since ~ " and not has_accepted_version) as changed"
+        ).columns[0].values()[0] > 0 -%}
+    {%- endif -%}
+    {%- set keys -%}
+        select key_hash from {{ this }}
+        where
+            rejection_reason in ('unknown_customer', 'customer_rejected')
+            and customer_id in ({{ since }} and has_accepted_version)
+        {%- if now_rejected %}
+        union all
+        select key_hash from {{ this }}
+        where
+            (rejection_reason is null or rejection_reason = 'unknown_customer')
+            and customer_id in ({{ since }} and not has_accepted_version)
+        {%- endif %}
+    {%- endset -%}
+    {{ return(keys) }}
+{%- endmacro %}

@@ -1,0 +1,327 @@
+"""`credit-score report [--out DIR]`: one static HTML page, with its PNG charts, from what BI reads.
+
+The star distribution, the score histogram, stars by brand and by tenure band, the month's migration
+heatmap, the watchlist's top 20 (masked numbers), data quality (rejects by reason, the reconciliation,
+the deliveries) and the trend of the history. Every figure on the page comes from one query on the
+published marts and audit (credit_score.sql's reader: the served DuckDB file read-only, or PostgreSQL
+read-only); each number in a table carries a data-key attribute ("stars.4.customers") so that a test -
+or anyone's script - can read the page's numbers back. Chinese labels use a CJK font when the machine
+has one (Debian: fonts-noto-cjk); the charts fall back to the seed's English star labels otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import html
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from credit_score import console
+from credit_score.sql import reader
+
+STARS = "select star_level, star_label, count(*) from marts.customer_credit_score group by 1, 2 order by 1"
+HISTOGRAM_WIDTH = 50
+
+
+@dataclass
+class Page:
+    title: str
+    sections: list[str] = field(default_factory=list)
+
+    def add(self, heading: str, body: str, note: str = "") -> None:
+        paragraph = f"<p class='note'>{html.escape(note)}</p>" if note else ""
+        self.sections.append(f"<section><h2>{html.escape(heading)}</h2>{paragraph}{body}</section>")
+
+    def html(self) -> str:
+        return TEMPLATE.format(title=html.escape(self.title), body="\n".join(self.sections))
+
+
+def cell(value: object, key: str | None = None) -> str:
+    if value is None:
+        text = "—"
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, int):
+        text = f"{value:,}"
+    elif isinstance(value, decimal.Decimal | float):
+        text = f"{value:,.2f}"
+    elif isinstance(value, dt.date):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    numeric = isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool)
+    attributes = (f" data-key='{html.escape(key)}'" if key else "") + (" class='n'" if numeric else "")
+    return f"<td{attributes}>{html.escape(text)}</td>"
+
+
+def table(columns: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(f"<tr>{''.join(r)}</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def image(name: str, alt: str) -> str:
+    return f"<img src='charts/{name}' alt='{html.escape(alt)}'>"
+
+
+def write_report(out: Path, *, target: str | None = None) -> Path:
+    """Write out/index.html and out/charts/*.png from what BI reads; return the page's path."""
+    from credit_score.charts import cjk_font, pyplot
+
+    plt = pyplot()
+    charts = out / "charts"
+    charts.mkdir(parents=True, exist_ok=True)
+    chinese = cjk_font() is not None
+
+    def save(figure, name: str) -> None:
+        figure.tight_layout()
+        figure.savefig(charts / name, dpi=110)
+        plt.close(figure)
+
+    with reader(target) as run:
+        q = lambda statement: run(statement).rows  # noqa: E731
+
+        ((as_of, customers, average),) = q(
+            "select max(as_of_date), count(*), avg(credit_score) from marts.customer_credit_score"
+        )
+        page = Page(f"Customer credit scores as of {as_of}")
+        stars = q(STARS)
+        # every star of the history (which holds the mart's date too), for the movements and the trend
+        label = dict(q("select distinct star_level, star_label from marts.customer_credit_score_history"))
+        # the charts' labels: without a CJK font the Chinese would draw as empty boxes
+        shown = label if chinese else {level: f"{level} star" for level in label}
+        summary = [
+            [cell(as_of, "summary.as_of"), cell(customers, "summary.customers"),
+             cell(round(float(average), 2), "summary.average_score")],
+        ]  # fmt: skip
+        page.add("Summary", table(["as of", "customers scored", "average score"], summary))
+
+        # -- the stars ----------------------------------------------------------------------------
+        figure, axes = plt.subplots(figsize=(7, 3.2))
+        axes.bar([shown[level] for level, _, _ in stars], [n for _, _, n in stars], color="#3b6ea8")
+        axes.set_ylabel("customers")
+        axes.set_title(f"Customers by star, {as_of}")
+        save(figure, "stars.png")
+        rows = [
+            [cell(level, None), cell(name), cell(n, f"stars.{level}.customers"),
+             cell(f"{n / customers:.1%}", f"stars.{level}.share")]
+            for level, name, n in stars
+        ]  # fmt: skip
+        page.add(
+            "Stars", image("stars.png", "customers by star") + table(["star", "label", "customers", "share"], rows)
+        )
+
+        # -- the score histogram ------------------------------------------------------------------
+        bins = q(
+            f"select cast(floor(credit_score / {HISTOGRAM_WIDTH}.0) as integer) * {HISTOGRAM_WIDTH}, count(*) "
+            "from marts.customer_credit_score group by 1 order by 1"
+        )
+        figure, axes = plt.subplots(figsize=(7, 3.2))
+        axes.bar([b for b, _ in bins], [n for _, n in bins], width=HISTOGRAM_WIDTH * 0.9, align="edge", color="#6a8f3b")
+        for threshold in range(100, 600, 100):
+            axes.axvline(threshold, color="#999", linewidth=0.8, linestyle="--")
+        axes.set_xlabel(f"credit score ({HISTOGRAM_WIDTH}-point bins; dashed: the star thresholds)")
+        axes.set_ylabel("customers")
+        save(figure, "histogram.png")
+        rows = [[cell(f"[{b}, {b + HISTOGRAM_WIDTH})"), cell(n, f"histogram.{b}.customers")] for b, n in bins]
+        page.add(
+            "Scores",
+            image("histogram.png", "score histogram")
+            + f"<details><summary>the bins</summary>{table(['score', 'customers'], rows)}</details>",
+        )
+
+        # -- stars by brand and by tenure band ----------------------------------------------------
+        for dimension, title, key in (("brand_name", "Stars by brand", "brand"),
+                                      ("tenure_band", "Stars by tenure band", "tenure")):  # fmt: skip
+            counted = q(
+                f"select {dimension}, star_level, count(*) from marts.customer_credit_score group by 1, 2 order by 1, 2"
+            )
+            grid: dict[str, dict[int, int]] = defaultdict(dict)
+            for value, level, n in counted:
+                grid[value][level] = n
+            values = sorted(grid, key=_tenure_order if key == "tenure" else str)
+            figure, axes = plt.subplots(figsize=(7, 3.4))
+            bottom = [0] * len(values)
+            for level in sorted(label):
+                heights = [grid[v].get(level, 0) for v in values]
+                axes.bar(values, heights, bottom=bottom, label=shown[level])
+                bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+            axes.legend(fontsize=8, ncols=3)
+            axes.set_ylabel("customers")
+            axes.tick_params(axis="x", labelsize=8)
+            save(figure, f"{key}.png")
+            rows = [
+                [cell(v), *(cell(grid[v].get(level, 0), f"{key}.{v}.{level}") for level in sorted(label)),
+                 cell(sum(grid[v].values()), f"{key}.{v}.total")]
+                for v in values
+            ]  # fmt: skip
+            page.add(title, image(f"{key}.png", title) + table([key, *map(str, sorted(label)), "total"], rows))
+
+        # -- the month's migration -----------------------------------------------------------------
+        dates = [d for (d,) in q("select distinct as_of_date from marts.customer_credit_score_history order by 1")]
+        matrix = q(
+            "select from_star_level, to_star_level, customers from marts.star_migration_matrix "
+            "where as_of_date = (select max(as_of_date) from marts.star_migration_matrix)"
+        )
+        moved_on = q("select max(as_of_date) from marts.star_migration_matrix")[0][0]
+        if matrix:
+            previous = max((d for d in dates if d < moved_on), default=None)
+            levels: list[int | None] = [None, *sorted(label)]
+            counts = {(f, t): n for f, t, n in matrix}
+            figure, axes = plt.subplots(figsize=(6.5, 5.2))
+            grid_values = [[counts.get((f, t), 0) for t in levels] for f in levels]
+            axes.imshow(grid_values, cmap="Blues")
+            names = ["new" if lv is None else shown[lv] for lv in levels]
+            axes.set_xticks(range(len(levels)), ["left" if lv is None else shown[lv] for lv in levels])
+            axes.set_yticks(range(len(levels)), names)
+            axes.set_xlabel(f"star on {moved_on}")
+            axes.set_ylabel(f"star on {previous}")
+            top = max((n for row in grid_values for n in row), default=0)
+            for i, row in enumerate(grid_values):
+                for j, n in enumerate(row):
+                    if n:
+                        colour = "white" if n > top / 2 else "black"
+                        axes.text(j, i, f"{n:,}", ha="center", va="center", fontsize=8, color=colour)
+            save(figure, "migration.png")
+            rows = [
+                [cell("new" if f is None else label[f]), cell("left" if t is None else label[t]),
+                 cell(n, f"migration.{'new' if f is None else f}.{'left' if t is None else t}")]
+                for f, t, n in sorted(matrix, key=lambda r: (_order(r[0]), _order(r[1])))
+            ]  # fmt: skip
+            page.add(
+                f"How the stars moved, {previous} → {moved_on}",
+                image("migration.png", "migration heatmap")
+                + f"<details><summary>every cell</summary>{table(['from', 'to', 'customers'], rows)}</details>",
+            )
+
+        # -- the watchlist ---------------------------------------------------------------------------
+        ((listed, at_risk),) = q("select count(*), sum(value_at_risk_yuan) from marts.retention_watchlist")
+        top20 = q(
+            "select priority, msisdn_masked, brand_name, previous_star_level, star_level, risk_signals, "
+            "value_at_risk_yuan from marts.retention_watchlist order by priority limit 20"
+        )
+        rows = [
+            [cell(p, f"watchlist.{p}.priority"), cell(m or "(no valid number)", f"watchlist.{p}.msisdn"), cell(b),
+             cell(label.get(ps, ps)), cell("left" if s is None else label.get(s, s)), cell(sig),
+             cell(v, f"watchlist.{p}.value_at_risk")]
+            for p, m, b, ps, s, sig, v in top20
+        ]  # fmt: skip
+        totals = table(
+            ["customers on the watchlist", "value at risk (yuan)"],
+            [[cell(listed, "watchlist.size"), cell(at_risk or decimal.Decimal("0.00"), "watchlist.value_at_risk")]],
+        )
+        page.add(
+            "Retention watchlist: the top 20",
+            totals + table(["priority", "number", "brand", "was", "now", "signals", "value at risk (yuan)"], rows),
+            "Numbers are masked (the first 3 and last 4 digits); the CRM reads the whole list.",
+        )
+
+        # -- data quality ----------------------------------------------------------------------------
+        rejects = q(
+            "select source_table, rejection_reason, count(*) from audit.rejected_records group by 1, 2 order by 1, 2"
+        )
+        reconciliation = q(
+            "select source_table, raw_rows, accepted_rows, rejected_rows, exact_duplicate_rows "
+            "from audit.reconciliation order by 1"
+        )
+        deliveries = q(
+            "select delivery_id, delivered_on, subscriptions_rows, billing_rows, billing_rejected, "
+            "billing_duplicates, suspensions_rows from audit.deliveries order by delivered_on, delivery_id"
+        )
+        body = table(
+            ["table", "reason", "rows"],
+            [[cell(t), cell(r), cell(n, f"rejects.{t}.{r}")] for t, r, n in rejects] or [[cell("none")] * 3],
+        )
+        body += table(
+            ["table", "raw rows", "accepted", "rejected", "exact duplicates"],
+            [[cell(t), *(cell(v, f"reconciliation.{t}.{c}") for v, c in zip(values, RECONCILED, strict=True))]
+             for t, *values in reconciliation],
+        )  # fmt: skip
+        body += table(
+            ["delivery", "delivered", "subscriptions", "bills", "bills rejected", "bill duplicates", "suspensions"],
+            [[cell(d), cell(on), *(cell(v, f"deliveries.{d}.{c}") for v, c in zip(values, DELIVERED, strict=True))]
+             for d, on, *values in deliveries],
+        )  # fmt: skip
+        page.add(
+            "Data quality", body, "Every delivered row is accepted, rejected with a reason, or an exact duplicate."
+        )
+
+        # -- the history -------------------------------------------------------------------------------
+        trend = q(
+            "select as_of_date, star_level, count(*), avg(credit_score) from marts.customer_credit_score_history "
+            "group by 1, 2 order by 1, 2"
+        )
+        per_date = q(
+            "select as_of_date, count(*), avg(credit_score) from marts.customer_credit_score_history "
+            "group by 1 order by 1"
+        )
+        figure, axes = plt.subplots(figsize=(7, 3.4))
+        for level in sorted(label):
+            points = [(d, n) for d, lv, n, _ in trend if lv == level]
+            axes.plot([d for d, _ in points], [n for _, n in points], marker="o", label=shown[level])
+        axes.legend(fontsize=8, ncols=3)
+        axes.set_ylabel("customers")
+        axes.set_xticks(dates, [d.isoformat() for d in dates])
+        figure.autofmt_xdate()
+        save(figure, "trend.png")
+        rows = [[cell(d), cell(n, f"trend.{d}.customers"), cell(round(float(a), 2), f"trend.{d}.average_score")]
+                for d, n, a in per_date]  # fmt: skip
+        page.add("The history", image("trend.png", "customers per star over time") +
+                 table(["as of", "customers", "average score"], rows))  # fmt: skip
+
+    index = out / "index.html"
+    index.write_text(page.html(), encoding="utf-8")
+    return index
+
+
+RECONCILED = ("raw_rows", "accepted_rows", "rejected_rows", "exact_duplicate_rows")
+DELIVERED = ("subscriptions_rows", "billing_rows", "billing_rejected", "billing_duplicates", "suspensions_rows")
+
+
+def _order(level: int | None) -> int:
+    return -1 if level is None else level
+
+
+def _tenure_order(band: str) -> tuple[int, str]:
+    digits = "".join(c for c in band.split("_")[0] if c.isdigit())
+    return (int(digits) if digits else -1 if band.startswith("under") else 99, band)
+
+
+def main(out: Path, target: str | None) -> int:
+    from credit_score.sql import QueryFailed
+
+    timer = console.Timer()
+    try:
+        index = write_report(out, target=target)
+    except QueryFailed as e:
+        console.err.print(f"credit-score report: {e}", markup=False)
+        return 1
+    console.done(f"wrote {index} (open it in a browser)", timer.seconds)
+    return 0
+
+
+TEMPLATE = """<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+  body {{ font-family: "Noto Sans CJK SC", "Noto Sans", "DejaVu Sans", sans-serif; margin: 2em auto; max-width: 980px;
+         color: #222; }}
+  h1 {{ font-size: 1.6em; }} h2 {{ font-size: 1.2em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }}
+  table {{ border-collapse: collapse; margin: .6em 0 1em; font-size: .9em; }}
+  th, td {{ border: 1px solid #ddd; padding: .25em .6em; text-align: left; }}
+  td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
+  th {{ background: #f3f3f3; }} img {{ max-width: 100%; display: block; margin: .5em 0; }}
+  .note {{ color: #666; font-size: .9em; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p class="note">credit-score report: read from what BI reads (the published marts and audit).</p>
+{body}
+</body>
+</html>
+"""
