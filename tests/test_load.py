@@ -173,7 +173,7 @@ def test_an_empty_delivery_is_recorded(loaded, tmp_path):
     empty, headers_only = tmp_path / "nothing", tmp_path / "headers"
     empty.mkdir()
     write_folder(headers_only, {t: [] for t in TABLES})
-    assert load(empty, database, delivered_on=DELIVERED, progress=False) == {}
+    assert load(empty, database, delivered_on=DELIVERED, allow_empty=True, progress=False) == {}
     assert load(headers_only, database, delivered_on=DELIVERED, progress=False) == dict.fromkeys(TABLES, 0)
     assert counts(database) == {"subscriptions": 12, "billing": 63, "suspensions": 14}
     assert register(database)["nothing"] == (DELIVERED, None, None, None)

@@ -120,6 +120,11 @@ def test_a_history_builds_within_a_memory_limit_far_below_its_data(tmp_path, mon
     published = database.stat().st_mtime_ns
     monkeypatch.setenv("CREDIT_SCORE_DUCKDB_MEMORY_LIMIT", "8MB")
     capsys.readouterr()
+    # the check of what arrived reads the counts load kept (a few rows, whatever the limit); a warehouse
+    # loaded before they were kept has it read every raw bill instead, which at 8MB does not fit
+    con = duckdb.connect(str(work))
+    con.execute("delete from raw.billing_months")
+    con.close()
     with pytest.raises(build_module.BuildRefused) as refused:  # the check of what arrived comes first
         build(AS_OF, database=database, full_refresh=True)
     assert str(refused.value) == (

@@ -137,3 +137,28 @@ def test_a_reader_reads_the_mart_and_cannot_open_the_work_file(warehouse):
     for database in (served, work):
         outside = as_account(warehouse, outsider, nobody, database, "select 1")
         assert outside.returncode != 0 and "Permission denied" in outside.stderr, outside.stderr
+
+
+def test_the_report_and_the_docs_site_are_the_readers(warehouse):
+    """What is meant for readers - the report (counts and masked numbers) and the docs site (the
+    project's documentation) - is written 0640 / 0750 in the readers' group under any umask, so the
+    readers' account opens it without a chmod; an outsider cannot."""
+    readers, reader, outsider = ensure_accounts()
+    env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(warehouse / "warehouse" / "credit_score.duckdb"),
+           "CREDIT_SCORE_READER_GROUP": READERS, "CREDIT_SCORE_LOG_DIR": str(warehouse / "logs")}  # fmt: skip
+    for args in (("report", "--out", "report"), ("docs", "--out", "docs-site", "--no-serve")):
+        done = subprocess.run(
+            [sys.executable, "-m", "credit_score.cli", *args], cwd=warehouse, env=env, capture_output=True,
+            text=True, timeout=600, preexec_fn=lambda: os.umask(0o077),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        folder = warehouse / args[2]
+        for path in [folder, *folder.rglob("*")]:
+            assert path.stat().st_gid == readers, path
+            assert mode(path) == (0o750 if path.is_dir() else 0o640), f"{path} is {oct(mode(path))}"
+        page = next(folder.glob("*.html"))
+        read = subprocess.run(["cat", str(page)], user=reader, group=readers, capture_output=True, timeout=60)
+        assert read.returncode == 0 and b"<html" in read.stdout.lower()
+        outsiders = pwd.getpwuid(outsider).pw_gid
+        refused = subprocess.run(["cat", str(page)], user=outsider, group=outsiders, capture_output=True, timeout=60)
+        assert refused.returncode != 0

@@ -106,3 +106,17 @@ def test_stars_gained_and_lost_per_month_equal_the_star_changes(served, tmp_path
     }
     assert got == {month: (up, down) for month, up, down in expected}
     assert sum(up + down for up, down in got.values()) > 0, "the scenario's stars moved"
+
+
+def test_money_prints_with_its_fen(served):
+    """On the screen (not --csv) a money metric shows 2 decimals: the watchlist's value at risk as SQL
+    sums it, to the fen, not rounded to the yuan."""
+    env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(served)}
+    done = subprocess.run(
+        [sys.executable, "-m", "credit_score.cli", "metrics", "query", "--metrics", "value_at_risk_yuan"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    ((total,),) = sql(served, "select sum(value_at_risk_yuan) from marts.retention_watchlist")
+    assert total is not None and total != total.to_integral_value(), "a sum with fen, or the test proves nothing"
+    assert f"{total:.2f}" in done.stdout, done.stdout

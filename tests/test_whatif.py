@@ -93,6 +93,9 @@ def test_whatif_gives_the_migration_matrix_and_leaves_what_bi_reads(warehouse):
     assert changed > 100 and sum(n for (c, p), n in wanted.items() if int(p) > int(c)) > 0, "ups and downs"
     assert f"{changed:,} of {len(mart):,} customers would change star" in result.stdout
     assert (out / "migration.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # what it wrote is the matrix and its picture, readable by the readers' group; no scratch left
+    assert sorted(p.name for p in out.iterdir()) == ["migration.csv", "migration.png"]
+    assert {oct(p.stat().st_mode & 0o777) for p in out.iterdir()} == {oct(0o640)}
     assert read_published(database=database) == before
     after = os.stat(database)
     assert (after.st_ino, after.st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns), "the served file was not rewritten"

@@ -146,12 +146,14 @@ def open_delivery(
     wrong.  Every file in the folder must be one load takes (a stray `billings.csv` or `billing.xlsx`
     is refused by name, not skipped: its rows would be missing without a word), and a folder with
     none of them is a delivery only when allow_empty says so."""
+    given = encoding
     try:
         encoding = codecs.lookup(encoding).name
     except LookupError:
-        encoding = f"{encoding!r} (not an encoding Python knows)"
+        encoding = "not an encoding Python knows"
     if encoding not in ENCODINGS:  # latin-1 reads any byte: a GB18030 file would load garbled
-        raise LoadError(f"--encoding {encoding}: a delivery is {' or '.join(ENCODINGS)} (utf-8 is the default)")
+        named = given if encoding == given else f"{given} ({encoding})"
+        raise LoadError(f"--encoding {named}: a delivery is {' or '.join(ENCODINGS)} (utf-8 is the default)")
     if not directory.is_dir():
         raise LoadError(
             f"{directory}: no such folder; a delivery is a folder holding any of "

@@ -14,7 +14,7 @@ import http.server
 import sys
 from pathlib import Path
 
-from credit_score import console, settings
+from credit_score import console, privacy, settings
 from credit_score.dbt import run_dbt
 from credit_score.metrics import SEMANTIC_TARGET, semantic_env
 
@@ -59,6 +59,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def main(out: Path, port: int, no_serve: bool) -> int:
     generate(out)
+    privacy.share_tree(out)  # the project's documentation, no data: readable by the readers' group
     if not no_serve:
         serve(out, port)
     return 0

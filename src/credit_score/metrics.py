@@ -54,4 +54,18 @@ def main(argv: list[str]) -> int:
         return 1
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
-    return subprocess.call([str(mf), *(argv or ["--help"])], cwd=settings.PROJECT_DIR, env={**os.environ, **env})
+    return subprocess.call(
+        [str(mf), *money_decimals(argv or ["--help"])], cwd=settings.PROJECT_DIR, env={**os.environ, **env}
+    )
+
+
+def money_decimals(argv: list[str]) -> list[str]:
+    """mf prints a query's non-integer values as it likes (146634.36 yuan shown as 146634): a query of
+    a money metric (named *_yuan) shows 2 decimals unless --decimals is given.  --csv is exact anyway."""
+    if argv[:1] != ["query"] or any(a == "--decimals" or a.startswith("--decimals=") for a in argv):
+        return argv
+    named = ",".join(argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--metrics")
+    named += ",".join(a.split("=", 1)[1] for a in argv if a.startswith("--metrics="))
+    if any(m.strip().endswith("_yuan") for m in named.split(",")):
+        return [*argv, "--decimals", "2"]
+    return argv

@@ -74,6 +74,12 @@ def share_with_readers(*paths: Path) -> None:
             os.chown(path, -1, group)
 
 
+def share_tree(folder: Path) -> None:
+    """A folder of what readers may see (the report, the docs site: masked numbers only) and everything
+    beneath it: files 0640, folders 0750, in the reader group when one is named."""
+    share_with_readers(folder, *sorted(folder.rglob("*")))
+
+
 def open_to_readers(folder: Path) -> None:
     """The folder holding the served file may be anyone's (CREDIT_SCORE_DUCKDB names it): readers get
     to traverse and list it (group r-x added, nothing taken away), and it joins the reader group unless

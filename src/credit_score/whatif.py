@@ -86,23 +86,32 @@ def run_whatif(engine, rules: Path, as_of: dt.date, out: Path) -> WhatIf:
     if not engine.work.exists() or not (manifest_dir / "manifest.json").exists():
         raise WhatIfRefused("nothing has been built yet: run `credit-score build` first (the what-if reads its work)")
     out.mkdir(parents=True, exist_ok=True)
-    project = out / ".project"
-    shutil.rmtree(project, ignore_errors=True)
-    project.mkdir()
-    for part in PROJECT_PARTS:
-        source = PROJECT_DIR / part
-        if source.is_dir():
-            shutil.copytree(source, project / part)
-        else:
-            shutil.copy2(source, project / part)
-    for seed, file in proposed.items():
-        shutil.copyfile(file, project / "seeds" / f"{seed}.csv")
-    with privacy.private_files(), engine.lock():
-        for name, project_dir in (("proposed", project), ("current", PROJECT_DIR)):
-            seeds = proposed if name == "proposed" else {}
-            _score(engine, project_dir, manifest_dir, out / f"{name}.duckdb", as_of, seeds)
-    result = _compare(out, as_of)
-    write_outputs(result)
+    # the project copy, the two scored files and dbt's folders (tens of MB): removed once compared
+    scratch = out / ".whatif-scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    project = scratch / "project"
+    try:
+        with privacy.private_files():
+            project.mkdir(parents=True)
+            for part in PROJECT_PARTS:
+                source = PROJECT_DIR / part
+                if source.is_dir():
+                    shutil.copytree(source, project / part)
+                else:
+                    shutil.copy2(source, project / part)
+            for seed, file in proposed.items():
+                shutil.copyfile(file, project / "seeds" / f"{seed}.csv")
+        with privacy.private_files(), engine.lock():
+            for name, project_dir in (("proposed", project), ("current", PROJECT_DIR)):
+                seeds = proposed if name == "proposed" else {}
+                _score(engine, project_dir, manifest_dir, scratch / f"{name}.duckdb", as_of, seeds)
+        result = _compare(scratch, as_of)
+        result.out = out
+        write_outputs(result)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    # the matrix holds counts only: readable by the readers' group, like what BI reads (privacy.py)
+    privacy.share_with_readers(out, out / "migration.csv", out / "migration.png")
     return result
 
 
