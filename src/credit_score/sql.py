@@ -257,14 +257,15 @@ def export(what: str, out: str, *, target: str | None) -> int:
     if kind is None:
         console.err.print(f"credit-score export: --out {out}: name a .csv or a .parquet file", markup=False)
         return 2
-    query = f"select * from {what}" if IDENTIFIER.fullmatch(what.strip()) else what.strip().rstrip(";")
+    name = what.strip()
     try:
         with reader(target) as run:
-            if IDENTIFIER.fullmatch(what.strip()) and "." not in what:
-                found = run(describe_sql(what.strip())).rows
-                if not found:
-                    raise QueryFailed(f"no table {what} in marts or audit (`credit-score sql` then \\d lists them)")
-                query = f"select * from {_schema_of(run, what.strip())}.{what.strip()}"
+            if not IDENTIFIER.fullmatch(name):
+                query = name.rstrip(";")
+            elif "." in name:
+                query = f"select * from {name}"
+            else:
+                query = f"select * from {_schema_of(run, name)}.{name}"
             rows = _write(run, query, path, kind, target)
     except QueryFailed as e:
         console.err.print(f"credit-score export: {e}", markup=False)
@@ -274,10 +275,13 @@ def export(what: str, out: str, *, target: str | None) -> int:
 
 
 def _schema_of(run: Callable[[str], Result], table: str) -> str:
+    """The schema of a bare table name: marts, else audit; QueryFailed when neither has it."""
     found = run(
         "select table_schema from information_schema.tables where table_schema in ('marts', 'audit') "
         f"and table_name = '{table}' order by case table_schema when 'marts' then 0 else 1 end"
     ).rows
+    if not found:
+        raise QueryFailed(f"no table {table} in marts or audit (`credit-score sql` then \\d lists them)")
     return found[0][0]
 
 
@@ -297,8 +301,8 @@ def _write(run: Callable[[str], Result], query: str, path, kind: str, target: st
         if settings.target_name(target) == "duckdb":
             con = run.connection  # type: ignore[attr-defined]
             try:
-                con.execute(f"copy ({query}) to '{_quoted(partial)}' ({options})")
-                rows = con.execute(f"select count(*) from ({query})").fetchone()[0]
+                # COPY answers with the rows it wrote: the query runs once
+                (rows,) = con.execute(f"copy ({query}) to '{_quoted(partial)}' ({options})").fetchone()
             except duckdb.Error as e:
                 raise QueryFailed(str(e)) from None
         else:
@@ -336,9 +340,12 @@ def _write_from_postgres(query: str, partial, kind: str) -> int:
     try:
         columns = "{" + ", ".join(f"'{c}': '{t}'" for c, t in types.items()) + "}"
         source = f"read_csv('{_quoted(text)}', header = true, columns = {columns})"
-        rows = reading.execute(f"select count(*) from {source}").fetchone()[0]
         if kind == "parquet":
-            reading.execute(f"copy (select * from {source}) to '{_quoted(partial)}' (format parquet)")
+            (rows,) = reading.execute(
+                f"copy (select * from {source}) to '{_quoted(partial)}' (format parquet)"
+            ).fetchone()
+        else:
+            (rows,) = reading.execute(f"select count(*) from {source}").fetchone()
     finally:
         reading.close()
         if text != partial:
