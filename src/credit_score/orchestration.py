@@ -115,7 +115,7 @@ def month_delivery(context: dg.AssetExecutionContext, config: DeliveryConfig):
 
     month = context.partition_key[:7]
     folder = Path(config.folder) if config.folder else Path(os.environ.get(INCOMING_VARIABLE, "incoming")) / month
-    loaded = next((d for d in _engine().loaded_deliveries() if d.delivery_id == month), None)
+    loaded = _engine().loaded_delivery(month)
     if config.delivered_on:
         delivered_on, known = settings.parse_date(config.delivered_on), "given"
     else:

@@ -45,10 +45,21 @@ class Engine:
         first; [] when nothing was ever loaded."""
         raise NotImplementedError
 
+    def loaded_delivery(self, delivery_id: str) -> LoadedDelivery | None:
+        """The loaded delivery of that id, None when there is none."""
+        return next((d for d in self.loaded_deliveries() if d.delivery_id == delivery_id), None)
+
     def remove_delivery(self, delivery_id: str) -> LoadedDelivery | None:
         """Take one delivery out of raw (its rows and its register row), all or nothing; return what it
         held, None when no delivery has that id.  The next build recomputes what it changed (the
         ledger sees a delivery it built on gone: ledger.py)."""
+        found = self.loaded_delivery(delivery_id)
+        if found is not None:
+            self._delete_delivery(delivery_id)
+        return found
+
+    def _delete_delivery(self, delivery_id: str) -> None:
+        """remove_delivery's deletion, in one transaction."""
         raise NotImplementedError
 
     def published_populations(self) -> list[tuple[dt.date, int]]:

@@ -280,10 +280,7 @@ class DuckDBEngine(Engine):
     def loaded_deliveries(self) -> list[LoadedDelivery]:
         return loaded_from_rows(self._read_work("raw", "deliveries", loaded_deliveries_sql(f"{WORK}.raw")) or [])
 
-    def remove_delivery(self, delivery_id: str) -> LoadedDelivery | None:
-        found = next((d for d in self.loaded_deliveries() if d.delivery_id == delivery_id), None)
-        if found is None:
-            return None
+    def _delete_delivery(self, delivery_id: str) -> None:
         con = attached((self.work, WORK, False), spill=spill_path(self.work))
         try:
             con.execute("begin transaction")
@@ -296,7 +293,6 @@ class DuckDBEngine(Engine):
             raise
         finally:
             con.close()
-        return found
 
     def _read_work(self, schema: str, table: str, sql: str) -> list[tuple] | None:
         """The rows of sql, read from the work file opened read-only; None when the file or

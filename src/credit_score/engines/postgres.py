@@ -170,10 +170,7 @@ class PostgresEngine(Engine):
         finally:
             con.close()
 
-    def remove_delivery(self, delivery_id: str) -> LoadedDelivery | None:
-        found = next((d for d in self.loaded_deliveries() if d.delivery_id == delivery_id), None)
-        if found is None:
-            return None
+    def _delete_delivery(self, delivery_id: str) -> None:
         con = connect()
         try:
             with con, con.cursor() as cur:  # one transaction
@@ -182,7 +179,6 @@ class PostgresEngine(Engine):
                     cur.execute(f"analyze raw.{table}")
         finally:
             con.close()
-        return found
 
     def deliveries(self) -> list[DeliveryRecord] | None:
         con = connect()
