@@ -100,14 +100,27 @@ def test_the_report_shows_the_movements_watchlist_quality_and_history(report_pag
         assert shown[f"watchlist.{priority}.msisdn"] == masked
         assert number(shown[f"watchlist.{priority}.value_at_risk"]) == value
     assert not re.search(r"\d{11}", page), "a whole phone number on the page"
+    # the signals in words, not the column's codes
+    signals = dict(sql(served, "select priority, risk_signals from marts.retention_watchlist where priority <= 20"))
+    assert any("," in s for s in signals.values()), "a customer with two signals among the top 20"
+    for priority, codes in signals.items():
+        words = shown[f"watchlist.{priority}.signals"]
+        assert "_" not in words and words.count(",") == codes.count(","), (codes, words)
     rejects = sql(served, "select source_table, rejection_reason, count(*) from audit.rejected_records group by all")
     assert len(rejects) > 5, "the bad rows mixed into October were rejected"
     assert {k: number(v) for k, v in shown.items() if k.startswith("rejects.")} == {
         f"rejects.{t}.{r}": n for t, r, n in rejects
     }
-    for table, raw, accepted in sql(served, "select source_table, raw_rows, accepted_rows from audit.reconciliation"):
+    reconciled = sql(
+        served, "select source_table, raw_rows, accepted_rows, rejected_rows, superseded_rows from audit.reconciliation"
+    )
+    for table, raw, accepted, rejected, superseded in reconciled:
         assert number(shown[f"reconciliation.{table}.raw_rows"]) == raw
         assert number(shown[f"reconciliation.{table}.accepted_rows"]) == accepted
+        # superseded versions are shown apart from the rejects that are errors
+        assert number(shown[f"reconciliation.{table}.superseded_rows"]) == superseded
+        assert number(shown[f"reconciliation.{table}.rejected_errors"]) == rejected - superseded
+    assert dict((t, s) for t, *_, s in reconciled)["subscriptions"] > 0, "the data has superseded versions"
     for delivery, bills in sql(served, "select delivery_id, billing_rows from audit.deliveries"):
         assert number(shown[f"deliveries.{delivery}.billing_rows"]) == bills
     history = sql(served, "select as_of_date, count(*) from marts.customer_credit_score_history group by 1")
@@ -124,6 +137,9 @@ def test_the_report_renders_with_its_charts_and_chinese_labels(report_page, tmp_
     assert charts == {"stars.png", "histogram.png", "brand.png", "tenure.png", "migration.png", "trend.png"}
     assert all((index.parent / "charts" / chart).stat().st_size > 5_000 for chart in charts)
     assert "准星" in page and "全球通" in page
+    # tenure bands in words in the table, their codes only in the data keys
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", page)
+    assert "under 1 year" in cells and "5 years and more" in cells and "under_1_year" not in cells
     assert cjk_font() is not None, "the charts' star labels need a CJK font (fonts-noto-cjk)"
     browser.screenshot(index.as_uri(), tmp_path / "report.png", height=6000)
 
