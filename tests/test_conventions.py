@@ -97,3 +97,27 @@ def test_dbt_score_fails_a_model_without_description_or_tests(broken_project):
     assert result.returncode != 0
     assert "customer_star_counts" in result.stdout
     assert "has_description" in result.stdout
+
+
+def test_the_docs_model_table_is_the_manifests(project):
+    """docs/development.md's table of models: every model, its materialization and what it reads, as
+    dbt's manifest has them; and the number of unit tests the test list states."""
+    import json
+    import re
+
+    manifest = json.loads((project / "target" / "manifest.json").read_text(encoding="utf-8"))
+    names = {uid: uid.split(".")[-1] for uid in manifest["nodes"]} | {
+        uid: f"raw.{s['name']}" for uid, s in manifest["sources"].items()
+    }
+    actual = {
+        node["name"]: (node["config"]["materialized"], {names[d] for d in node["depends_on"]["nodes"]})
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["package_name"] == "credit_score"
+    }
+    development = (PROJECT_DIR / "docs" / "development.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \|([^|]*)\|", development, flags=re.M)
+    documented = {name: (materialized, {r.strip() for r in reads.split(",") if r.strip()})
+                  for name, materialized, reads in rows}  # fmt: skip
+    assert documented == actual
+    (stated,) = re.findall(r"(\d+) dbt \*\*unit tests\*\*", development)
+    assert int(stated) == len(manifest["unit_tests"])

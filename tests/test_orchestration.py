@@ -201,7 +201,7 @@ def test_a_delivery_keeps_its_date_and_materializing_it_again_reloads_nothing(mo
 
 
 def test_dagster_dev_from_the_readme_serves_the_ui_with_the_assets(tmp_path):
-    """The README's `dagster dev -m credit_score.orchestration`: the web server (the orchestration
+    """docs/operating.md's `dagster dev -m credit_score.orchestration`: the web server (the orchestration
     extra installs it) answers on loopback and its GraphQL lists the code location's assets."""
     import json
     import signal

@@ -7,6 +7,7 @@ import csv
 import io
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -175,3 +176,23 @@ def test_the_prompt_in_a_terminal(two_months):
     finally:
         prompt.kill()
         os.close(leader)
+
+
+def sql_blocks(page: str) -> list[str]:
+    from credit_score.settings import PROJECT_DIR
+
+    return re.findall(r"^```sql\n(.*?)^```", (PROJECT_DIR / page).read_text(encoding="utf-8"), flags=re.M | re.S)
+
+
+def test_the_readmes_first_queries_and_the_docs_queries_run(two_months):
+    """The README's five queries, piped into `credit-score sql` as it says, each print rows; every SQL
+    block of the docs runs without an error on the same warehouse."""
+    (first,) = sql_blocks("README.md")
+    done = sql_cli(two_months, stdin=first)
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = [int(n.replace(",", "")) for n in re.findall(r"^\s*([\d,]+) rows?$", done.stdout, flags=re.M)]
+    assert len(counts) == 5 and all(counts), done.stdout
+    for page in ("docs/analysing.md", "docs/operating.md", "docs/rules.md"):
+        for block in sql_blocks(page):
+            done = sql_cli(two_months, stdin=block)
+            assert done.returncode == 0, f"{page}:\n{block}\n{done.stdout}{done.stderr}"

@@ -322,7 +322,7 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
     lines = [
         "# Benchmarks: the monthly build",
         "",
-        "Written by `credit-score bench --monthly` (see the README); do not edit by hand. N customers, H",
+        "Written by `credit-score bench --monthly` (see benchmarking.md); do not edit by hand. N customers, H",
         "monthly deliveries loaded and built, then month H + 1's delivery loaded and built: that month is",
         "what a scheduler pays each month. Against it, the same warehouse rebuilt with `--full-refresh`,",
         "and the one-statement bound over all the raw tables. One run each (the month changes the",

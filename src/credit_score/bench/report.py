@@ -95,7 +95,7 @@ def write_report(results_dir: Path, report: Path, chart: Path) -> None:
     lines = [
         "# Benchmarks: an operator's first load",
         "",
-        "Written by `credit-score bench` (see the README); do not edit by hand. N customers with 18 months of",
+        "Written by `credit-score bench` (see benchmarking.md); do not edit by hand. N customers with 18 months of",
         "bills in one delivery: loaded once, then the first `credit-score build` on a warehouse holding only",
         "those raw tables (put back as the load left them before each run). Each figure is the median of",
         "the runs shown; memory is the peak resident set of the whole process tree. `rows/s` counts input",

@@ -146,7 +146,7 @@ def write_report(results_dir: Path, report: Path) -> None:
     lines = [
         "# Benchmarks: Spark on a standalone cluster",
         "",
-        "Written by `credit-score bench --spark` (see the README); do not edit by hand. A master and W",
+        "Written by `credit-score bench --spark` (see benchmarking.md); do not edit by hand. A master and W",
         "one-core workers on loopback (all on this one machine), a new warehouse each time; the load and",
         "the build (every model from raw, every data test) each once, in their own process. Driver memory",
         "is the peak resident set of the `credit-score` process tree; executors', the peak of their JVMs",
