@@ -24,11 +24,6 @@
     its ledger (a killed build) and recomputes everything.
 -#}
 
-{#- The materialization of the models that keep state between builds. -#}
-{% macro incremental_materialization() -%}
-    {{ return('incremental') }}
-{%- endmacro %}
-
 {#- How an incremental model writes: delete+insert on its unique_key; on Spark, partition overwrite. -#}
 {% macro incremental_strategy() -%}
     {{ return(adapter.dispatch('incremental_strategy', 'credit_score')()) }}

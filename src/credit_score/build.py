@@ -17,7 +17,6 @@ from pathlib import Path
 from credit_score import console, engines, faults, memory, privacy
 from credit_score.dbt import DbtOutcome, run_dbt, warm_up
 from credit_score.deliveries import incomplete_window, short_month, window_months
-from credit_score.engines.duckdb import held_by_another
 from credit_score.history import populations
 from credit_score.settings import PROJECT_DIR, project_var
 
@@ -292,8 +291,8 @@ def _run(
             progress=progress,
         )
     report = BuildReport(outcome, 0.0, None, [], full_refresh=full_refresh, target=engine.name, as_of=as_of)
-    busy = held_by_another(outcome.error) or next(
-        (b for r in report.failed if (b := held_by_another(r.message)) is not None), None
+    busy = engine.held_by_another(outcome.error) or next(
+        (b for r in report.failed if (b := engine.held_by_another(r.message)) is not None), None
     )
     if busy is not None:  # another process opened the work file while dbt ran: nothing is published
         with contextlib.suppress(Exception):  # else the months stay pending: the next build settles them

@@ -476,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     import duckdb
 
     from credit_score import faults
-    from credit_score.engines.duckdb import WarehouseBusy
+    from credit_score.engines import WarehouseBusy
 
     argv = sys.argv[1:] if argv is None else argv
     # what the commands write holds raw phone numbers: the owner's alone, whatever the umask (privacy.py)

@@ -24,25 +24,16 @@ from pathlib import Path
 import duckdb
 
 from credit_score import memory, privacy
-from credit_score.settings import RAW_TABLES, duckdb_memory_limit, last_complete_month_start, month_end
+from credit_score.settings import (
+    RAW_COLUMNS,
+    RAW_TABLES,
+    duckdb_memory_limit,
+    last_complete_month_start,
+    month_end,
+)
 
-EXPECTED_COLUMNS: dict[str, list[str]] = {
-    "subscriptions": ["customer_id", "msisdn", "brand_code", "activation_date", "termination_date", "updated_at"],
-    "billing": ["bill_id", "customer_id", "bill_month", "amount"],
-    "suspensions": ["suspension_id", "customer_id", "suspended_at", "resumed_at", "reason_code"],
-}
-# What every raw row carries besides the delivered values (delivery_id last: Spark's partition column).
-DELIVERY_COLUMNS = ["file_line", "delivered_on", "delivery_id"]
-# raw.deliveries: one row per delivery loaded; which files it held (null: that file was not in it).
-REGISTRY_COLUMNS = [
-    "delivered_on",
-    "loaded_at",
-    "source_folder",
-    "subscriptions_file",
-    "billing_file",
-    "suspensions_file",
-    "delivery_id",
-]
+# The raw contract, read from the dbt sources (settings._raw_contract).
+EXPECTED_COLUMNS = RAW_COLUMNS
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 AGAIN = "correct the file and run the same load again (loading a delivery id again replaces it)"

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from credit_score import console
-from credit_score.settings import append_file
+from credit_score.settings import RAW_COLUMNS, append_file
 
 BILL_HISTORY_MONTHS = 18
 SUSPENSION_HISTORY_DAYS = 730
@@ -251,11 +251,8 @@ def _suspensions_sql(seed: int, as_of: dt.date) -> str:
 # Chunks beyond one cost a join of the part files.
 CHUNK_CUSTOMERS = 10_000_000
 CSV_OPTIONS = "format csv, header {header}, dateformat '%Y-%m-%d', timestampformat '%Y-%m-%d %H:%M:%S'"
-COLUMNS = {
-    "subscriptions": "customer_id, msisdn, brand_code, activation_date, termination_date, updated_at",
-    "billing": "bill_id, customer_id, bill_month, amount",
-    "suspensions": "suspension_id, customer_id, suspended_at, resumed_at, reason_code",
-}
+# the columns of each file, in the raw contract's order (the dbt sources)
+COLUMNS = {table: ", ".join(columns) for table, columns in RAW_COLUMNS.items()}
 DEFAULT_MONTHS = 3
 
 

@@ -3,11 +3,12 @@
 The star distribution, the score histogram, stars by brand and by tenure band, the month's migration
 heatmap, the watchlist's top 20 (masked numbers), data quality (rejects by reason, the reconciliation,
 the deliveries; superseded versions apart from the rejects that are errors) and the trend of the
-history. Codes are shown in words (tenure bands, the watchlist's signals); the data keys keep them. Every figure on the page comes from one query on the
-published marts and audit (credit_score.sql's reader: the served DuckDB file read-only, or PostgreSQL
-read-only); each number in a table carries a data-key attribute ("stars.4.customers") so that a test -
-or anyone's script - can read the page's numbers back. Chinese labels use a CJK font when the machine
-has one (Debian: fonts-noto-cjk); the charts fall back to the seed's English star labels otherwise.
+history. Codes are shown in words (tenure bands, the watchlist's signals); the data keys keep them.
+Every figure on the page comes from one query on the published marts and audit (credit_score.sql's
+reader: the served DuckDB file read-only, or PostgreSQL read-only); each number in a table carries a
+data-key attribute ("stars.4.customers") so that a test - or anyone's script - can read the page's
+numbers back. Chinese labels use a CJK font when the machine has one (Debian: fonts-noto-cjk); the
+charts fall back to the seed's English star labels otherwise.
 """
 
 from __future__ import annotations

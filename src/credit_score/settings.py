@@ -18,7 +18,28 @@ PROJECT_DIR = _PACKAGED if (_PACKAGED / "dbt_project.yml").is_file() else Path(_
 PROFILES_DIR = PROJECT_DIR / "profiles"
 DEFAULT_DUCKDB_PATH = Path("warehouse") / "credit_score.duckdb"
 TARGETS = ("duckdb", "postgres", "spark")
-RAW_TABLES = ("subscriptions", "billing", "suspensions")
+
+
+def _raw_contract() -> tuple[dict[str, list[str]], list[str], list[str]]:
+    """The raw contract as the dbt sources declare it (models/staging/telecom/_telecom__sources.yml):
+    per delivered table the columns its files hold, the columns load adds to every row (marked
+    `added_by_load`; delivery_id last, Spark's partition column), and the register's columns."""
+    sources = PROJECT_DIR / "models" / "staging" / "telecom" / "_telecom__sources.yml"
+    (source,) = yaml.safe_load(sources.read_text(encoding="utf-8"))["sources"]
+    tables = {t["name"]: t["columns"] for t in source["tables"]}
+    register = [c["name"] for c in tables.pop("deliveries")]
+
+    def added(column: dict) -> bool:
+        return bool(column.get("config", {}).get("meta", {}).get("added_by_load"))
+
+    delivered = {name: [c["name"] for c in columns if not added(c)] for name, columns in tables.items()}
+    (by_load,) = {tuple(c["name"] for c in columns if added(c)) for columns in tables.values()}
+    return delivered, list(by_load), register
+
+
+# The raw contract (SPEC 2), read from the dbt sources: load, generate and the engines use these.
+RAW_COLUMNS, DELIVERY_COLUMNS, REGISTRY_COLUMNS = _raw_contract()
+RAW_TABLES: tuple[str, ...] = tuple(RAW_COLUMNS)
 
 # The schemas BI reads and where an engine builds them before publishing: named once, in
 # dbt_project.yml's vars, for the SQL (generate_schema_name) and for the harness alike.

@@ -16,6 +16,11 @@ from credit_score.deliveries import Delivery, DeliveryRecord, LoadedDelivery, Mo
 from credit_score.settings import duckdb_path, require, target_name
 
 
+class WarehouseBusy(Exception):
+    """Another load or build holds the warehouse, or another process holds one of its files (the CLI
+    exits 75, EX_TEMPFAIL: a scheduler may retry later)."""
+
+
 class Engine:
     """What `credit-score load` and `build` need of a warehouse."""
 
@@ -23,8 +28,13 @@ class Engine:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """One load or build at a time (raises publish.WarehouseBusy); the default: no lock."""
+        """One load or build at a time (raises WarehouseBusy); the default: no lock."""
         yield
+
+    def held_by_another(self, message: str | None) -> WarehouseBusy | None:
+        """An error message that means another process holds one of the warehouse's files, as what it
+        means to the operator; None for any other (the default: the engine has no such files)."""
+        return None
 
     def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
         """Append the delivery's rows to raw (replacing an earlier load of the same id), or, with

@@ -31,9 +31,7 @@ import duckdb
 
 from credit_score import console, privacy
 from credit_score.deliveries import (
-    DELIVERY_COLUMNS,
     EXPECTED_COLUMNS,
-    REGISTRY_COLUMNS,
     Delivery,
     DeliveryRecord,
     LoadedDelivery,
@@ -47,14 +45,16 @@ from credit_score.deliveries import (
     loaded_from_rows,
     read_each_file,
 )
-from credit_score.engines import Engine
+from credit_score.engines import Engine, WarehouseBusy
 from credit_score.history import HISTORY, MONTHLY, HistoryTables, published_populations_sql
 from credit_score.ledger import full_refresh_reason
 from credit_score.settings import (
     AUDIT_SCHEMA,
+    DELIVERY_COLUMNS,
     MARTS_SCHEMA,
     PUBLISHED_SCHEMAS,
     RAW_TABLES,
+    REGISTRY_COLUMNS,
     duckdb_memory_limit,
     spill_path,
     work_path,
@@ -63,11 +63,6 @@ from credit_score.settings import (
 STORAGE_VERSION = os.environ.get("CREDIT_SCORE_DUCKDB_STORAGE_VERSION", "v1.0.0")
 # The aliases this code attaches files under (never a file's own catalog name).
 WORK, SERVED, NEW = "cs_work", "cs_served", "cs_new"
-
-
-class WarehouseBusy(Exception):
-    """Another load or build holds the warehouse, or another process holds one of its files (the CLI
-    exits 75, EX_TEMPFAIL: a scheduler may retry later)."""
 
 
 _HELD = re.compile(
@@ -224,6 +219,9 @@ class DuckDBEngine(Engine):
 
     def lock(self):
         return warehouse_lock(self.served)
+
+    def held_by_another(self, message: str | None) -> WarehouseBusy | None:
+        return held_by_another(message)
 
     # -- load ------------------------------------------------------------------------------------
     def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:

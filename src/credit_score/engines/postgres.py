@@ -20,7 +20,6 @@ from typing import Any
 
 from credit_score import console
 from credit_score.deliveries import (
-    DELIVERY_COLUMNS,
     EXPECTED_COLUMNS,
     Delivery,
     DeliveryRecord,
@@ -38,7 +37,7 @@ from credit_score.engines import Engine
 from credit_score.engines.duckdb import raw_columns
 from credit_score.history import MONTHLY, HistoryTables, published_populations_sql
 from credit_score.ledger import full_refresh_reason
-from credit_score.settings import MARTS_SCHEMA, PUBLISHED_SCHEMAS, RAW_TABLES, unpublished
+from credit_score.settings import DELIVERY_COLUMNS, MARTS_SCHEMA, PUBLISHED_SCHEMAS, RAW_TABLES, unpublished
 
 PUBLISHED = {schema: unpublished(schema) for schema in PUBLISHED_SCHEMAS}
 PG_TYPES = {"varchar": "text", "bigint": "bigint", "date": "date", "timestamp": "timestamp"}
