@@ -121,3 +121,27 @@ def test_the_docs_model_table_is_the_manifests(project):
     assert documented == actual
     (stated,) = re.findall(r"(\d+) dbt \*\*unit tests\*\*", development)
     assert int(stated) == len(manifest["unit_tests"])
+
+
+def test_the_published_names_gate_is_the_published_models(project):
+    """dbt-bouncer.yml's list of published names (a new mart must be named there on purpose) holds
+    exactly the models built into the schemas BI reads, which Dagster's publishing asset waits for."""
+    import json
+    import re
+
+    from credit_score.settings import PUBLISHED_SCHEMAS
+
+    manifest = json.loads((project / "target" / "manifest.json").read_text(encoding="utf-8"))
+    published = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("schema") in PUBLISHED_SCHEMAS
+    }
+    settings = yaml.safe_load((PROJECT_DIR / "dbt-bouncer.yml").read_text(encoding="utf-8"))
+    (gate,) = [c for c in settings["manifest_checks"] if c.get("include") == "^models/(marts|audit)"]
+    pattern = re.compile(gate["model_name_pattern"])
+    assert all(pattern.match(name) for name in published)
+    named = set(
+        re.findall(r"[a-z_]+", gate["model_name_pattern"].replace("(_history)?", "|customer_credit_score_history"))
+    )
+    assert named == published

@@ -10,6 +10,14 @@
     times the previous average monthly spend; ties by customer_id.  Empty when the history has no
     earlier date.  Read from the history alone: D's rows (written there first) and the previous date's.
 -#}
+{#- SPEC 7's spend_drop compares two halves of three months each, both inside the spend window. -#}
+{%- set half_months = 3 -%}
+{%- if var('spend_window_months') < 2 * half_months -%}
+    {{ exceptions.raise_compiler_error(
+        "retention_watchlist: spend_drop compares the spend window's latest " ~ half_months
+        ~ " months with the " ~ half_months ~ " before; var spend_window_months is "
+        ~ var('spend_window_months') ~ ", fewer than " ~ 2 * half_months) }}
+{%- endif -%}
 {%- set around = history_dates_around(ref('customer_credit_score_history')) -%}
 {%- set read_dates = [around['d'], around['previous']] | reject('none') | list %}
 
@@ -72,10 +80,10 @@ previously_valued as (
 
 spend_months as (
 
-    -- the spend window's six months, split into the latest three and the three before them
+    -- the spend window's latest six months, split into the latest three and the three before them
     select
-        {{ add_months(last_complete_month_start(as_of_date()), -6) }} as before_window,
-        {{ add_months(last_complete_month_start(as_of_date()), -3) }} as last_of_first_three,
+        {{ add_months(last_complete_month_start(as_of_date()), -2 * half_months) }} as before_window,
+        {{ add_months(last_complete_month_start(as_of_date()), -half_months) }} as last_of_first_three,
         {{ last_complete_month_start(as_of_date()) }} as window_end_month
 
 ),

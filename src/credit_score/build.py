@@ -137,6 +137,132 @@ def build(as_of: dt.date, **options) -> BuildReport:
     return build_dates([as_of], **options)
 
 
+@dataclass
+class Session:
+    """One build of a warehouse, as the command line (build_dates) and Dagster (credit_score.orchestration)
+    both run it: the checks before dbt, the dates dbt runs for and what each run tells the next, the
+    publish and the settling of the history's months.  They differ only in how dbt is run (and
+    Dagster publishes in a step of its own).  Opened under the engine's lock, which the caller holds."""
+
+    engine: object
+    dates: list[dt.date]  # the dates asked for, in order
+    runs: list[dt.date]  # what dbt runs for: the dates, then the newest published date again (SPEC 8)
+    published_rows: list  # engine.published_populations(), read before dbt rewrites the months it builds
+    refresh_reason: str | None  # why the first run recomputes everything from raw (None: incremental)
+    static: str  # the fingerprint of the seeds' and the time spine's files (static_fingerprint)
+    skip_static: bool  # they are those of the last successful build: not rebuilt, not tested again
+    built: dict[dt.date, int] = field(default_factory=dict)  # the runs done so far, with their populations
+
+    @classmethod
+    def open(
+        cls,
+        engine,
+        dates: list[dt.date],
+        *,
+        variables: dict | None = None,
+        allow_incomplete: bool = False,
+        full_refresh: bool = False,
+        project_dir: Path = PROJECT_DIR,
+    ) -> Session:
+        """Check every date before any is built (BuildRefused: nothing loaded, the spend window's bills
+        not arrived) and decide the runs: the newest published date is built again after earlier ones."""
+        records = engine.deliveries()
+        if records is None:
+            raise BuildRefused(
+                "nothing is loaded yet: load a delivery first, e.g. "
+                "`credit-score load data/raw --delivered-on YYYY-MM-DD`, then build"
+            )
+        published_rows = engine.published_populations()
+        runs = list(dict.fromkeys(dates))
+        newest = populations(published_rows, max(runs))["newest"]
+        if newest is not None and dt.date.fromisoformat(newest) > max(runs):
+            runs.append(dt.date.fromisoformat(newest))
+        for as_of in [] if allow_incomplete else runs:
+            problem = incomplete(engine, as_of, records, variables)
+            if problem and as_of not in dates:
+                problem += (
+                    f"\n  ({as_of} is the newest published date: it is built again after "
+                    f"{', '.join(d.isoformat() for d in dates)} so that BI keeps reading it)"
+                )
+            if problem:
+                raise BuildRefused(problem)
+        refresh_reason = "asked for (--full-refresh)" if full_refresh else engine.full_refresh_reason()
+        static = static_fingerprint(project_dir)
+        skip_static = not refresh_reason and engine.static_fingerprint() == static
+        if not skip_static:  # rebuilt from here on: a build that fails midway must not vouch for them
+            engine.record_static_fingerprint(None)
+        return cls(engine, list(dates), runs, published_rows, refresh_reason, static, skip_static)
+
+    def pending(self, tests_passed: int) -> dict:
+        """What a publishing step run apart needs (Dagster's served_warehouse): see resumed."""
+        return {"as_of": self.dates[-1].isoformat(), "publish_as_of": self.runs[-1].isoformat(),
+                "tests_passed": tests_passed, "static": self.static}  # fmt: skip
+
+    @classmethod
+    def resumed(cls, engine, pending: dict) -> Session:
+        """The session whose dbt runs passed, from what pending() wrote, to publish and settle it."""
+        as_of, newest = dt.date.fromisoformat(pending["as_of"]), dt.date.fromisoformat(pending["publish_as_of"])
+        runs = [as_of] if newest == as_of else [as_of, newest]
+        return cls(engine, [as_of], runs, [], None, pending["static"], skip_static=False)
+
+    def before(self, number: int) -> None:
+        """Before run `number`: its months marked pending (history.py), those of the runs before kept."""
+        self.engine.before_dbt(self.runs[number], adding=number > 0)
+
+    def env(self, number: int) -> dict[str, str]:
+        """The environment of run `number`'s dbt: the engine's, the as-of date, the populations the
+        guard compares with (what was published, and the dates built before it in this build)."""
+        as_of = self.runs[number]
+        compared = populations(self.published_rows, as_of, built=self.built)
+        return {**self.engine.dbt_env(), **as_of_env(as_of), **populations_env(compared)}
+
+    def after(self, number: int) -> None:
+        """Run `number` passed: the next run's guard compares with its population."""
+        if number < len(self.runs) - 1:
+            self.built[self.runs[number]] = self.engine.built_population()
+
+    def again(self, as_of: dt.date) -> bool:
+        """as_of is the newest published date, built again after the dates asked for."""
+        return as_of not in self.dates
+
+    def publish(self, report: BuildReport, tests_passed: int) -> None:
+        """Make the audited build what BI reads (the newest run's date), or say in report.problem why it
+        could not (what BI reads is then as it was: the swap is the publish's last step)."""
+        publishing = time.perf_counter()
+        try:
+            report.published = self.engine.publish(self.runs[-1], tests_passed)
+        except Exception as e:
+            if memory.is_out_of_memory(str(e)):
+                report.problem = memory.advice("the publish")
+            elif (fault := faults.describe(e)) is not None:
+                report.problem = f"the publish could not write: {fault}"
+                faults.log_traceback("build", e)
+            else:
+                raise
+        else:
+            report.publish_seconds = time.perf_counter() - publishing
+            report.rows_scored, report.star_distribution = self.engine.star_distribution()
+            self.engine.record_static_fingerprint(self.static)
+
+    def settle(self, report: BuildReport) -> None:
+        """The history's months kept (published) or put back; when that cannot be written they stay
+        marked pending and the next build settles them first (report.problem says so)."""
+        try:
+            self.engine.after_dbt(self.runs[-1], published=report.published is not None)
+        except Exception as e:
+            fault = faults.describe(e)
+            if not memory.is_out_of_memory(str(e)) and fault is None:
+                raise
+            if fault is not None:
+                faults.log_traceback("build", e)
+            if not report.out_of_memory and report.problem is None:
+                report.problem = (
+                    memory.advice("settling the history's months")
+                    if fault is None
+                    else f"settling the history's months could not write: {fault}"
+                ) + ("; the mart was published, and the next build settles them first" if report.published else "")
+
+
 def build_dates(
     dates: list[dt.date],
     *,
@@ -169,108 +295,53 @@ def build_dates(
     engine = engines.get(target, database=database)
     variables = dict(extra_vars or {})
     with privacy.private_files(), engine.lock():
-        records = engine.deliveries()
-        if records is None:
-            raise BuildRefused(
-                "nothing is loaded yet: load a delivery first, e.g. "
-                "`credit-score load data/raw --delivered-on YYYY-MM-DD`, then build"
-            )
-        warm_up()  # dbt's import, in the fork server, overlaps the checks below
-        published_rows = engine.published_populations()  # before dbt rewrites the months it builds
-        runs = list(dict.fromkeys(dates))
-        newest = populations(published_rows, max(runs))["newest"]
-        if newest is not None and dt.date.fromisoformat(newest) > max(runs):
-            runs.append(dt.date.fromisoformat(newest))
-        if not allow_incomplete:
-            for as_of in runs:
-                problem = incomplete(engine, as_of, records, variables)
-                if problem and as_of not in dates:
-                    problem = (
-                        f"{problem}\n  ({as_of} is the newest published date: it is built again after "
-                        f"{', '.join(d.isoformat() for d in dates)} so that BI keeps reading it)"
-                    )
-                if problem:
-                    raise BuildRefused(problem)
-        refresh_reason = "asked for (--full-refresh)" if full_refresh else engine.full_refresh_reason()
-        if refresh_reason:
-            console.note(f"recomputing everything from raw: {refresh_reason}")
-        static = static_fingerprint(project_dir)
-        skip_static = not refresh_reason and engine.static_fingerprint() == static
-        if not skip_static:  # rebuilt from here on: a build that fails midway must not vouch for them
-            engine.record_static_fingerprint(None)
-        built: dict[dt.date, int] = {}  # the dates run so far, with their populations (not yet published)
-        for number, as_of in enumerate(runs):
+        warm_up()  # dbt's import, in the fork server, overlaps the checks before dbt
+        session = Session.open(
+            engine, dates, variables=variables, allow_incomplete=allow_incomplete, full_refresh=full_refresh,
+            project_dir=project_dir,
+        )  # fmt: skip
+        if session.refresh_reason:
+            console.note(f"recomputing everything from raw: {session.refresh_reason}")
+        for number, as_of in enumerate(session.runs):
             report = _run(
-                engine,
-                as_of,
+                session,
+                number,
                 project_dir=project_dir,
                 variables=variables,
-                populations=populations(published_rows, as_of, built=built),
-                adding=number > 0,
-                full_refresh=refresh_reason if number == 0 else None,
-                skip_static=skip_static or number > 0,  # the first run built them
+                full_refresh=session.refresh_reason if number == 0 else None,
+                skip_static=session.skip_static or number > 0,  # the first run built them
                 unit_tests=unit_tests,
             )
-            report.built = runs[: number + 1]
-            report.newest_again = as_of if as_of not in dates else None
+            report.built = session.runs[: number + 1]
+            report.newest_again = as_of if session.again(as_of) else None
             if not report.ok or report.problem:
                 break
-            if number < len(runs) - 1:
-                built[as_of] = engine.built_population()
+            session.after(number)
         if report.ok:
-            passed = sum(1 for t in report.tests if t.status in ("pass", "warn"))
-            publishing = time.perf_counter()
-            try:
-                report.published = engine.publish(runs[-1], passed)
-            except Exception as e:  # what BI reads is as it was: the swap is the publish's last step
-                if memory.is_out_of_memory(str(e)):
-                    report.problem = memory.advice("the publish")
-                elif (fault := faults.describe(e)) is not None:
-                    report.problem = f"the publish could not write: {fault}"
-                    faults.log_traceback("build", e)
-                else:
-                    raise
-            else:
-                report.publish_seconds = time.perf_counter() - publishing
-                report.rows_scored, report.star_distribution = engine.star_distribution()
-                engine.record_static_fingerprint(static)
-        try:
-            engine.after_dbt(runs[-1], published=report.published is not None)
-        except Exception as e:  # the months stay marked pending: the next build settles them first
-            fault = faults.describe(e)
-            if not memory.is_out_of_memory(str(e)) and fault is None:
-                raise
-            if fault is not None:
-                faults.log_traceback("build", e)
-            if not report.out_of_memory and report.problem is None:
-                report.problem = (
-                    memory.advice("settling the history's months")
-                    if fault is None
-                    else f"settling the history's months could not write: {fault}"
-                ) + ("; the mart was published, and the next build settles them first" if report.published else "")
+            session.publish(report, sum(1 for t in report.tests if t.status in ("pass", "warn")))
+        session.settle(report)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _run(
-    engine,
-    as_of: dt.date,
+    session: Session,
+    number: int,
     *,
     project_dir: Path,
     variables: dict,
-    populations: dict,
-    adding: bool,
     full_refresh: str | None,
     skip_static: bool,
     unit_tests: bool,
 ) -> BuildReport:
     """One `dbt build` as of as_of, its months marked pending first (history.py); nothing published."""
+    engine, as_of = session.engine, session.runs[number]
     try:
-        engine.before_dbt(as_of, adding=adding)
+        session.before(number)
     except Exception as e:
         if not memory.is_out_of_memory(str(e)):
             raise
-        if adding:  # the runs before it marked months: put them back
+        if number > 0:  # the runs before it marked months: put them back
             with contextlib.suppress(Exception):
                 engine.after_dbt(as_of, published=False)
         raise BuildRefused(memory.advice("preparing the history's months")) from None
@@ -286,7 +357,7 @@ def _run(
             ],
             target=engine.name,
             variables=variables,
-            env={**engine.dbt_env(), **as_of_env(as_of), **populations_env(populations)},
+            env=session.env(number),
             project_dir=project_dir,
             progress=progress,
         )

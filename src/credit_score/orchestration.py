@@ -32,8 +32,8 @@ settings.require("dagster_dbt", "orchestration", "the Dagster code location")
 import dagster as dg  # noqa: E402
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets  # noqa: E402
 
-from credit_score.build import as_of_env, incomplete, populations_env  # noqa: E402
-from credit_score.history import populations  # noqa: E402
+from credit_score.build import BuildRefused, BuildReport, Session  # noqa: E402
+from credit_score.dbt import DbtOutcome  # noqa: E402
 
 INCOMING_VARIABLE = "CREDIT_SCORE_INCOMING"
 PARTITIONS = dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
@@ -149,46 +149,31 @@ def month_delivery(context: dg.AssetExecutionContext, config: DeliveryConfig):
     exclude="resource_type:unit_test",
 )
 def credit_score_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """`dbt build` for the partition's month end in the work file, as `credit-score build` runs it."""
+    """`dbt build` for the partition's month end in the work file: the command line's build session
+    (credit_score.build.Session: the same checks, the newest published date built again after an
+    earlier one), with dbt run by dagster-dbt so that each model and test is an event of the run."""
     as_of = _as_of(context)
     engine = _engine()
     with privacy.private_files(), engine.lock(), _environment_kept():
-        records = engine.deliveries()
-        problem = "nothing is loaded yet" if records is None else incomplete(engine, as_of, records)
-        if problem:
-            raise dg.Failure(f"the build as of {as_of} is refused: {problem}")
-        refresh = engine.full_refresh_reason()
-        published = engine.published_populations()
-        compared = populations(published, as_of)
-        newest = compared["newest"] and dt.date.fromisoformat(compared["newest"])
-        again = newest if newest and newest > as_of else None  # SPEC 8: BI keeps reading the newest date
-        if again is not None and (problem := incomplete(engine, again, records)):
-            raise dg.Failure(f"the build as of {as_of} is refused: {again}, the newest published date, is "
-                             f"built again after it so that BI keeps reading it, and {problem}")  # fmt: skip
-        engine.before_dbt(as_of)
-        os.environ.update({**engine.dbt_env(), **as_of_env(as_of), **populations_env(compared)})
-        invocation = dbt.cli(
-            ["build", "--exclude-resource-type", "unit_test", *(["--full-refresh"] if refresh else [])],
-            context=context,
-            raise_on_error=False,
-        )
-        yield from invocation.stream()
-        passed = _passed(engine, as_of, invocation)
-        if again is not None:  # the newest date built last (its events only logged: its assets are this run's)
-            engine.before_dbt(again, adding=True)
-            built = {as_of: engine.built_population()}
-            os.environ.update({**as_of_env(again), **populations_env(populations(published, again, built=built))})
+        try:
+            session = Session.open(engine, [as_of])
+        except BuildRefused as e:
+            raise dg.Failure(f"the build as of {as_of} is refused: {e}") from None
+        for number, day in enumerate(session.runs):
+            session.before(number)
+            os.environ.update(session.env(number))
+            refresh = ["--full-refresh"] if number == 0 and session.refresh_reason else []
             invocation = dbt.cli(
-                ["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False
+                ["build", "--exclude-resource-type", "unit_test", *refresh], context=context, raise_on_error=False
             )
-            invocation.wait()
-            passed = _passed(engine, again, invocation)
-            context.log.info(f"{again}, the newest published date, built again after {as_of}: BI keeps reading it")
-        _pending(engine).write_text(
-            json.dumps(
-                {"as_of": as_of.isoformat(), "publish_as_of": (again or as_of).isoformat(), "tests_passed": passed}
-            )
-        )
+            if number == 0:
+                yield from invocation.stream()
+            else:  # the newest date built again: its events only logged (the assets are this run's)
+                invocation.wait()
+                context.log.info(f"{day}, the newest published date, built again after {as_of}: BI keeps reading it")
+            passed = _passed(engine, day, invocation)
+            session.after(number)
+        _pending(engine).write_text(json.dumps(session.pending(passed)))
 
 
 @contextlib.contextmanager
@@ -217,13 +202,18 @@ def _passed(engine, as_of: dt.date, invocation) -> int:
     return sum(1 for r in results if r["unique_id"].startswith("test.") and r["status"] in ("pass", "warn"))
 
 
-@dg.asset(
-    deps=[*(dg.AssetKey(["marts", name]) for name in ("customer_credit_score", "customer_credit_score_history",
-            "customer_entitlements", "customer_star_changes", "star_migration_matrix", "retention_watchlist")),
-          *(dg.AssetKey(["audit", name]) for name in ("deliveries", "reconciliation", "rejected_records"))],
-    partitions_def=PARTITIONS,
-    group_name="publishing",
-)  # fmt: skip
+def _published_models() -> list[dg.AssetKey]:
+    """The dbt models built into the schemas BI reads (settings.PUBLISHED_SCHEMAS), from the manifest:
+    what the publishing asset waits for, named nowhere else."""
+    nodes = json.loads(_manifest().read_text(encoding="utf-8"))["nodes"].values()
+    return [
+        dg.AssetKey([node["config"]["schema"], node["name"]])
+        for node in nodes
+        if node["resource_type"] == "model" and node["config"].get("schema") in settings.PUBLISHED_SCHEMAS
+    ]
+
+
+@dg.asset(deps=_published_models(), partitions_def=PARTITIONS, group_name="publishing")
 def served_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """What BI reads: the audited marts published from the work file (write-audit-publish)."""
     as_of = _as_of(context)
@@ -233,19 +223,21 @@ def served_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         built = json.loads(pending.read_text()) if pending.exists() else {}
         if built.get("as_of") != as_of.isoformat():
             raise dg.Failure(f"no audited build as of {as_of} is waiting to be published (materialize the models)")
-        newest = settings.parse_date(built.get("publish_as_of", built["as_of"]))
-        published = engine.publish(newest, built["tests_passed"])
-        engine.after_dbt(newest, published=True)
+        session = Session.resumed(engine, built)
+        report = BuildReport(DbtOutcome(success=True), 0.0, None, [], target=engine.name, as_of=as_of)
+        session.publish(report, built["tests_passed"])
+        session.settle(report)
         pending.unlink()
-        customers, stars = engine.star_distribution()
+        if report.problem:
+            raise dg.Failure(f"publishing as of {as_of} failed: {report.problem}")
     return dg.MaterializeResult(
         metadata={
-            "published": published,
+            "published": report.published,
             "as_of": as_of.isoformat(),
-            "bi_reads": newest.isoformat(),  # the newest published date (SPEC 8), as_of or a later one
-            "customers_scored": customers,
+            "bi_reads": session.runs[-1].isoformat(),  # the newest published date (SPEC 8), as_of or a later one
+            "customers_scored": report.rows_scored,
             "tests_passed": built["tests_passed"],
-            "stars": {label: count for _, label, count in stars},
+            "stars": {label: count for _, label, count in report.star_distribution},
         }
     )
 
