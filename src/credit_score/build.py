@@ -31,7 +31,8 @@ REJECTS_QUERY = (
 
 
 def guard_hint(name: str, as_of: dt.date, target: str) -> str | None:
-    on = "" if target == "duckdb" else f" --target {target}"
+    """What to do when the audit guard `name` failed: each hint a command that works on target."""
+    on = engines.target_flag(target)
     if name == "assert_population_is_not_empty":
         return (
             "nobody is in scope on this date although accepted customers exist: the as-of date is probably "
@@ -46,12 +47,7 @@ def guard_hint(name: str, as_of: dt.date, target: str) -> str | None:
             f"credit-score build --as-of {as_of}{on} --max-population-drop-share 0.5"
         )
     if name == "assert_reject_share_within_threshold":
-        if target == "duckdb":
-            see = f'credit-score sql --work "{REJECTS_QUERY.format(audit="audit")}"'
-        elif target == "postgres":
-            see = f'credit-score sql --target postgres "{REJECTS_QUERY.format(audit="audit_unpublished")}"'
-        else:
-            see = f"spark-sql: {REJECTS_QUERY.format(audit='audit')}"
+        see = engines.get(target).work_rejects_command(REJECTS_QUERY)
         return (
             f"more rows were rejected than max_reject_share (default 0.01) allows: see which and why: {see}; "
             "ask the source system for a corrected delivery (loading its id again replaces it), or, if they "
@@ -386,7 +382,7 @@ def incomplete(engine, as_of: dt.date, records: list, variables: dict | None = N
         if not memory.is_out_of_memory(str(e)):
             raise
         return memory.advice("checking which bills arrived")
-    return short_month(as_of, arrived, months=months, share=share, target=engine.name)
+    return short_month(as_of, arrived, months=months, share=share, on=engines.target_flag(engine.name))
 
 
 def populations_env(published: dict) -> dict[str, str]:

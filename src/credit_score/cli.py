@@ -129,11 +129,11 @@ def guard_vars(args: argparse.Namespace) -> dict[str, float]:
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:
-    from credit_score.engines.duckdb import DuckDBEngine, published_as_of
+    from credit_score import engines
     from credit_score.whatif import WhatIfRefused, print_whatif, run_whatif
 
-    engine = DuckDBEngine(settings.duckdb_path())
-    as_of = settings.parse_date(args.as_of) if args.as_of else published_as_of(engine.served)
+    engine = engines.get("duckdb")  # the what-if scores beside DuckDB's work file
+    as_of = settings.parse_date(args.as_of) if args.as_of else engine.published_as_of()
     if as_of is None:
         print("credit-score whatif: nothing is published yet: run `credit-score build` first", file=sys.stderr)
         return 1
@@ -218,7 +218,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.heading(f"demo finished in {timer.seconds:.1f}s. Ask the mart (read-only, what BI reads):")
     command = Path(sys.executable).with_name("credit-score")  # the venv's, whether or not it is on PATH
     command = command if command.exists() else Path("credit-score")
-    console.note(f'{command} sql "select star_label, count(*) from marts.customer_credit_score group by all"')
+    query = "select star_level, star_label, count(*) from marts.customer_credit_score group by all order by star_level"
+    console.note(f'{command} sql "{query}"')
     return 0 if report.ok else 1
 
 
@@ -226,7 +227,7 @@ def demo_whatif(data_dir: Path, database: Path, as_of: dt.date) -> None:
     """What raising every star threshold by 50 points would do, beside what BI reads."""
     import csv
 
-    from credit_score.engines.duckdb import DuckDBEngine
+    from credit_score import engines
     from credit_score.whatif import print_whatif, run_whatif
 
     rules = data_dir / "whatif-rules"
@@ -241,66 +242,57 @@ def demo_whatif(data_dir: Path, database: Path, as_of: dt.date) -> None:
         writer.writeheader()
         writer.writerows(levels)
     console.heading(f"── 5/5 what if every star needed 50 more points? (credit-score whatif --rules {rules})")
-    print_whatif(run_whatif(DuckDBEngine(database), rules, as_of, data_dir / "whatif"))
+    print_whatif(run_whatif(engines.get("duckdb", database=database), rules, as_of, data_dir / "whatif"))
 
 
 def print_month_effect(database: Path, previous: dt.date, as_of: dt.date) -> None:
     """Star movements between two published months (marts.customer_star_changes), and what each
     delivery brought."""
-    from credit_score.engines.duckdb import SERVED, attached
+    from credit_score.sql import reader
 
-    con = attached((database, SERVED, True))
-    try:
+    with reader("duckdb", database=database) as run:
         # the published star movements (marts.customer_star_changes): what the month did to each star
-        movements = con.execute(
-            f"""
-            select change_type, count(*) as customers
-            from {SERVED}.marts.customer_star_changes
-            where as_of_date = $as_of and previous_as_of_date = $previous
-            group by all
-            order by customers desc
-            """,
-            {"previous": previous, "as_of": as_of},
-        ).fetchall()
+        movements = run(
+            "select change_type, count(*) as customers from marts.customer_star_changes "
+            f"where as_of_date = date '{as_of}' and previous_as_of_date = date '{previous}' "
+            "group by all order by customers desc"
+        ).rows
         console.note("star movements (marts.customer_star_changes): " + " · ".join(f"{n:,} {c}" for c, n in movements))
-        rows = con.execute(
-            f"select delivery_id, delivered_on, subscriptions_rows, billing_rows, billing_accepted, "
-            f"billing_rejected, billing_duplicates, suspensions_rows from {SERVED}.audit.deliveries "
+        rows = run(
+            "select delivery_id, delivered_on, subscriptions_rows, billing_rows, billing_accepted, "
+            "billing_rejected, billing_duplicates, suspensions_rows from audit.deliveries "
             "order by delivered_on, delivery_id"
-        ).fetchall()
+        ).rows
         console.table(
             "audit.deliveries (rows = accepted + rejected + exact duplicates)",
             ["delivery", "delivered", "subscriptions", "bills", "accepted", "rejected", "duplicates", "suspensions"],
             rows,
             right=(2, 3, 4, 5, 6, 7),
         )
-    finally:
-        con.close()
 
 
 def print_audit(database: Path) -> None:
-    from credit_score.engines.duckdb import SERVED, attached
+    from credit_score.sql import reader
 
-    con = attached((database, SERVED, True))
-    try:
-        relation = con.sql(f"select * from {SERVED}.audit.reconciliation order by source_table")
+    with reader("duckdb", database=database) as run:
+        reconciliation = run("select * from audit.reconciliation order by source_table")
         console.table(
             "audit.reconciliation (raw rows = accepted + rejected + exact duplicates)",
-            relation.columns,
-            relation.fetchall(),
+            reconciliation.columns,
+            reconciliation.rows,
             right=(1, 2, 3, 4, 5),
         )
-        rows = con.execute(
+        rows = run(
             "select source_table, rejection_reason, count(*) as rows, min(raw_values) as example "
-            f"from {SERVED}.audit.rejected_records group by all order by source_table, rejection_reason"
-        ).fetchall()
+            "from audit.rejected_records group by all order by source_table, rejection_reason"
+        ).rows
         console.table("audit.rejected_records, by reason (one example each)", ["table", "reason", "rows", "example"],
                       rows, right=(2,))  # fmt: skip
-    finally:
-        con.close()
 
 
 def parser() -> argparse.ArgumentParser:
+    """Long: the whole command line declared in one place, a few lines per command, in the order `--help` shows
+    them; split, the commands' shapes would be spread over as many functions."""
     p = argparse.ArgumentParser(prog="credit-score", description="China Mobile-style customer credit scores.")
     # every command: one line per phase on the screen, dbt's whole log in logs/dbt.log; --verbose shows both
     common = argparse.ArgumentParser(add_help=False)

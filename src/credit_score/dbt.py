@@ -142,14 +142,8 @@ def run_dbt(
 
     args = [
         *command,
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(project_dir / "profiles"),
-        "--target",
-        target,
-        "--log-path",
-        str(console.log_dir()),
+        *("--project-dir", str(project_dir), "--profiles-dir", str(project_dir / "profiles"), "--target", target),
+        *("--log-path", str(console.log_dir())),
         # dbt colours a result's text itself when colours are on: only a person's terminal gets them
         "--use-colors" if console.verbose() and sys.stdout.isatty() else "--no-use-colors",
         "--no-use-colors-file",

@@ -472,11 +472,11 @@ def arrived_from_rows(rows: list[tuple]) -> dict[str, MonthArrived]:
 
 
 def short_month(
-    as_of: dt.date, arrived: dict[str, MonthArrived], *, months: int, share: float, target: str = "duckdb"
+    as_of: dt.date, arrived: dict[str, MonthArrived], *, months: int, share: float, on: str = ""
 ) -> str | None:
     """SPEC 6: why a build as of as_of must not publish because a month of its spend window arrived
-    short (fewer customers with a bill than (1 - share) times the month before it), or None."""
-    on = "" if target == "duckdb" else f" --target {target}"
+    short (fewer customers with a bill than (1 - share) times the month before it), or None.  on: what
+    the commands it prints add to name the engine (engines.target_flag)."""
     days = window_months(as_of, months)
     for before, month in zip(days, days[1:], strict=False):
         previous = arrived.get(f"{before:%Y-%m}", MonthArrived(0, ()))

@@ -16,86 +16,37 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from credit_score import settings
 from credit_score.deliveries import window_months
 from credit_score.settings import project_var
+from credit_score.sql import QueryFailed
+
+if TYPE_CHECKING:
+    from credit_score.engines import Provenance
 
 
 class NotExplained(Exception):
     """The customer or the date cannot be explained; the message says why and what can be."""
 
 
-@dataclass
-class Reader:
-    """SQL against one engine: `published(table)` and `work(schema, table)` name the tables."""
-
-    query: Callable[[str], list[tuple]]
-    published: Callable[[str], str]
-    work: Callable[[str, str], str]
-    close: Callable[[], None]
-
-
 def text(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _duckdb_reader(database: Path | None = None) -> Reader:
-    from credit_score.engines.duckdb import SERVED, WORK, attached
-    from credit_score.settings import work_path
+def reader(target: str | None, database: Path | None = None) -> Provenance:
+    """The engine's reader of what was published and of the rows behind it (Engine.provenance)."""
+    from credit_score import engines
 
-    served = (database or settings.duckdb_path()).resolve()
-    work = work_path(served)
-    if not served.exists():
-        raise NotExplained(f"{served} does not exist: nothing is published yet (run `credit-score build`)")
-    if not work.exists():
-        raise NotExplained(f"{work} does not exist: the bills behind the scores are kept there")
-    con = attached((served, SERVED, True), (work, WORK, True))
-    return Reader(
-        query=lambda sql: con.execute(sql).fetchall(),
-        published=lambda table: f"{SERVED}.marts.{table}",
-        work=lambda schema, table: f"{WORK}.{schema}.{table}",
-        close=con.close,
-    )
+    try:
+        return engines.get(target, database=database).provenance()
+    except QueryFailed as e:
+        raise NotExplained(str(e)) from None
 
 
-def _postgres_reader() -> Reader:
-    from credit_score.engines import postgres
-
-    con = postgres.connect()
-    con.set_session(readonly=True, autocommit=True)
-
-    def query(sql: str) -> list[tuple]:
-        with con.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-
-    return Reader(
-        query=query,
-        published=lambda table: f"marts.{table}",
-        work=lambda schema, table: f"{schema}.{table}",
-        close=con.close,
-    )
-
-
-def reader(target: str | None, database: Path | None = None) -> Reader:
-    name = settings.target_name(target)
-    if name == "duckdb":
-        return _duckdb_reader(database)
-    if name == "postgres":
-        return _postgres_reader()
-    raise NotExplained(
-        f"explain reads the validated bills and suspensions where the warehouse builds; on {name} they are "
-        "Spark tables this command does not read yet: query intermediate.int_billing_validated and "
-        "intermediate.int_suspensions_validated with spark-sql (the customer's rows, rejection_reason null)"
-    )
-
-
-def _rows(r: Reader, sql: str) -> list[dict]:
+def _rows(r: Provenance, sql: str) -> list[dict]:
     """Rows as dicts: the SQL's select list names its columns `a as name` in order."""
     rows = r.query(sql)
     names = [part.rsplit(" as ", 1)[1].strip() for part in _select_list(sql)]
@@ -140,7 +91,7 @@ def explain(
         r.close()
 
 
-def _explain(r: Reader, customer_id: str, as_of: dt.date | None) -> dict:
+def _explain(r: Provenance, customer_id: str, as_of: dt.date | None) -> dict:
     history = r.published("customer_credit_score_history")
     dates = [_date(d) for (d,) in r.query(f"select distinct as_of_date from {history} order by 1")]
     if not dates:
@@ -208,7 +159,7 @@ def explanation_line(row: dict) -> str:
     )
 
 
-def _brand(r: Reader, row: dict) -> dict:
+def _brand(r: Provenance, row: dict) -> dict:
     found = _rows(
         r,
         "select b.brand_key as brand_key, b.brand_name as brand_name, b.brand_points as brand_points "
@@ -225,7 +176,7 @@ def _brand(r: Reader, row: dict) -> dict:
     }
 
 
-def _tenure(r: Reader, row: dict) -> dict:
+def _tenure(r: Provenance, row: dict) -> dict:
     years = int(row["tenure_years"])
     found = _rows(
         r,
@@ -245,7 +196,7 @@ def _tenure(r: Reader, row: dict) -> dict:
     }
 
 
-def _spend(r: Reader, row: dict, customer_id: str, day: dt.date) -> dict:
+def _spend(r: Provenance, row: dict, customer_id: str, day: dt.date) -> dict:
     months = window_months(day, project_var("spend_window_months"))[1:]  # the window, without the month before
     first, last = months[0], months[-1]
     bills = _rows(
@@ -300,7 +251,7 @@ def _spend(r: Reader, row: dict, customer_id: str, day: dt.date) -> dict:
     }
 
 
-def _suspensions(r: Reader, row: dict, customer_id: str, day: dt.date) -> dict:
+def _suspensions(r: Provenance, row: dict, customer_id: str, day: dt.date) -> dict:
     lookback = project_var("suspension_lookback_months")
     start = _minus_months(day, lookback)
     found = _rows(
@@ -352,7 +303,7 @@ def _suspensions(r: Reader, row: dict, customer_id: str, day: dt.date) -> dict:
     }
 
 
-def _star(r: Reader, row: dict) -> dict:
+def _star(r: Provenance, row: dict) -> dict:
     level = int(row["star_level"])
     bands = _rows(
         r,
@@ -403,43 +354,56 @@ def _minus_months(day: dt.date, months: int) -> dt.date:
 
 
 def render(found: dict) -> str:
-    """The explanation as a person reads it."""
-    p = found["parts"]
+    """The explanation as a person reads it: the line, then each part, the star, the rules."""
+    newest = found["newest_published_date"]
     lines = [
         f"{found['customer_id']} ({found['msisdn_masked']}), as published for {found['as_of_date']}"
-        + (
-            ""
-            if found["as_of_date"] == found["newest_published_date"]
-            else f" (the newest published date is {found['newest_published_date']})"
-        ),  # fmt: skip
+        + ("" if found["as_of_date"] == newest else f" (the newest published date is {newest})"),
         f"  {found['explanation']}",
         "",
     ]
-    b = p["brand"]
+    p = found["parts"]
+    lines += [_brand_line(p["brand"]), _tenure_line(p["tenure"]), *_spend_lines(p["spend"])]
+    lines += [*_suspension_lines(p["suspensions"]), *_star_lines(found)]
+    lines.append(f"rules        {found['rules']}")
+    if found["changed_since_published"]:
+        lines.append(
+            "CHANGED since it was published (a delivery or a rule seed changed; rebuild the date to publish what "
+            "they give now): " + "; ".join(found["changed_since_published"])
+        )
+    return "\n".join(lines)
+
+
+def _brand_line(b: dict) -> str:
     rule = b["rule"]
-    lines.append(
+    return (
         f"brand        {b['brand_code']} → "
         + (f"{rule['brand_key']} {rule['brand_name']} (seeds brand_codes, brands)" if rule else "no brand row")
         + f"   {b['published_points']:+d}"
     )
-    t = p["tenure"]
+
+
+def _tenure_line(t: dict) -> str:
     rule = t["rule"]
     top = "∞" if not rule or rule["max_years_exclusive"] is None else rule["max_years_exclusive"]
     bounds = f"[{rule['min_years_inclusive']}, {top}) years" if rule else "no band"
-    lines.append(
+    return (
         f"tenure       activated {t['activation_date']}: {t['months_on_net']} months on net, "
         f"{t['tenure_years']} full years; "
         f"band {rule['tenure_band'] if rule else '-'} {bounds} (seed tenure_bands)   {t['published_points']:+d}"
     )
-    s = p["spend"]
+
+
+def _spend_lines(s: dict) -> list[str]:
+    """The window's average and band, then each month with its bills (delivery and line)."""
     rule = s["rule"]
     low = rule["min_yuan_exclusive"] if rule and rule["min_yuan_exclusive"] is not None else "-∞"
     high = rule["max_yuan_inclusive"] if rule and rule["max_yuan_inclusive"] is not None else "∞"
-    lines.append(
+    lines = [
         f"spend        window {s['window'][0]} to {s['window'][1]}, {s['months_counted']} months counted: "
         f"¥{s['total']} / {s['months_counted']} = ¥{s['published_average']}; "
         f"band {rule['spend_band'] if rule else '-'} ({low}, {high}] (seed spend_bands)   {s['published_points']:+d}"
-    )
+    ]
     for month in s["months"]:
         bills = month["bills"]
         lines.append(f"  {month['month']}  {'¥' + month['sum']:>11}" + ("  no bill" if not bills else ""))
@@ -449,18 +413,26 @@ def render(found: dict) -> str:
                 f"      bill {bill['bill_id']}  ¥{bill['amount']}  "
                 f"(delivery {bill['delivery_id']}, line {bill['file_line']}{copies})"
             )
-    u = p["suspensions"]
-    lines.append(
+    return lines
+
+
+def _suspension_lines(u: dict) -> list[str]:
+    lines = [
         f"suspensions  lookback ({u['lookback'][0]}, {u['lookback'][1]}]: {u['published_count']} counted × "
         f"{u['points_per_suspension']:+d} (seeds suspension_reasons, scoring_parameters)   {u['published_points']:+d}"
-    )
+    ]
     for e in u["events"]:
         what = "counted" if e["counted"] else f"not counted: {e['not_counted_because']}"
         lines.append(
             f"  {e['suspended_date']}  {e['reason_code']} {e['reason_name']}  {what}  "
             f"(delivery {e['delivery_id']}, line {e['file_line']})"
         )
-    star = found["star"]
+    return lines
+
+
+def _star_lines(found: dict) -> list[str]:
+    """The star's band, the next star and the star's entitlements."""
+    star, lines = found["star"], []
     band = star["rule"]
     if band:
         top = band["max_score_exclusive"] if band["max_score_exclusive"] is not None else "∞"
@@ -481,13 +453,7 @@ def render(found: dict) -> str:
             f"replacements a year, priority hotline {'yes' if _truthy(e['has_priority_hotline']) else 'no'}, "
             f"complaints answered within {e['complaint_response_hours']} h (seed star_entitlements)"
         )
-    lines.append(f"rules        {found['rules']}")
-    if found["changed_since_published"]:
-        lines.append(
-            "CHANGED since it was published (a delivery or a rule seed changed; rebuild the date to publish what "
-            "they give now): " + "; ".join(found["changed_since_published"])
-        )
-    return "\n".join(lines)
+    return lines
 
 
 def main(customer_id: str, as_of: dt.date | None, *, target: str | None, as_json: bool) -> int:

@@ -134,7 +134,9 @@ def _bills_sql(seed: int, as_of: dt.date, bill_months: int = BILL_HISTORY_MONTHS
     """Bills in file order (customer, then month from the latest back, then the month's bills by id)
     without a sort: every step is a projection, a filter or an unnest, which DuckDB keeps in the order
     of its input (preserve_insertion_order), and the customers come in order.  Sorting 145 million
-    bills at 10 million customers cost a third of `generate`."""
+    bills at 10 million customers cost a third of `generate`.
+
+    Long: one SQL statement, whose steps read in order."""
     u = lambda purpose: _uniform(seed, "i, k", purpose)  # noqa: E731
     fmt = _pick(u("format"), [("day1", 0.85), ("ym", 0.07), ("yyyymm", 0.05), ("anyday", 0.03)])
     as_of_month = f"date_trunc('month', date '{as_of.isoformat()}')"
@@ -359,6 +361,9 @@ def generate(
 
     bill_months: how many months of bills, back from the as-of month (the benchmark's long histories
     need more than the default).
+
+    Long: the writing of the three files and their deliveries in one pass over the chunks, each step timed and
+    said.
     """
     if customers < 1:
         raise ValueError("--customers must be at least 1")

@@ -63,9 +63,9 @@ def _as_of(context: dg.AssetExecutionContext) -> dt.date:
 
 
 def _engine():
-    from credit_score.engines.duckdb import DuckDBEngine
+    from credit_score import engines
 
-    return DuckDBEngine(settings.duckdb_path())
+    return engines.get("duckdb")  # the code location's target (CREDIT_SCORE_DUCKDB)
 
 
 def _pending(engine) -> Path:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from credit_score import console, settings
+from credit_score import console
 
 PROMPT, CONTINUATION = "credit-score> ", "          ...> "
 DESCRIBE = "\\d "  # a statement standing for `\\d TABLE` (sql.describe_sql makes its query)
@@ -73,69 +73,37 @@ class Result:
     rows: list[tuple]
 
 
+class Reader:
+    """A read-only session on one engine (credit_score.engines: Engine.reader): reader(statement) runs
+    one statement, export(query, path, kind) writes a query's rows to a csv or parquet file."""
+
+    def __call__(self, statement: str) -> Result:
+        raise NotImplementedError
+
+    def export(self, query: str, path, kind: str) -> int:
+        """Write query's rows to path (csv: header, comma; parquet: the columns' own types); the rows."""
+        raise NotImplementedError
+
+
+def refuse(kind: str) -> None:
+    """QueryFailed for a statement of a kind `sql` refuses (REFUSED), before it runs."""
+    if kind in REFUSED:
+        raise QueryFailed(f"{kind} {REFUSED[kind]}{WRITES_ELSEWHERE}")
+
+
+def quoted(path) -> str:
+    """A path inside a SQL string literal."""
+    return str(path).replace("'", "''")
+
+
 @contextmanager
-def reader(target: str | None, *, work: bool = False) -> Iterator[Callable[[str], Result]]:
-    """run(statement) -> Result against what BI reads on target, read-only; with work (DuckDB), the
-    work file instead: what the last build computed, published or not (its audit of a refused build),
-    read under the warehouse's lock, so that no load or build starts while it is open."""
-    name = settings.target_name(target)
-    if name == "duckdb":
-        import duckdb
+def reader(target: str | None, *, work: bool = False, database=None) -> Iterator[Reader]:
+    """run(statement) -> Result against what BI reads on target, read-only (Engine.reader); with work,
+    where the last build computed (DuckDB's work file, read under the warehouse's lock)."""
+    from credit_score import engines
 
-        served = settings.duckdb_path()
-        if work:
-            from credit_score.engines.duckdb import warehouse_lock
-
-            path = settings.work_path(served)
-            if not path.exists():
-                raise QueryFailed(f"{path} does not exist: nothing is loaded yet")
-            with warehouse_lock(served):
-                con = duckdb.connect(str(path), read_only=True)
-                try:
-                    yield _duckdb_runner(con)
-                finally:
-                    con.close()
-            return
-        if not served.exists():
-            raise QueryFailed(f"{served} does not exist: nothing is published yet (run `credit-score build`)")
-        con = duckdb.connect(str(served), read_only=True)
-        run = _duckdb_runner(con)
-
-    elif name == "postgres":
-        settings.require("psycopg2", "postgres", "--target postgres")
-        import psycopg2
-
-        from credit_score.engines.postgres import connect
-
-        con = connect()
-        con.set_session(readonly=True, autocommit=True)
-
-        def run(statement: str) -> Result:
-            first = re.sub(r"^(\s|--[^\n]*\n|/\*.*?\*/)*", "", statement, flags=re.S).split(None, 1)
-            if first and first[0].upper().rstrip(";") in REFUSED:
-                kind = first[0].upper().rstrip(";")
-                raise QueryFailed(f"{kind} {REFUSED[kind]}{WRITES_ELSEWHERE}")
-            try:
-                with con.cursor() as cur:
-                    cur.execute(statement)
-                    if cur.description is None:
-                        return Result([], [])
-                    return Result([d.name for d in cur.description], cur.fetchall())
-            except psycopg2.Error as e:
-                raise QueryFailed(str(e).strip()) from None
-
-    else:
-        raise QueryFailed("sql reads DuckDB's served file or PostgreSQL; on Spark use spark-sql or beeline")
-    if work and name != "duckdb":
-        con.close()
-        raise QueryFailed(
-            f"--work reads DuckDB's work file; on PostgreSQL the last build's audit is the schema "
-            f"{settings.unpublished(settings.AUDIT_SCHEMA)}"
-        )
-    try:
+    with engines.get(target, database=database).reader(work=work) as run:
         yield run
-    finally:
-        con.close()
 
 
 def show(result: Result, *, as_csv: bool = False, max_rows: int = 100) -> None:
@@ -201,24 +169,6 @@ def prompt_lines() -> Iterator[str]:
         yield line
 
 
-def _duckdb_runner(con) -> Callable[[str], Result]:
-    import duckdb
-
-    def run(statement: str) -> Result:
-        try:
-            for parsed in con.extract_statements(statement):
-                kind = parsed.type.name
-                if kind in REFUSED:
-                    raise QueryFailed(f"{kind} {REFUSED[kind]}{WRITES_ELSEWHERE}")
-            relation = con.execute(statement)
-            return Result([d[0] for d in relation.description or []], relation.fetchall())
-        except duckdb.Error as e:
-            raise QueryFailed(str(e)) from None
-
-    run.connection = con  # type: ignore[attr-defined]  (export's COPY, which `sql` refuses)
-    return run
-
-
 def main(query: str | None, *, target: str | None, as_csv: bool, max_rows: int, work: bool = False) -> int:
     try:
         with reader(target, work=work) as run:
@@ -266,7 +216,7 @@ def export(what: str, out: str, *, target: str | None) -> int:
                 query = f"select * from {name}"
             else:
                 query = f"select * from {_schema_of(run, name)}.{name}"
-            rows = _write(run, query, path, kind, target)
+            rows = _write(run, query, path, kind)
     except QueryFailed as e:
         console.err.print(f"credit-score export: {e}", markup=False)
         return 1
@@ -285,73 +235,12 @@ def _schema_of(run: Callable[[str], Result], table: str) -> str:
     return found[0][0]
 
 
-PG_TYPES = {16: "boolean", 20: "bigint", 21: "smallint", 23: "integer", 25: "varchar", 1043: "varchar",
-            1082: "date", 1114: "timestamp", 1184: "timestamptz", 700: "real", 701: "double"}  # fmt: skip
-
-
-def _write(run: Callable[[str], Result], query: str, path, kind: str, target: str | None) -> int:
-    """Write query's rows to path (through a partial file renamed at the end): on DuckDB a COPY from
-    the read-only served file; on PostgreSQL its COPY to CSV, read back by DuckDB with each column's
-    type for Parquet (numeric(p, s) as DECIMAL(p, s))."""
-    import duckdb
-
+def _write(run: Reader, query: str, path, kind: str) -> int:
+    """Write query's rows to path through a partial file renamed at the end (Reader.export)."""
     partial = path.with_name(f".{path.name}.partial")
-    options = "format csv, header true" if kind == "csv" else "format parquet"
     try:
-        if settings.target_name(target) == "duckdb":
-            con = run.connection  # type: ignore[attr-defined]
-            try:
-                # COPY answers with the rows it wrote: the query runs once
-                (rows,) = con.execute(f"copy ({query}) to '{_quoted(partial)}' ({options})").fetchone()
-            except duckdb.Error as e:
-                raise QueryFailed(str(e)) from None
-        else:
-            rows = _write_from_postgres(query, partial, kind)
+        rows = run.export(query, partial, kind)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
     return rows
-
-
-def _write_from_postgres(query: str, partial, kind: str) -> int:
-    import duckdb
-    import psycopg2
-
-    from credit_score.engines.postgres import connect
-
-    con = connect()
-    con.set_session(readonly=True, autocommit=True)
-    text = partial.with_suffix(".csv.partial") if kind == "parquet" else partial
-    try:
-        with con.cursor() as cur:
-            cur.execute(f"select * from ({query}) as exported limit 0")
-            types = {
-                d.name: f"decimal({d.precision}, {d.scale})" if d.type_code == 1700 and d.precision else
-                PG_TYPES.get(d.type_code, "double" if d.type_code == 1700 else "varchar")
-                for d in cur.description
-            }  # fmt: skip
-            with text.open("w", encoding="utf-8", newline="") as f:
-                cur.copy_expert(f"copy ({query}) to stdout with (format csv, header true)", f)
-    except psycopg2.Error as e:
-        raise QueryFailed(str(e).strip()) from None
-    finally:
-        con.close()
-    reading = duckdb.connect()
-    try:
-        columns = "{" + ", ".join(f"'{c}': '{t}'" for c, t in types.items()) + "}"
-        source = f"read_csv('{_quoted(text)}', header = true, columns = {columns})"
-        if kind == "parquet":
-            (rows,) = reading.execute(
-                f"copy (select * from {source}) to '{_quoted(partial)}' (format parquet)"
-            ).fetchone()
-        else:
-            (rows,) = reading.execute(f"select count(*) from {source}").fetchone()
-    finally:
-        reading.close()
-        if text != partial:
-            text.unlink(missing_ok=True)
-    return rows
-
-
-def _quoted(path) -> str:
-    return str(path).replace("'", "''")

@@ -152,6 +152,8 @@ class Case:
 
 
 def bench_case(customers: int, history: int, *, each_month: bool, as_of: dt.date, root: Path, say) -> dict:
+    """Long: the measured sequence (history, the month, the full refresh, the bound, the comparisons) read top to
+    bottom, each step's timing around its own lines."""
     workdir = root / f"monthly-n{customers}-h{history}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -313,6 +315,7 @@ def budgets(results: list[dict]) -> list[tuple[str, str, str, str, str]]:
 
 
 def write_report(results_dir: Path, report: Path, chart: Path) -> None:
+    """Long: the report's page, section after section, as it reads."""
     results = sorted(
         (json.loads(p.read_text(encoding="utf-8")) for p in results_dir.glob("*.json")),
         key=lambda r: (r["customers"], r["history_months"]),

@@ -41,6 +41,8 @@ def _yuan(fen: int) -> str:
 
 
 def score(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
+    """Long: the pandas variant is what an analyst would write by hand, one function from the raw frames to the
+    mart's rows, on purpose."""
     d = pd.Timestamp(as_of)
     subs = _read(data_dir / "subscriptions.csv")
     activation = pd.to_datetime(subs["activation_date"], format="%Y-%m-%d")

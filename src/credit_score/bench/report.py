@@ -89,6 +89,7 @@ def budgets(result: dict) -> list[tuple[str, str, str, str]]:
 
 
 def write_report(results_dir: Path, report: Path, chart: Path) -> None:
+    """Long: the report's page, section after section, as it reads."""
     results = sorted((json.loads(p.read_text()) for p in results_dir.glob("*.json")), key=lambda r: r["customers"])
     if not results:
         raise SystemExit(f"no results in {results_dir}")

@@ -79,6 +79,8 @@ def bench_one(
     data_format: str = "csv",
     keep: bool = False,
 ) -> dict:
+    """Long: the measured sequence (load, the builds, the bound, pandas, the comparisons) read top to bottom, each
+    step's timing around its own lines."""
     workdir = root / f"n{customers}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)

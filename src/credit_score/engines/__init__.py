@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from credit_score.deliveries import Delivery, DeliveryRecord, LoadedDelivery, MonthArrived
 from credit_score.settings import duckdb_path, require, target_name
+from credit_score.sql import QueryFailed, Reader
 
 
 class WarehouseBusy(Exception):
@@ -21,8 +23,24 @@ class WarehouseBusy(Exception):
     exits 75, EX_TEMPFAIL: a scheduler may retry later)."""
 
 
+@dataclass
+class Provenance:
+    """SQL on what was published and on where the warehouse builds (the validated rows, the seeds),
+    for `credit-score explain`: `published(table)` and `work(schema, table)` name the tables."""
+
+    query: Callable[[str], list[tuple]]
+    published: Callable[[str], str]
+    work: Callable[[str, str], str]
+    close: Callable[[], None]
+
+
+def target_flag(name: str) -> str:
+    """What a printed command adds to run on this engine: nothing for the default, DuckDB."""
+    return "" if name == "duckdb" else f" --target {name}"
+
+
 class Engine:
-    """What `credit-score load` and `build` need of a warehouse."""
+    """What `credit-score load` and `build` need of a warehouse, and what its readers need."""
 
     name = ""
 
@@ -123,6 +141,22 @@ class Engine:
     def star_distribution(self) -> tuple[int, list[tuple[int, str, int]]]:
         """(rows, [(star_level, star_label, customers)]) of the published mart."""
         raise NotImplementedError
+
+    # -- readers ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def reader(self, *, work: bool = False) -> Iterator[Reader]:
+        """SQL read-only on what BI reads (`credit-score sql`, `export`, `report`); with work, on where
+        the last build computed (its audit, published or not).  QueryFailed says what to use instead."""
+        raise QueryFailed(f"sql reads DuckDB's served file or PostgreSQL; on {self.name} use spark-sql or beeline")
+        yield  # pragma: no cover
+
+    def provenance(self) -> Provenance:
+        """`credit-score explain`'s reader; QueryFailed when the engine's work data is not reachable."""
+        raise QueryFailed(f"explain does not read {self.name}")
+
+    def work_rejects_command(self, query: str) -> str:
+        """The command that shows a refused build's rejects (query names the audit schema {audit})."""
+        return f"spark-sql: {query.format(audit='audit')}"
 
 
 def get(target: str | None = None, *, database: Path | None = None) -> Engine:

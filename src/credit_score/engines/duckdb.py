@@ -45,7 +45,7 @@ from credit_score.deliveries import (
     loaded_from_rows,
     read_each_file,
 )
-from credit_score.engines import Engine, WarehouseBusy
+from credit_score.engines import Engine, Provenance, WarehouseBusy
 from credit_score.history import HISTORY, MONTHLY, HistoryTables, published_populations_sql
 from credit_score.ledger import full_refresh_reason
 from credit_score.settings import (
@@ -59,6 +59,7 @@ from credit_score.settings import (
     spill_path,
     work_path,
 )
+from credit_score.sql import QueryFailed, Reader, Result, quoted, refuse
 
 STORAGE_VERSION = os.environ.get("CREDIT_SCORE_DUCKDB_STORAGE_VERSION", "v1.0.0")
 # The aliases this code attaches files under (never a file's own catalog name).
@@ -209,6 +210,30 @@ def ensure_raw_tables(con, alias: str, *, replace: bool) -> None:
 BILL_MONTHS = "billing_months"
 
 
+class DuckDBReader(Reader):
+    """A read-only DuckDB connection: statements `sql` refuses are refused as DuckDB parses them."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def __call__(self, statement: str) -> Result:
+        try:
+            for parsed in self.con.extract_statements(statement):
+                refuse(parsed.type.name)
+            relation = self.con.execute(statement)
+            return Result([d[0] for d in relation.description or []], relation.fetchall())
+        except duckdb.Error as e:
+            raise QueryFailed(str(e)) from None
+
+    def export(self, query: str, path: Path, kind: str) -> int:
+        options = "format csv, header true" if kind == "csv" else "format parquet"
+        try:  # COPY answers with the rows it wrote: the query runs once
+            (rows,) = self.con.execute(f"copy ({query}) to '{quoted(path)}' ({options})").fetchone()
+        except duckdb.Error as e:
+            raise QueryFailed(str(e)) from None
+        return rows
+
+
 class DuckDBEngine(Engine):
     name = "duckdb"
 
@@ -222,6 +247,44 @@ class DuckDBEngine(Engine):
 
     def held_by_another(self, message: str | None) -> WarehouseBusy | None:
         return held_by_another(message)
+
+    # -- readers ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def reader(self, *, work: bool = False) -> Iterator[Reader]:
+        """The served file read-only; with work, the work file, under the warehouse's lock so that no
+        load or build starts while it is open."""
+        path = self.work if work else self.served
+        if not path.exists():
+            raise QueryFailed(
+                f"{path} does not exist: "
+                + ("nothing is loaded yet" if work else "nothing is published yet (run `credit-score build`)")
+            )
+        with warehouse_lock(self.served) if work else contextlib.nullcontext():
+            con = duckdb.connect(str(path), read_only=True)
+            try:
+                yield DuckDBReader(con)
+            finally:
+                con.close()
+
+    def provenance(self) -> Provenance:
+        if not self.served.exists():
+            raise QueryFailed(f"{self.served} does not exist: nothing is published yet (run `credit-score build`)")
+        if not self.work.exists():
+            raise QueryFailed(f"{self.work} does not exist: the bills behind the scores are kept there")
+        con = attached((self.served, SERVED, True), (self.work, WORK, True))
+        return Provenance(
+            query=lambda sql: con.execute(sql).fetchall(),
+            published=lambda table: f"{SERVED}.marts.{table}",
+            work=lambda schema, table: f"{WORK}.{schema}.{table}",
+            close=con.close,
+        )
+
+    def work_rejects_command(self, query: str) -> str:
+        return f'credit-score sql --work "{query.format(audit=AUDIT_SCHEMA)}"'
+
+    def published_as_of(self) -> dt.date | None:
+        """The as-of date of what BI reads, None when nothing is published."""
+        return published_as_of(self.served)
 
     # -- load ------------------------------------------------------------------------------------
     def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:

@@ -13,8 +13,10 @@ import contextlib
 import datetime as dt
 import getpass
 import os
+import re
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +35,19 @@ from credit_score.deliveries import (
     loaded_deliveries_sql,
     loaded_from_rows,
 )
-from credit_score.engines import Engine
+from credit_score.engines import Engine, Provenance
 from credit_score.engines.duckdb import raw_columns
 from credit_score.history import MONTHLY, HistoryTables, published_populations_sql
 from credit_score.ledger import full_refresh_reason
-from credit_score.settings import DELIVERY_COLUMNS, MARTS_SCHEMA, PUBLISHED_SCHEMAS, RAW_TABLES, unpublished
+from credit_score.settings import (
+    AUDIT_SCHEMA,
+    DELIVERY_COLUMNS,
+    MARTS_SCHEMA,
+    PUBLISHED_SCHEMAS,
+    RAW_TABLES,
+    unpublished,
+)
+from credit_score.sql import QueryFailed, Reader, Result, quoted, refuse
 
 PUBLISHED = {schema: unpublished(schema) for schema in PUBLISHED_SCHEMAS}
 PG_TYPES = {"varchar": "text", "bigint": "bigint", "date": "date", "timestamp": "timestamp"}
@@ -77,6 +87,67 @@ def postgres_history(con) -> HistoryTables:
         published_schema=MARTS_SCHEMA,
         pending=f"{PUBLISHED[MARTS_SCHEMA]}.history_pending",
     )
+
+
+# psycopg2's type codes as DuckDB types, for an export to Parquet (numeric(p, s): DECIMAL(p, s))
+EXPORT_TYPES = {16: "boolean", 20: "bigint", 21: "smallint", 23: "integer", 25: "varchar", 1043: "varchar",
+                1082: "date", 1114: "timestamp", 1184: "timestamptz", 700: "real", 701: "double"}  # fmt: skip
+
+
+class PostgresReader(Reader):
+    """A read-only session; statements `sql` refuses are refused by their first word."""
+
+    def __init__(self, con):
+        self.con = con
+
+    def __call__(self, statement: str) -> Result:
+        import psycopg2
+
+        first = re.sub(r"^(\s|--[^\n]*\n|/\*.*?\*/)*", "", statement, flags=re.S).split(None, 1)
+        if first:
+            refuse(first[0].upper().rstrip(";"))
+        try:
+            with self.con.cursor() as cur:
+                cur.execute(statement)
+                if cur.description is None:
+                    return Result([], [])
+                return Result([d.name for d in cur.description], cur.fetchall())
+        except psycopg2.Error as e:
+            raise QueryFailed(str(e).strip()) from None
+
+    def export(self, query: str, path: Path, kind: str) -> int:
+        """PostgreSQL's COPY to CSV, read back by DuckDB with each column's type for Parquet."""
+        import duckdb
+        import psycopg2
+
+        text = path.with_suffix(".csv.partial") if kind == "parquet" else path
+        try:
+            with self.con.cursor() as cur:
+                cur.execute(f"select * from ({query}) as exported limit 0")
+                types = {
+                    d.name: f"decimal({d.precision}, {d.scale})" if d.type_code == 1700 and d.precision else
+                    EXPORT_TYPES.get(d.type_code, "double" if d.type_code == 1700 else "varchar")
+                    for d in cur.description
+                }  # fmt: skip
+                with text.open("w", encoding="utf-8", newline="") as f:
+                    cur.copy_expert(f"copy ({query}) to stdout with (format csv, header true)", f)
+        except psycopg2.Error as e:
+            raise QueryFailed(str(e).strip()) from None
+        reading = duckdb.connect()
+        try:
+            columns = "{" + ", ".join(f"'{c}': '{t}'" for c, t in types.items()) + "}"
+            source = f"read_csv('{quoted(text)}', header = true, columns = {columns})"
+            if kind == "parquet":
+                (rows,) = reading.execute(
+                    f"copy (select * from {source}) to '{quoted(path)}' (format parquet)"
+                ).fetchone()
+            else:
+                (rows,) = reading.execute(f"select count(*) from {source}").fetchone()
+        finally:
+            reading.close()
+            if text != path:
+                text.unlink(missing_ok=True)
+        return rows
 
 
 class PostgresEngine(Engine):
@@ -313,3 +384,38 @@ class PostgresEngine(Engine):
         finally:
             con.close()
         return sum(r[2] for r in rows), rows
+
+    # -- readers ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def reader(self, *, work: bool = False) -> Iterator[Reader]:
+        """A read-only session on the server (as the configured user; BI uses credit_score_reader)."""
+        if work:
+            raise QueryFailed(
+                f"--work reads DuckDB's work file; on PostgreSQL the last build's audit is the schema "
+                f"{unpublished(AUDIT_SCHEMA)}"
+            )
+        con = connect()
+        con.set_session(readonly=True, autocommit=True)
+        try:
+            yield PostgresReader(con)
+        finally:
+            con.close()
+
+    def provenance(self) -> Provenance:
+        con = connect()
+        con.set_session(readonly=True, autocommit=True)
+
+        def query(sql: str) -> list[tuple]:
+            with con.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+
+        return Provenance(
+            query=query,
+            published=lambda table: f"{MARTS_SCHEMA}.{table}",
+            work=lambda schema, table: f"{schema}.{table}",
+            close=con.close,
+        )
+
+    def work_rejects_command(self, query: str) -> str:
+        return f'credit-score sql --target postgres "{query.format(audit=unpublished(AUDIT_SCHEMA))}"'
