@@ -1,8 +1,9 @@
 """An independent implementation of SPEC section 1, for the tests only; the models never use it.
 
-Written from SPEC's text, not from the SQL: plain Python dates, exact fractions for money, and SPEC's
-numbers typed in here rather than read from the seeds.  Input: the raw files' rows as dicts of text.
-Output: the mart's rows as dicts of text, formatted like the expected CSVs of the worked examples.
+Written from SPEC's text, not from the SQL: plain Python dates and exact fractions for money; the rules'
+numbers are the seeds' (credit_score.rules), which test_seeds.py holds to SPEC's. Input: the raw files'
+rows as dicts of text. Output: the mart's rows as dicts of text, formatted like the expected CSVs of the
+worked examples.
 """
 
 from __future__ import annotations
@@ -16,35 +17,24 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+from credit_score import rules
 from credit_score.contract import contract_columns
 
-BRANDS = {  # code -> (brand name, points)
-    "G001": ("全球通", 50),
-    "G010": ("动感地带", 30),
-    "GS03": ("动感地带", 30),
-    "G002": ("神州行", 20),
-    "GS01": ("神州行", 20),
-}
-PENALISED_REASONS = {"ARREARS", "HIGH_USAGE"}
-HARMLESS_REASONS = {"CUSTOMER_REQUEST", "LOST", "ADMIN"}
-PENALTY = -100
-SPEND_WINDOW_MONTHS = 6
-LOOKBACK_MONTHS = 12
-STAR_LABELS = {5: "五星", 4: "四星", 3: "三星", 2: "二星", 1: "一星", 0: "准星"}
+# The rules' numbers, read from the seeds and the project's vars (credit_score.rules): how the
+# reference scores is its own; which numbers it scores with are the project's (test_seeds.py holds
+# the seeds to SPEC's).
+RULES = rules.load()
+BRANDS = {code: (name, points) for code, (_, name, points) in RULES.brands.items()}  # code -> (name, points)
+HARMLESS_REASONS = RULES.free_reasons  # every other reason code, known or not, is penalised
+PENALTY = RULES.penalty
+SPEND_WINDOW_MONTHS = RULES.spend_window_months
+LOOKBACK_MONTHS = RULES.lookback_months
+STAR_LABELS = {star.level: star.label for star in RULES.stars}
+STAR_THRESHOLDS = {star.level: star.min_score for star in RULES.stars if star.min_score is not None}
 
 # the mart's columns, in order, as its contract declares them
 COLUMNS = contract_columns()
 
-# SPEC 7's entitlements per star: credit line (yuan), points multiplier, grace days after arrears,
-# free SIM replacements a year, priority hotline, complaint response hours
-ENTITLEMENTS = {
-    0: ("0.00", "1.00", 0, 0, False, 72),
-    1: ("20.00", "1.00", 1, 0, False, 48),
-    2: ("50.00", "1.50", 1, 0, False, 48),
-    3: ("100.00", "2.00", 1, 3, True, 24),
-    4: ("200.00", "2.50", 1, 3, True, 24),
-    5: ("500.00", "3.00", 1, 3, True, 12),
-}
 ENTITLEMENT_COLUMNS = [
     "credit_limit_yuan",
     "points_multiplier",
@@ -53,39 +43,34 @@ ENTITLEMENT_COLUMNS = [
     "has_priority_hotline",
     "complaint_response_hours",
 ]
+# SPEC 7's entitlements per star, as the mart's text gives them
+ENTITLEMENTS = {
+    level: (
+        f"{Decimal(row['credit_limit_yuan']):.2f}",
+        f"{Decimal(row['points_multiplier']):.2f}",
+        int(row["grace_days_after_arrears"]),
+        int(row["free_sim_replacements_per_year"]),
+        row["has_priority_hotline"].strip().lower() == "true",
+        int(row["complaint_response_hours"]),
+    )
+    for level, row in RULES.entitlements.items()
+}
 
 
 def tenure_band(years: int) -> str:
-    """SPEC 1's tenure bands, by the names the seed gives them."""
-    names = ["under_1_year", "1_to_2_years", "2_to_3_years", "3_to_4_years", "4_to_5_years"]
-    return names[years] if years < 5 else "5_years_and_more"
+    return RULES.tenure(years).name
 
 
 def tenure_points(years: int) -> int:
-    if years < 1:
-        return 0
-    if years < 2:
-        return 50
-    if years < 3:
-        return 150
-    if years < 4:
-        return 200
-    if years < 5:
-        return 250
-    return 300
+    return RULES.tenure(years).points
 
 
 def spend_points(avg: Decimal) -> int:
-    for upper, points in ((20, 0), (50, 20), (80, 50), (120, 100), (200, 150), (400, 200)):
-        if avg <= upper:
-            return points
-    return 250
-
-
-STAR_THRESHOLDS = {1: 100, 2: 200, 3: 300, 4: 400, 5: 500}  # the lowest score of each star above 准星
+    return RULES.spend(avg).points
 
 
 def star_level(score: int) -> int:
+    """The highest star whose threshold the score reaches (准星 below every threshold)."""
     return max((level for level, threshold in STAR_THRESHOLDS.items() if score >= threshold), default=0)
 
 

@@ -83,9 +83,58 @@ def test_a_broken_seed_fails_the_build_naming_its_test(tmp_path, cases):
     assert {n for names in named.values() for n in names} == set(failed), "only the broken seeds' tests fail"
 
 
+# SPEC's numbers, typed from SPEC sections 1 and 7: the one place they are written outside the seeds,
+# to hold the seeds to them (the models, the benchmark and the reference all read the seeds)
+SPEC_RULES = {
+    "brands": {"G001": ("全球通", 50), "G010": ("动感地带", 30), "GS03": ("动感地带", 30), "G002": ("神州行", 20),
+               "GS01": ("神州行", 20)},
+    "tenure": [("0", "1", 0), ("1", "2", 50), ("2", "3", 150), ("3", "4", 200), ("4", "5", 250), ("5", None, 300)],
+    "spend": [(None, "20.00", 0), ("20.00", "50.00", 20), ("50.00", "80.00", 50), ("80.00", "120.00", 100),
+              ("120.00", "200.00", 150), ("200.00", "400.00", 200), ("400.00", None, 250)],
+    "stars": [(0, "准星", None, 100), (1, "一星", 100, 200), (2, "二星", 200, 300), (3, "三星", 300, 400),
+              (4, "四星", 400, 500), (5, "五星", 500, None)],
+    "free_reasons": {"CUSTOMER_REQUEST", "LOST", "ADMIN"},
+    "penalty": -100,
+    "windows": (6, 12),
+    # credit line, points multiplier, grace days, free SIM replacements, priority hotline, response hours
+    "entitlements": {0: ("0.00", "1.0", 0, 0, False, 72), 1: ("20.00", "1.0", 1, 0, False, 48),
+                     2: ("50.00", "1.5", 1, 0, False, 48), 3: ("100.00", "2.0", 1, 3, True, 24),
+                     4: ("200.00", "2.5", 1, 3, True, 24), 5: ("500.00", "3.0", 1, 3, True, 12)},
+}  # fmt: skip
+
+
+def test_the_seeds_hold_the_specs_numbers():
+    from decimal import Decimal
+
+    from credit_score import rules
+
+    r = rules.load()
+    number = lambda text: None if text is None else Decimal(text)  # noqa: E731
+    assert {code: (name, points) for code, (_, name, points) in r.brands.items()} == SPEC_RULES["brands"]
+    assert [(b.low, b.high, b.points) for b in r.tenure_bands] == [
+        (number(low), number(high), points) for low, high, points in SPEC_RULES["tenure"]
+    ]
+    assert [(b.low, b.high, b.points) for b in r.spend_bands] == [
+        (number(low), number(high), points) for low, high, points in SPEC_RULES["spend"]
+    ]
+    assert [(s.level, s.label, s.min_score, s.max_score) for s in r.stars] == SPEC_RULES["stars"]
+    assert r.free_reasons == SPEC_RULES["free_reasons"] and r.penalty == SPEC_RULES["penalty"]
+    assert (r.spend_window_months, r.lookback_months) == SPEC_RULES["windows"]
+    seeded = {
+        level: (Decimal(row["credit_limit_yuan"]), Decimal(row["points_multiplier"]),
+                int(row["grace_days_after_arrears"]), int(row["free_sim_replacements_per_year"]),
+                row["has_priority_hotline"] == "true", int(row["complaint_response_hours"]))
+        for level, row in r.entitlements.items()
+    }  # fmt: skip
+    assert seeded == {
+        level: (Decimal(limit), Decimal(multiplier), *rest)
+        for level, (limit, multiplier, *rest) in SPEC_RULES["entitlements"].items()
+    }
+
+
 def test_editing_the_entitlements_seed_changes_the_credit_lines(tmp_path):
     """An operator raises the 五星 credit line: the mart follows the CSV; every other customer keeps
-    SPEC 7's entitlements (the reference's, typed from SPEC, not read from the seed)."""
+    SPEC 7's entitlements (the project's seed, held to SPEC by the test above)."""
     project = copy_project(tmp_path / "project")
     edit(project / "seeds" / "star_entitlements.csv", "5,500.00,3.0,1,3,true,12", "5,800.00,3.0,1,3,true,12")
     database = tmp_path / "warehouse.duckdb"

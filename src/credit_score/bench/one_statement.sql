@@ -1,10 +1,12 @@
 -- The lower bound of `credit-score bench`: the mart computed by one hand-written DuckDB statement,
--- straight from the raw tables, with the SPEC's numbers typed in.  It does only what clean data
--- needs (no validation, no audit, no seeds): the least work that gives the mart's rows.
+-- straight from the raw tables, the rules' numbers written into it from the seeds (as CASE
+-- expressions: credit_score.bench.variants.bound_sql).  It does only what clean data needs (no
+-- validation, no audit, no joins to seed tables): the least work that gives the mart's rows.
 -- Parameters, filled in by credit_score.bench: {as_of} the as-of date D, {lookback_start} D minus
 -- 12 months (out), {window_start} and {window_end} the first and last month (YYYY-MM) of the spend
 -- window, {subscriptions} the subscription rows: raw.subscriptions when each customer came once, the
--- latest version of each when monthly deliveries brought a customer again (its termination).
+-- latest version of each when monthly deliveries brought a customer again (its termination);
+-- {spend_window_months}, {free_reasons}, {penalty} and the {..._case} expressions: the rules.
 with
 
 customers as (
@@ -43,7 +45,7 @@ suspensions as (
     where
         left(suspended_at, 10) > '{lookback_start}'
         and left(suspended_at, 10) <= '{as_of}'
-        and reason_code not in ('CUSTOMER_REQUEST', 'LOST', 'ADMIN')
+        and reason_code not in ({free_reasons})
     group by customer_id
 
 ),
@@ -57,7 +59,7 @@ counted as (
         c.activation_date,
         (year(date '{as_of}') - year(c.activation_date)) * 12 + month(date '{as_of}') - month(c.activation_date)
             - (case when day(date '{as_of}') < day(c.activation_date) then 1 else 0 end) as months_on_net,
-        greatest(0, least(6,
+        greatest(0, least({spend_window_months},
             (year(date '{window_end}-01') - year(c.activation_date)) * 12
             + month(date '{window_end}-01') - month(c.activation_date) + 1
         )) as spend_months,
@@ -86,17 +88,10 @@ scored as (
 
     select
         *,
-        case brand_code when 'G001' then 50 when 'G010' then 30 when 'GS03' then 30 else 20 end as brand_points,
-        case
-            when tenure_years >= 5 then 300 when tenure_years = 4 then 250 when tenure_years = 3 then 200
-            when tenure_years = 2 then 150 when tenure_years = 1 then 50 else 0
-        end as tenure_points,
-        case
-            when avg_fen <= 2000 then 0 when avg_fen <= 5000 then 20 when avg_fen <= 8000 then 50
-            when avg_fen <= 12000 then 100 when avg_fen <= 20000 then 150 when avg_fen <= 40000 then 200
-            else 250
-        end as spend_points,
-        -100 * suspension_count as suspension_points
+        {brand_points_case} as brand_points,
+        {tenure_points_case} as tenure_points,
+        {spend_points_case} as spend_points,
+        {penalty} * suspension_count as suspension_points
     from averaged
 
 ),
@@ -117,16 +112,11 @@ published as (
             when regexp_full_match(msisdn, '[0-9]{{11}}') then left(msisdn, 3) || '****' || right(msisdn, 4)
         end as msisdn_masked,
         brand_code,
-        case brand_code when 'G001' then '全球通' when 'G010' then '动感地带' when 'GS03' then '动感地带' else '神州行' end
-            as brand_name,
+        {brand_name_case} as brand_name,
         activation_date,
         cast(months_on_net as integer) as months_on_net,
         cast(tenure_years as integer) as tenure_years,
-        case
-            when tenure_years >= 5 then '5_years_and_more' when tenure_years = 4 then '4_to_5_years'
-            when tenure_years = 3 then '3_to_4_years' when tenure_years = 2 then '2_to_3_years'
-            when tenure_years = 1 then '1_to_2_years' else 'under_1_year'
-        end as tenure_band,
+        {tenure_band_case} as tenure_band,
         cast(spend_months as integer) as spend_months,
         cast(cast(avg_fen as decimal(18, 0)) * 0.01 as decimal(18, 2)) as avg_monthly_spend,
         cast(suspension_count as integer) as suspension_count,
@@ -135,14 +125,8 @@ published as (
         spend_points,
         cast(suspension_points as integer) as suspension_points,
         cast(credit_score as integer) as credit_score,
-        case
-            when credit_score >= 500 then 5 when credit_score >= 400 then 4 when credit_score >= 300 then 3
-            when credit_score >= 200 then 2 when credit_score >= 100 then 1 else 0
-        end as star_level,
-        case
-            when credit_score >= 500 then '五星' when credit_score >= 400 then '四星' when credit_score >= 300 then '三星'
-            when credit_score >= 200 then '二星' when credit_score >= 100 then '一星' else '准星'
-        end as star_label
+        {star_level_case} as star_level,
+        {star_label_case} as star_label
     from totalled
 
 )
@@ -155,7 +139,6 @@ select
         brand_name, brand_points, tenure_years, tenure_points, cast(avg_monthly_spend as varchar), spend_points,
         suspension_count, suspension_points, credit_score, star_label
     ) as score_explanation,
-    case star_level when 0 then '一星' when 1 then '二星' when 2 then '三星' when 3 then '四星' when 4 then '五星' end
-        as next_star_label,
-    case when star_level < 5 then cast((star_level + 1) * 100 - credit_score as integer) end as points_to_next_star
+    {next_star_label_case} as next_star_label,
+    cast({next_star_threshold_case} - credit_score as integer) as points_to_next_star
 from published

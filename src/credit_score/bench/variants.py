@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from credit_score import rules
 from credit_score.engines.duckdb import DuckDBEngine
 from credit_score.settings import month_end, work_path
 
@@ -26,11 +27,13 @@ LATEST_SUBSCRIPTIONS = (
 def bound_sql(as_of: dt.date, *, versions: bool = False) -> str:
     """The bound's statement for as_of; versions: raw holds several versions of a customer (monthly
     deliveries), of which the latest counts."""
+    r = rules.load()
     window_end = as_of if month_end(as_of) == as_of else as_of.replace(day=1) - dt.timedelta(days=1)
-    index = window_end.year * 12 + window_end.month - 1 - 5
+    index = window_end.year * 12 + window_end.month - 1 - (r.spend_window_months - 1)
     window_start = dt.date(index // 12, index % 12 + 1, 1)
-    year_before = as_of.replace(day=1, year=as_of.year - 1)  # D minus 12 months, clamped to the month's end
-    lookback_start = year_before.replace(day=min(as_of.day, month_end(year_before).day))
+    index = as_of.year * 12 + as_of.month - 1 - r.lookback_months  # D minus the lookback, clamped to the month's end
+    before = dt.date(index // 12, index % 12 + 1, 1)
+    lookback_start = before.replace(day=min(as_of.day, month_end(before).day))
     text = (Path(__file__).with_name("one_statement.sql")).read_text(encoding="utf-8")
     body = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
     return body.format(
@@ -39,7 +42,45 @@ def bound_sql(as_of: dt.date, *, versions: bool = False) -> str:
         window_start=f"{window_start:%Y-%m}",
         window_end=f"{window_end:%Y-%m}",
         subscriptions=LATEST_SUBSCRIPTIONS if versions else "raw.subscriptions",
+        **rule_expressions(r),
     )
+
+
+def _literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def rule_expressions(r: rules.Rules) -> dict[str, str]:
+    """The rules as the bound's SQL expressions (CASE over the seeds' rows, no join), by placeholder."""
+
+    def case(pairs: list[tuple[str, object]], otherwise: object = None) -> str:
+        whens = " ".join(f"when {condition} then {value}" for condition, value in pairs)
+        return f"case {whens}" + (f" else {otherwise}" if otherwise is not None else "") + " end"
+
+    def tenure(b: rules.Band) -> str:
+        high = f" and tenure_years < {int(b.high)}" if b.high is not None else ""
+        return f"tenure_years >= {int(b.low or 0)}{high}"
+
+    *closed, top = r.spend_bands  # ascending, the top band open above (the seeds' tests hold it)
+    lowest, *above = r.stars
+    stars_down = list(reversed(above))
+    following = [(s, r.next_star(s.level)) for s in r.stars]
+    return {
+        "spend_window_months": str(r.spend_window_months),
+        "free_reasons": ", ".join(_literal(code) for code in sorted(r.free_reasons)),
+        "penalty": str(r.penalty),
+        "brand_points_case": case([(f"brand_code = {_literal(c)}", p) for c, (_, _, p) in r.brands.items()]),
+        "brand_name_case": case([(f"brand_code = {_literal(c)}", _literal(n)) for c, (_, n, _) in r.brands.items()]),
+        "tenure_points_case": case([(tenure(b), b.points) for b in r.tenure_bands]),
+        "tenure_band_case": case([(tenure(b), _literal(b.name)) for b in r.tenure_bands]),
+        "spend_points_case": case([(f"avg_fen <= {int(b.high * 100)}", b.points) for b in closed], top.points),
+        "star_level_case": case([(f"credit_score >= {s.min_score}", s.level) for s in stars_down], lowest.level),
+        "star_label_case": case(
+            [(f"credit_score >= {s.min_score}", _literal(s.label)) for s in stars_down], _literal(lowest.label)
+        ),
+        "next_star_label_case": case([(f"star_level = {s.level}", _literal(n.label)) for s, n in following if n]),
+        "next_star_threshold_case": case([(f"star_level = {s.level}", n.min_score) for s, n in following if n]),
+    }
 
 
 def run_variant(argv: list[str]) -> int:
