@@ -40,9 +40,10 @@ def months(tmp_path_factory):
     return root, warehouse, reference, october
 
 
-def test_the_months_assets_materialize_and_publish_what_the_command_line_does(months, monkeypatch):
+def test_the_months_assets_materialize_and_publish_what_the_command_line_does(months, monkeypatch, capfd, tmp_path):
     root, warehouse, reference, (october_folder, october_id, delivered_on) = months
     monkeypatch.setenv("CREDIT_SCORE_DUCKDB", str(warehouse))
+    monkeypatch.setenv("CREDIT_SCORE_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setenv("CREDIT_SCORE_INCOMING", str(october_folder.parent))
     from credit_score import orchestration
 
@@ -55,6 +56,11 @@ def test_the_months_assets_materialize_and_publish_what_the_command_line_does(mo
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
+    # dbt's log in the log folder, as the command line keeps it, not a line per dbt event on the screen
+    printed = capfd.readouterr().out.splitlines()
+    assert len([line for line in printed if "customer_credit_score" in line]) == 0, printed[:20]
+    dbt_log = (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")
+    assert "customer_credit_score" in dbt_log and "Finished running" in dbt_log
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {
         "telecom/billing",

@@ -164,16 +164,41 @@ def credit_score_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
             os.environ.update(session.env(number))
             refresh = ["--full-refresh"] if number == 0 and session.refresh_reason else []
             invocation = dbt.cli(
-                ["build", "--exclude-resource-type", "unit_test", *refresh], context=context, raise_on_error=False
+                ["build", "--exclude-resource-type", "unit_test", *refresh, *_dbt_log_args()],
+                context=context,
+                raise_on_error=False,
             )
             if number == 0:
-                yield from invocation.stream()
+                yield from _quietly(invocation.stream())
             else:  # the newest date built again: its events only logged (the assets are this run's)
                 invocation.wait()
                 context.log.info(f"{day}, the newest published date, built again after {as_of}: BI keeps reading it")
             passed = _passed(engine, day, invocation)
             session.after(number)
         _pending(engine).write_text(json.dumps(session.pending(passed)))
+
+
+def _dbt_log_args() -> list[str]:
+    """dbt's whole log (debug) in the log folder's dbt.log, as the command line keeps it (dagster-dbt
+    would put it in each invocation's target folder)."""
+    from credit_score import console
+
+    folder = console.log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return ["--log-path", str(folder), "--log-level-file", "debug"]
+
+
+def _quietly(events):
+    """dagster-dbt's events, without the line it writes to stdout for each dbt event (~1,000 a month,
+    all of them in dbt.log already): the run's log shows the assets, the checks and what failed."""
+    events = iter(events)
+    with open(os.devnull, "w") as nowhere:
+        while True:
+            with contextlib.redirect_stdout(nowhere):
+                event = next(events, None)
+            if event is None:
+                return
+            yield event
 
 
 @contextlib.contextmanager
