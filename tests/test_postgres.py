@@ -140,7 +140,10 @@ def test_postgres_publishes_what_duckdb_publishes(pg_scenario, scenario_duckdb, 
     mid-month date, with every dbt test run."""
     report, published = pg_scenario[as_of]
     duckdb_built = scenario_duckdb[1][as_of]
-    assert data_tests(report) == duckdb_data_tests(scenario_duckdb), "every data test runs on PostgreSQL too"
+    # every data test runs on PostgreSQL too (a later build leaves out the unchanged seeds' tests, as on DuckDB)
+    ran = sorted(set().union(*(data_tests(built) for built, _ in pg_scenario.values())))
+    assert ran == duckdb_data_tests(scenario_duckdb)
+    assert as_of == MID_MONTH or len(data_tests(report)) < len(ran), "the month-end skipped the unchanged seeds"
     if as_of == MONTH_END:  # and the rules' unit tests, once (a monthly build skips them)
         unit_tests = [t for t in report.tests if t.resource_type == "unit_test"]
         assert {t.name for t in unit_tests} == project_unit_tests() and all(t.status == "pass" for t in unit_tests)

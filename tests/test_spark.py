@@ -146,16 +146,39 @@ def test_spark_refuses_a_month_whose_bills_have_not_arrived(spark_scenario):
         build(dt.date(2027, 6, 30), target="spark")
 
 
-def test_spark_lists_its_deliveries_and_refuses_removing_one(spark_scenario, scenario):
-    """`credit-score deliveries` reads Spark's raw parquet; `deliveries remove` says how to do it there."""
+def test_spark_lists_its_deliveries(spark_scenario, scenario):
+    """`credit-score deliveries` reads Spark's raw parquet."""
     from credit_score.engines.spark import SparkEngine
-    from credit_score.load import LoadError, remove_delivery
 
     listed = {d.delivery_id: d for d in SparkEngine().loaded_deliveries()}
     assert {i: d.delivered_on for i, d in listed.items()} == scenario.deliveries
     assert sum(d.rows["billing"] for d in listed.values()) > 1000 and listed["nothing"].rows["billing"] == 0
-    with pytest.raises(LoadError, match="not on Spark yet: reload"):
-        remove_delivery("nothing", "spark")
+
+
+def test_spark_removes_one_delivery(spark_scenario, tmp_path):
+    """`deliveries remove` on Spark (in its own warehouse: the scenario's is left as it was): the
+    examples as two deliveries, one taken out; the other's rows and register row stay, every raw table
+    holds the examples once."""
+    from credit_score.engines.spark import SparkEngine
+    from credit_score.load import load_listed, remove_delivery
+    from tests.helpers import DELIVERED, EXAMPLES
+
+    saved = os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"]
+    os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"] = str(tmp_path / "spark")
+    try:
+        load_listed([(EXAMPLES, "examples", DELIVERED), (EXAMPLES, "again", DELIVERED)], None, replace=True,
+                    target="spark", progress=False)  # fmt: skip
+        engine = SparkEngine()
+        once = {t: len(reference.read_csv(EXAMPLES / f"{t}.csv")) for t in ("subscriptions", "billing", "suspensions")}
+        assert {d.delivery_id: d.rows for d in engine.loaded_deliveries()} == {"examples": once, "again": once}
+        assert remove_delivery("again", "spark") == 0
+        assert [d.delivery_id for d in engine.loaded_deliveries()] == ["examples"]
+        for table, rows in once.items():
+            path = engine.table_path("raw", table)
+            counted = duckdb.sql(f"select count(*), count(distinct delivery_id) from {engine._parquet(path)}")  # noqa: SLF001
+            assert counted.fetchall() == [(rows, 1)]
+    finally:
+        os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"] = saved
 
 
 def test_spark_refuses_the_bad_days_of_missing_bills(spark_scenario, tmp_path):

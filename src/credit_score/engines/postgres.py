@@ -296,6 +296,32 @@ class PostgresEngine(Engine):
         finally:
             con.close()
 
+    STATIC = "public.static_parts_built"
+
+    def static_fingerprint(self) -> str | None:
+        con = connect()
+        try:
+            if not postgres_history(con).exists(self.STATIC):
+                return None
+            with con.cursor() as cur:
+                cur.execute(f"select fingerprint from {self.STATIC}")
+                row = cur.fetchone()
+            return row[0] if row else None
+        finally:
+            con.close()
+
+    def record_static_fingerprint(self, fingerprint: str | None) -> None:
+        """A table beside the ledger: the seeds and the time spine as the last successful build left them."""
+        con = connect()
+        try:
+            with con, con.cursor() as cur:  # one transaction
+                cur.execute(f"create table if not exists {self.STATIC} (fingerprint text not null)")
+                cur.execute(f"delete from {self.STATIC}")
+                if fingerprint is not None:
+                    cur.execute(f"insert into {self.STATIC} values (%s)", [fingerprint])
+        finally:
+            con.close()
+
     def full_refresh_reason(self) -> str | None:
         con = connect()
         try:

@@ -85,9 +85,8 @@ def _sql_literal(value: object) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _save_deliveries(warehouse: str, replace: bool, saves: list, parent_pid: int) -> None:
-    """In one Spark application: for each (incoming folder, delivery id, tables present, register
-    row) in order, replace the delivery's partition of each raw table and its row of raw.deliveries."""
+def _spark_session(warehouse: str, parent_pid: int):
+    """A Spark application for the load's child process (it dies with the harness)."""
     from credit_score.processes import die_with_parent
 
     die_with_parent(parent_pid)
@@ -97,11 +96,28 @@ def _save_deliveries(warehouse: str, replace: bool, saves: list, parent_pid: int
     builder = SparkSession.builder.enableHiveSupport().appName("credit-score-load")
     for key, value in session_settings(Path(warehouse)).items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    return builder.getOrCreate()
+
+
+def _save_deliveries(warehouse: str, replace: bool, saves: list, parent_pid: int) -> None:
+    """In one Spark application: for each (incoming folder, delivery id, tables present, register
+    row) in order, replace the delivery's partition of each raw table and its row of raw.deliveries."""
+    spark = _spark_session(warehouse, parent_pid)
     try:
         spark.sql("create database if not exists raw")
         for number, (incoming, delivery_id, present, registry) in enumerate(saves):
             _save_delivery(spark, incoming, delivery_id, present, registry, replace=replace and number == 0)
+    finally:
+        spark.stop()
+
+
+def _drop_delivery(warehouse: str, delivery_id: str, parent_pid: int) -> None:
+    """In one Spark application: the delivery's partition of each raw table, then its register row
+    (so that an interrupted removal still lists the delivery, and running it again finishes it)."""
+    spark = _spark_session(warehouse, parent_pid)
+    try:
+        for table in (*RAW_TABLES, "deliveries"):
+            spark.sql(f"alter table raw.{table} drop if exists partition (delivery_id = {_sql_literal(delivery_id)})")
     finally:
         spark.stop()
 
@@ -249,11 +265,34 @@ class SparkEngine(Engine):
         finally:
             con.close()
 
-    def remove_delivery(self, delivery_id: str) -> LoadedDelivery | None:
-        raise LoadError(
-            "not on Spark yet: reload the deliveries to keep with `credit-score load --list FILE --replace "
-            "--target spark` (a listing without this one)"
+    def static_fingerprint(self) -> str | None:
+        recorded = self.dbt_dir / "static-fingerprint"
+        return recorded.read_text(encoding="utf-8").strip() or None if recorded.is_file() else None
+
+    def record_static_fingerprint(self, fingerprint: str | None) -> None:
+        """A file beside the build's dbt folder: the seeds and the time spine as the last successful
+        build left them (Spark keeps their tables between builds, as the other engines do)."""
+        recorded = self.dbt_dir / "static-fingerprint"
+        if fingerprint is None:
+            recorded.unlink(missing_ok=True)
+        else:
+            recorded.parent.mkdir(parents=True, exist_ok=True)
+            recorded.write_text(fingerprint, encoding="utf-8")
+
+    def _delete_delivery(self, delivery_id: str) -> None:
+        """Spark's parquet tables have no transaction: the raw tables' partitions go first, the register
+        row last; a removal stopped midway leaves the delivery listed, and removing it again finishes."""
+        child = multiprocessing.get_context("spawn").Process(
+            target=_drop_delivery, args=(str(self.warehouse), delivery_id, os.getpid())
         )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise LoadError(
+                f"Spark failed while removing delivery {delivery_id} (exit status {child.exitcode}; see the log "
+                "above): raw may still hold part of it; run the same command again to finish",
+                partial=True,
+            )
 
     def _parquet(self, path: Path) -> str:
         """SQL (DuckDB): the rows of a Spark parquet table, its partition columns as text."""
