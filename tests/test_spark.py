@@ -181,6 +181,19 @@ def test_spark_removes_one_delivery(spark_scenario, tmp_path):
         os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"] = saved
 
 
+def test_explain_on_spark_says_what_it_says_on_duckdb(spark_scenario, scenario_duckdb):
+    """SPEC 8's explain reads Spark's own tables (parquet, session mode): each customer's explanation,
+    parts, bills (ids, amounts, deliveries, file lines) and suspensions equal DuckDB's."""
+    from credit_score.explain import explain
+
+    database, built = scenario_duckdb
+    customers = sorted(built[MONTH_END].mart)[::40]
+    assert len(customers) > 30
+    for customer in customers:
+        on_duckdb = explain(customer, MONTH_END, database=database)
+        assert explain(customer, MONTH_END, target="spark") == on_duckdb, customer
+
+
 def test_spark_refuses_the_bad_days_of_missing_bills(spark_scenario, tmp_path):
     """Completeness from content (SPEC 6), read from Spark's raw parquet before dbt runs: October never
     loaded, the history loaded without its date, a 3-bill correction for a missing November.  (In its

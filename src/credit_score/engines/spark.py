@@ -40,7 +40,7 @@ from credit_score.deliveries import (
     loaded_from_rows,
     query,
 )
-from credit_score.engines import Engine
+from credit_score.engines import Engine, Provenance
 from credit_score.engines.duckdb import raw_columns
 from credit_score.history import published_populations_sql
 from credit_score.ledger import full_refresh_reason
@@ -152,11 +152,27 @@ def _save_delivery(spark, incoming: str, delivery_id: str, present: list, regist
 class SparkEngine(Engine):
     name = "spark"
 
-    def provenance(self):
-        raise QueryFailed(
-            "explain reads the validated bills and suspensions where the warehouse builds; on spark they are "
-            "Spark tables this command does not read yet: query intermediate.int_billing_validated and "
-            "intermediate.int_suspensions_validated with spark-sql (the customer's rows, rejection_reason null)"
+    def provenance(self) -> Provenance:
+        """explain's reader on Spark's own files (session mode: every table is parquet under the
+        warehouse folder), read with DuckDB: no Spark application.  Partition columns read as text."""
+        history = self.table_path("marts", "customer_credit_score_history")
+        if not history.is_dir() or not any(history.glob("**/*.parquet")):
+            raise QueryFailed(
+                f"{history} holds nothing: nothing is published yet (run `credit-score build --target spark`)"
+            )
+        for schema, table in (("intermediate", "int_billing_validated"), ("seeds", "star_levels")):
+            if not self.table_path(schema, table).is_dir():
+                raise QueryFailed(
+                    f"{self.table_path(schema, table)} is not there: explain reads Spark's tables as files in "
+                    "session mode (a Thrift server's warehouse: query intermediate.int_billing_validated and "
+                    "intermediate.int_suspensions_validated with spark-sql)"
+                )
+        con = duckdb.connect()
+        return Provenance(
+            query=lambda sql: con.execute(sql).fetchall(),
+            published=lambda table: self._typed_parquet(self.table_path("marts", table)),
+            work=lambda schema, table: self._typed_parquet(self.table_path(schema, table)),
+            close=con.close,
         )
 
     def __init__(self, warehouse: Path | None = None):
@@ -299,6 +315,19 @@ class SparkEngine(Engine):
         return (
             f"read_parquet('{path}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false, "
             "union_by_name = true)"
+        )
+
+    # the partition columns that are not text (explain compares them with dates and numbers)
+    PARTITION_TYPES = {"bill_month": "date", "as_of_date": "date", "key_bucket": "integer"}
+
+    def _typed_parquet(self, path: Path) -> str:
+        """SQL (DuckDB): the rows of a Spark parquet table, its partition columns typed (dates, buckets)."""
+        first = next(path.glob("**/*.parquet"), None)
+        keys = [part.split("=", 1)[0] for part in (first.relative_to(path).parts[:-1] if first else ()) if "=" in part]
+        types = ", ".join(f"'{k}': {self.PARTITION_TYPES.get(k, 'varchar')}" for k in keys)
+        return (
+            f"read_parquet('{path}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false, "
+            f"union_by_name = true{f', hive_types = {{{types}}}' if keys else ''})"
         )
 
     def full_refresh_reason(self) -> str | None:
