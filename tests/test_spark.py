@@ -21,7 +21,15 @@ from credit_score.engines import spark
 from credit_score.engines.spark_cluster import standalone_cluster
 from tests import reference
 from tests.conftest import MID_MONTH, MONTH_END
-from tests.helpers import as_history, as_text, differences, load_steps, project_unit_tests, read_published
+from tests.helpers import (
+    EXAMPLES,
+    as_history,
+    as_text,
+    differences,
+    load_steps,
+    project_unit_tests,
+    read_published,
+)
 from tests.test_completeness import check_bad_days, make_data
 from tests.warehouses import SparkWarehouse, assert_equal_to_full_refresh
 
@@ -192,6 +200,48 @@ def test_explain_on_spark_says_what_it_says_on_duckdb(spark_scenario, scenario_d
     for customer in customers:
         on_duckdb = explain(customer, MONTH_END, database=database)
         assert explain(customer, MONTH_END, target="spark") == on_duckdb, customer
+
+
+HOLD_THE_METASTORE = """
+import sys, time
+from pathlib import Path
+from pyspark.sql import SparkSession
+from credit_score.engines.spark import session_settings
+builder = SparkSession.builder.enableHiveSupport().appName("a reader")
+for key, value in {**session_settings(Path(sys.argv[1])), "spark.master": "local[1]"}.items():
+    builder = builder.config(key, value)
+builder.getOrCreate().sql("show databases").collect()
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+
+def test_another_spark_application_holding_the_metastore_makes_load_and_build_wait(spark_cluster, tmp_path):
+    """Issue 25 on Spark: a session holding the warehouse's embedded Derby metastore (a reader's
+    spark-sql, a notebook) makes `load` and `build` exit 75 at once, naming the metastore and the
+    process, instead of failing deep in dbt's run with Derby's traceback."""
+    import sys
+
+    warehouse = tmp_path / "spark"
+    env = {**os.environ, "CREDIT_SCORE_SPARK_WAREHOUSE": str(warehouse)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_METASTORE, str(warehouse)], env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        for command in (["build", "--as-of", "2026-10-31"], ["load", str(EXAMPLES), "--delivered-on", "2026-11-05"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "credit_score.cli", *command, "--target", "spark"],
+                env=env, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert done.returncode == 75, done.stdout + done.stderr
+            assert f"{warehouse / 'metastore_db'} is held by another process (java, PID " in done.stderr
+            assert len(done.stderr.splitlines()) <= 3, done.stderr
+        assert not (warehouse / "tables" / "raw.db").exists(), "nothing was loaded"
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_spark_refuses_the_bad_days_of_missing_bills(spark_scenario, tmp_path):

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import multiprocessing
 import os
+import struct
 import tempfile
 import time
 from pathlib import Path
@@ -40,7 +42,7 @@ from credit_score.deliveries import (
     loaded_from_rows,
     query,
 )
-from credit_score.engines import Engine, Provenance
+from credit_score.engines import Engine, Provenance, WarehouseBusy
 from credit_score.engines.duckdb import raw_columns
 from credit_score.history import published_populations_sql
 from credit_score.ledger import full_refresh_reason
@@ -149,8 +151,43 @@ def _save_delivery(spark, incoming: str, delivery_id: str, present: list, regist
     )
 
 
+def metastore_holder(warehouse: Path) -> int | None:
+    """The PID of another process that has booted the warehouse's embedded Derby metastore, which
+    admits one JVM at a time, or None.  Derby holds an exclusive lock on metastore_db/dbex.lck while
+    it runs (a POSIX record lock, which F_GETLK reports with its owner)."""
+    lock = warehouse / "metastore_db" / "dbex.lck"
+    try:
+        handle = lock.open("rb")
+    except FileNotFoundError:
+        return None
+    with handle:
+        query = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        l_type, _, _, _, pid = struct.unpack("hhqqi", fcntl.fcntl(handle, fcntl.F_GETLK, query))
+    return pid if l_type != fcntl.F_UNLCK and pid != os.getpid() else None
+
+
 class SparkEngine(Engine):
     name = "spark"
+
+    @contextlib.contextmanager
+    def lock(self):
+        """One load or build at a time per warehouse, and none while another Spark application holds
+        its embedded metastore (a BI session, a spark-sql shell): WarehouseBusy, exit 75, at once,
+        instead of Derby's failure deep in dbt's run."""
+        from credit_score.engines.duckdb import warehouse_lock
+
+        self.warehouse.mkdir(parents=True, exist_ok=True)
+        with warehouse_lock(self.warehouse / "warehouse"):
+            holder = metastore_holder(self.warehouse)
+            if holder is not None:
+                program = Path(f"/proc/{holder}/comm")
+                name = program.read_text().strip() if program.exists() else "a process"
+                raise WarehouseBusy(
+                    f"{self.warehouse / 'metastore_db'} is held by another process ({name}, PID {holder}): the "
+                    "embedded Derby metastore admits one Spark application at a time; close that session (readers "
+                    "go through a Thrift server: docs/engines.md) and run the same command again"
+                )
+            yield
 
     def provenance(self) -> Provenance:
         """explain's reader on Spark's own files (session mode: every table is parquet under the
