@@ -37,3 +37,17 @@
 {% macro last_complete_month_start(as_of) -%}
     {{ add_months(month_start(dbt.dateadd('day', 1, as_of)), -1) }}
 {%- endmacro %}
+
+{#-
+    SPEC 7's spend_drop compares the spend window's latest three months with the three before them:
+    the half's length in months, refused at compile time when the spend window holds fewer than two.
+-#}
+{% macro spend_drop_half_months() -%}
+    {%- set half = 3 -%}
+    {%- if var('spend_window_months') < 2 * half -%}
+        {{ exceptions.raise_compiler_error(
+            "retention_watchlist: spend_drop compares the spend window's latest " ~ half ~ " months with the "
+            ~ half ~ " before; var spend_window_months is " ~ var('spend_window_months') ~ ", fewer than " ~ 2 * half) }}
+    {%- endif -%}
+    {{ return(half) }}
+{%- endmacro %}

@@ -10,14 +10,7 @@
     times the previous average monthly spend; ties by customer_id.  Empty when the history has no
     earlier date.  Read from the history alone: D's rows (written there first) and the previous date's.
 -#}
-{#- SPEC 7's spend_drop compares two halves of three months each, both inside the spend window. -#}
-{%- set half_months = 3 -%}
-{%- if var('spend_window_months') < 2 * half_months -%}
-    {{ exceptions.raise_compiler_error(
-        "retention_watchlist: spend_drop compares the spend window's latest " ~ half_months
-        ~ " months with the " ~ half_months ~ " before; var spend_window_months is "
-        ~ var('spend_window_months') ~ ", fewer than " ~ 2 * half_months) }}
-{%- endif -%}
+{%- set half_months = spend_drop_half_months() -%}
 {%- set around = history_dates_around(ref('customer_credit_score_history')) -%}
 {%- set read_dates = [around['d'], around['previous']] | reject('none') | list %}
 
