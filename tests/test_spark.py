@@ -223,7 +223,7 @@ def test_another_spark_application_holding_the_metastore_makes_load_and_build_wa
     import sys
 
     warehouse = tmp_path / "spark"
-    env = {**os.environ, "CREDIT_SCORE_SPARK_WAREHOUSE": str(warehouse)}
+    env = {**os.environ, "CREDIT_SCORE_SPARK_WAREHOUSE": str(warehouse), "CREDIT_SCORE_SPARK_METASTORE_WAIT": "2"}
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_THE_METASTORE, str(warehouse)], env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

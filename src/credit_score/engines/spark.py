@@ -172,13 +172,17 @@ class SparkEngine(Engine):
     @contextlib.contextmanager
     def lock(self):
         """One load or build at a time per warehouse, and none while another Spark application holds
-        its embedded metastore (a BI session, a spark-sql shell): WarehouseBusy, exit 75, at once,
-        instead of Derby's failure deep in dbt's run."""
+        its embedded metastore (a BI session, a spark-sql shell): WarehouseBusy, exit 75, after waiting
+        $CREDIT_SCORE_SPARK_METASTORE_WAIT seconds (30) for it to let go, instead of Derby's failure
+        deep in dbt's run."""
         from credit_score.engines.duckdb import warehouse_lock
 
         self.warehouse.mkdir(parents=True, exist_ok=True)
         with warehouse_lock(self.warehouse / "warehouse"):
-            holder = metastore_holder(self.warehouse)
+            # a Spark application that just ended (the previous build's dbt) lets go within seconds
+            waited = time.monotonic() + float(os.environ.get("CREDIT_SCORE_SPARK_METASTORE_WAIT", "30"))
+            while (holder := metastore_holder(self.warehouse)) is not None and time.monotonic() < waited:
+                time.sleep(0.5)
             if holder is not None:
                 program = Path(f"/proc/{holder}/comm")
                 name = program.read_text().strip() if program.exists() else "a process"
