@@ -38,6 +38,7 @@ from tests.warehouses import (
     PostgresWarehouse,
     catalogue,
     check_a_random_plan,
+    check_explain_equals_duckdbs,
     check_the_scenario_built_after_every_load,
     delivery_plans,
 )
@@ -545,11 +546,4 @@ def test_any_order_of_builds_publishes_what_the_newest_built_last_does_on_postgr
 def test_explain_on_postgres_says_what_it_says_on_duckdb(pg_scenario, scenario_duckdb):
     """The same deliveries, the same month-end published: each customer's explanation, parts, bills
     (ids, amounts, deliveries, file lines) and suspensions read from PostgreSQL equal DuckDB's."""
-    from credit_score.explain import explain
-
-    database, built = scenario_duckdb
-    customers = sorted(built[MONTH_END].mart)[::40]
-    assert len(customers) > 30
-    for customer in customers:
-        on_duckdb = explain(customer, MONTH_END, database=database)
-        assert explain(customer, MONTH_END, target="postgres") == on_duckdb, customer
+    check_explain_equals_duckdbs("postgres", scenario_duckdb)

@@ -31,7 +31,7 @@ from tests.helpers import (
     read_published,
 )
 from tests.test_completeness import check_bad_days, make_data
-from tests.warehouses import SparkWarehouse, assert_equal_to_full_refresh
+from tests.warehouses import SparkWarehouse, assert_equal_to_full_refresh, check_explain_equals_duckdbs
 
 
 def ensure_java() -> None:
@@ -192,14 +192,7 @@ def test_spark_removes_one_delivery(spark_scenario, tmp_path):
 def test_explain_on_spark_says_what_it_says_on_duckdb(spark_scenario, scenario_duckdb):
     """SPEC 8's explain reads Spark's own tables (parquet, session mode): each customer's explanation,
     parts, bills (ids, amounts, deliveries, file lines) and suspensions equal DuckDB's."""
-    from credit_score.explain import explain
-
-    database, built = scenario_duckdb
-    customers = sorted(built[MONTH_END].mart)[::40]
-    assert len(customers) > 30
-    for customer in customers:
-        on_duckdb = explain(customer, MONTH_END, database=database)
-        assert explain(customer, MONTH_END, target="spark") == on_duckdb, customer
+    check_explain_equals_duckdbs("spark", scenario_duckdb)
 
 
 HOLD_THE_METASTORE = """

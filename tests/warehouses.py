@@ -281,3 +281,16 @@ def check_a_wrong_delivery_removed(warehouse: Warehouse, data: Catalogue, plan, 
     assert reason is not None and "wrong" in reason, reason  # what took it in is recomputed from raw
     assert_equal_to_full_refresh(warehouse, MONTH_END)
     assert differences(warehouse.mart(), data.expected) == []
+
+
+def check_explain_equals_duckdbs(target: str, scenario_duckdb) -> None:
+    """The same deliveries, the same month-end published: each customer's explanation, parts, bills
+    (ids, amounts, deliveries, file lines) and suspensions read from the target equal DuckDB's (every
+    40th customer of the scenario)."""
+    from credit_score.explain import explain
+
+    database, built = scenario_duckdb
+    customers = sorted(built[MONTH_END].mart)[::40]
+    assert len(customers) > 30
+    for customer in customers:
+        assert explain(customer, MONTH_END, target=target) == explain(customer, MONTH_END, database=database), customer
