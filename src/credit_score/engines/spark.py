@@ -195,7 +195,7 @@ class SparkEngine(Engine):
 
     def provenance(self) -> Provenance:
         """explain's reader on Spark's own files (session mode: every table is parquet under the
-        warehouse folder), read with DuckDB: no Spark application.  Partition columns read as text."""
+        warehouse folder), read with DuckDB: no Spark application.  Partition columns typed (_typed_parquet)."""
         history = self.table_path("marts", "customer_credit_score_history")
         if not history.is_dir() or not any(history.glob("**/*.parquet")):
             raise QueryFailed(
