@@ -398,13 +398,20 @@ def bill_months_sql(billing: str, months: list[dt.date], deliveries: list[str] |
     A month is read in the three forms staging accepts (YYYY-MM-DD, YYYY-MM, YYYYMM)."""
     cases = " ".join(f"when b in ('{m:%Y-%m}', '{m:%Y%m}') or b like '{m:%Y-%m}-__' then '{m:%Y-%m}'" for m in months)
     among = "" if deliveries is None else f" where delivery_id in ({', '.join(_text(d) for d in deliveries)})"
+    bills = (
+        f"select case {cases} end as month, trim(customer_id) as customer_id, delivery_id "
+        f"from (select trim(bill_month) as b, customer_id, delivery_id from {billing}{among}) as delivered"
+    )
+    kept = "where month is not null and customer_id is not null and customer_id <> ''"
+    # distinct pairs by a plain group by, then counted: DuckDB's hash aggregate spills to disk, a
+    # count(distinct) per group keeps every group's set in memory (at 30M customers, more than 4 GB)
     return (
-        "select month, count(distinct customer_id) as customers, "
-        "string_agg(distinct delivery_id, ',') as deliveries "
-        f"from (select case {cases} end as month, trim(customer_id) as customer_id, delivery_id "
-        f"from (select trim(bill_month) as b, customer_id, delivery_id from {billing}{among}) as delivered) as bills "
-        "where month is not null and customer_id is not null and customer_id <> '' "
-        "group by month"
+        "select customers.month, customers.customers, deliveries.deliveries from "
+        f"(select month, count(*) as customers from (select month, customer_id from ({bills}) as bills {kept} "
+        "group by month, customer_id) as pairs group by month) as customers "
+        f"inner join (select month, string_agg(delivery_id, ',') as deliveries from (select month, delivery_id "
+        f"from ({bills}) as bills {kept} group by month, delivery_id) as pairs group by month) as deliveries "
+        "on customers.month = deliveries.month"
     )
 
 
@@ -412,25 +419,30 @@ def _text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def delivery_bill_months_sql(billing: str, delivery_id: str) -> str:
+def delivery_bill_months_sql(billing: str, delivery_id: str, part: tuple[int, int] = (0, 1)) -> str:
     """SQL (DuckDB) of what one delivery holds of each month, for bill_months_sql's check to read at
     build time instead of every raw bill: (delivery_id, YYYY-MM, customers with a bill of it in the
     delivery), plus one row (delivery_id, null, 0) saying the delivery was counted.  The month is
     read as bill_months_sql reads it: a YYYY-MM-DD or YYYY-MM text names its first seven characters,
-    six characters name YYYYMM; anything else names no month that can be in a window."""
+    six characters name YYYYMM; anything else names no month that can be in a window.  part (k, n):
+    only the customers whose id hashes to k of n, whose counts add up to the delivery's (each customer
+    is in one part): one aggregate over all of a large delivery's pairs does not fit in memory."""
     month = (
         "case when length(b) = 10 and b like '____-__-__' then left(b, 7) "
         "when length(b) = 7 and b like '____-__' then b "
         "when length(b) = 6 then left(b, 4) || '-' || right(b, 2) end"
     )
+    # distinct (month, customer) pairs by a plain group by, then counted: a hash aggregate spills to
+    # disk, a count(distinct) per month does not (30M customers in one delivery ran out of 4 GB)
     return (
         f"select {_text(delivery_id)} as delivery_id, null as bill_month, 0 as customers union all "
-        "select delivery_id, month, count(distinct customer_id) "
-        f"from (select {month} as month, trim(customer_id) as customer_id, delivery_id "
-        f"from (select trim(bill_month) as b, customer_id, delivery_id from {billing} "
+        f"select {_text(delivery_id)}, month, count(*) from (select month, customer_id "
+        f"from (select {month} as month, trim(customer_id) as customer_id "
+        f"from (select trim(bill_month) as b, customer_id from {billing} "
         f"where delivery_id = {_text(delivery_id)}) as delivered) as bills "
         "where month is not null and customer_id is not null and customer_id <> '' "
-        "group by delivery_id, month"
+        + (f"and hash(customer_id) % {part[1]} = {part[0]} " if part[1] > 1 else "")
+        + "group by month, customer_id) as pairs group by month"
     )
 
 

@@ -36,6 +36,12 @@ def _bytes(limit: str) -> tuple[float, str] | None:
     return float(found.group(1)) * _UNITS[unit.lower()], unit
 
 
+def limit_bytes(limit: str) -> int | None:
+    """'4GB' -> 4000000000; None when the text is not a size."""
+    found = _bytes(limit)
+    return None if found is None else int(found[0])
+
+
 def machine_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 

@@ -48,6 +48,7 @@ from credit_score.deliveries import (
 from credit_score.engines import Engine, Provenance, WarehouseBusy
 from credit_score.history import HISTORY, MONTHLY, HistoryTables, published_populations_sql
 from credit_score.ledger import full_refresh_reason
+from credit_score.memory import limit_bytes
 from credit_score.settings import (
     AUDIT_SCHEMA,
     DELIVERY_COLUMNS,
@@ -205,6 +206,13 @@ def ensure_raw_tables(con, alias: str, *, replace: bool) -> None:
     )
 
 
+def bills_per_count(limit: str) -> int:
+    """How many bills one aggregate of a delivery's (month, customer) pairs may count at DuckDB's
+    memory_limit: 32 bytes of the limit a bill (456M bills in 4 GB ran out, about 9 bytes a bill; 125M
+    at 4GB is a margin of 3.6)."""
+    return max(1_000_000, (limit_bytes(limit) or 4_000_000_000) // 32)
+
+
 # What each delivery holds of each bill month (deliveries.delivery_bill_months_sql), written as it is
 # loaded: the build's completeness check reads it instead of every raw bill
 BILL_MONTHS = "billing_months"
@@ -302,6 +310,8 @@ class DuckDBEngine(Engine):
             ensure_raw_tables(con, WORK, replace=replace)
             counts = [self._load_one(con, delivery, started, progress) for delivery in deliveries]
             con.execute("commit")
+            for delivery, loaded in zip(deliveries, counts, strict=True):
+                self._count_bill_months(con, delivery.delivery_id, loaded.get("billing", 0))
         except BaseException:
             with contextlib.suppress(duckdb.Error):  # a failed commit has ended the transaction already
                 con.execute("rollback")
@@ -323,11 +333,8 @@ class DuckDBEngine(Engine):
             return inserted
 
         counts = read_each_file(delivery, self.work.parent, insert)
+        # an earlier load's counts of the delivery go with its rows; the new ones are counted once committed
         con.execute(f"delete from {WORK}.raw.{BILL_MONTHS} where delivery_id = ?", [delivery.delivery_id])
-        con.execute(
-            f"insert into {WORK}.raw.{BILL_MONTHS} "
-            + delivery_bill_months_sql(f"{WORK}.raw.billing", delivery.delivery_id)
-        )
         latest = con.execute(f"select max(loaded_at) from {WORK}.raw.deliveries").fetchone()[0]  # type: ignore[index]
         con.execute(f"delete from {WORK}.raw.deliveries where delivery_id = ?", [delivery.delivery_id])
         loaded_at = load_time(latest)
@@ -337,6 +344,25 @@ class DuckDBEngine(Engine):
             delivery.registry_row(loaded_at),
         )
         return counts
+
+    def _count_bill_months(self, con, delivery_id: str, bills: int) -> None:
+        """What a loaded delivery holds of each month (deliveries.delivery_bill_months_sql), counted once
+        its rows are committed, in as many parts (customers by the hash of their id) as the memory limit
+        needs: one aggregate over the 456M bills of 30M customers in one delivery ran out of 4 GB.  A
+        delivery left uncounted (killed here) is counted from its raw bills when a build checks
+        completeness, as before the counts existed."""
+        parts = max(1, -(-bills // bills_per_count(duckdb_memory_limit())))
+        con.execute("begin transaction")
+        con.execute("create temp table counted (delivery_id varchar, bill_month varchar, customers bigint)")
+        for k in range(parts):
+            sql = delivery_bill_months_sql(f"{WORK}.raw.billing", delivery_id, part=(k, parts))
+            con.execute(f"insert into counted {sql}")
+        con.execute(
+            f"insert into {WORK}.raw.{BILL_MONTHS} select delivery_id, bill_month, sum(customers) from counted "
+            "group by delivery_id, bill_month"
+        )
+        con.execute("drop table counted")
+        con.execute("commit")
 
     def loaded_deliveries(self) -> list[LoadedDelivery]:
         return loaded_from_rows(self._read_work("raw", "deliveries", loaded_deliveries_sql(f"{WORK}.raw")) or [])
