@@ -198,6 +198,7 @@ def score(
             level,
             STAR_LABELS[level],
             *explanation(brand_name, years, average, count, parts, total, level),
+            RULES.version.isoformat(),
         ]
         rows[customer] = dict(zip(COLUMNS, ("" if v is None else str(v) for v in values), strict=True))
     return rows
@@ -316,6 +317,8 @@ def star_changes(
     """SPEC 7's customer_star_changes on as_of against the previous as-of date (score()'s rows of both),
     keyed by customer_id, values as text ('' for null)."""
     rows = {}
+    # SPEC 8: the rules each date was scored under (one version per date, on every row of it)
+    versions = [next(iter(scored.values()), {}).get("rule_version", "") for scored in (previous, current)]
     for customer in previous.keys() | current.keys():
         was, now = previous.get(customer), current.get(customer)
         if was is None:
@@ -337,6 +340,7 @@ def star_changes(
         }
         for part in STAR_CHANGE_PARTS:
             row[f"{part}_change"] = str(int(now[part]) - int(was[part])) if both else ""
+        row["previous_rule_version"], row["rule_version"] = versions
         rows[customer] = row
     return rows
 

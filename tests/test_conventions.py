@@ -179,3 +179,27 @@ def test_no_engine_branches_outside_the_engines():
         if branch.search(line)
     ]
     assert not found, found
+
+
+def test_the_scoring_reads_the_rule_seeds_only_as_in_force_on_d():
+    """SPEC 8: a model or test that reads a rule seed reads the version in force on D (rules_in_force);
+    a plain ref would read every version at once. The exceptions say why: the resolver of the versions
+    itself, and validation, where a brand code of any version is a known code. The two lists of rule
+    seeds (SQL and Python) are one list."""
+    import re
+
+    from credit_score.rules import RULE_SEEDS
+
+    macros = (PROJECT_DIR / "macros" / "rules.sql").read_text(encoding="utf-8")
+    assert tuple(re.findall(r"'(\w+)'", macros.split("macro rule_seeds")[1])) == RULE_SEEDS
+    allowed = {"int_rule_versions_resolved.sql": set(RULE_SEEDS), "int_subscriptions_validated.sql": {"brand_codes"}}
+    plain = re.compile(r"ref\(\s*'(" + "|".join(RULE_SEEDS) + r")'\s*\)")
+    found = []
+    for folder in ("models", "data-tests", "macros"):
+        for path in sorted((PROJECT_DIR / folder).rglob("*.sql")):
+            if path.name == "rules.sql":
+                continue
+            for seed in plain.findall(path.read_text(encoding="utf-8")):
+                if seed not in allowed.get(path.name, set()):
+                    found.append(f"{path.relative_to(PROJECT_DIR)} reads {seed} whole: use rules_in_force('{seed}')")
+    assert not found, found

@@ -56,6 +56,10 @@ def test_every_scored_customer_is_explained_as_the_reference_and_the_files_say(d
             assert parts[part]["points"] == parts[part]["published_points"] == int(want[column]), (customer, part)
         assert parts["suspensions"]["points"] == int(want["suspension_points"]), customer
         assert found["changed_since_published"] == []
+        # SPEC 8: the rule version, and each rule row of it
+        assert found["rule_version"] == want["rule_version"], customer
+        for part in ("brand", "tenure", "spend"):
+            assert parts[part]["rule"]["rule_version"] == want["rule_version"], (customer, part)
         spend = parts["spend"]
         assert spend["average"] == want["avg_monthly_spend"] and spend["months_counted"] == int(want["spend_months"])
         # the bills behind the window: every bill of the file in a window month, with its line

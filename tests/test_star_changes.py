@@ -105,7 +105,11 @@ def expected(history: dict[dt.date, dict[str, dict[str, int]]]) -> dict[str, lis
     """The reference's two tables from the final history, in the models' column order."""
     changes, matrix = [], []
     dates = sorted(history)
-    text = {d: {c: {k: str(v) for k, v in row.items()} for c, row in history[d].items()} for d in dates}
+    # every month written from a mart row scored under the rules as shipped (write_month)
+    text = {
+        d: {c: {**{k: str(v) for k, v in row.items()}, "rule_version": "1900-01-01"} for c, row in history[d].items()}
+        for d in dates
+    }
     for previous, current in zip(dates, dates[1:], strict=False):
         rows = reference.star_changes(text[previous], text[current], previous, current)
         changes += [
@@ -117,6 +121,8 @@ def expected(history: dict[dt.date, dict[str, dict[str, int]]]) -> dict[str, lis
                 row["change_type"],
                 row["score_change"],
                 *(row[f"{part}_change"] for part in reference.STAR_CHANGE_PARTS),
+                row["previous_rule_version"],
+                row["rule_version"],
                 row["as_of_date"],
             )
             for row in rows.values()

@@ -40,7 +40,7 @@ def whatif(database, *args):
 def write_seed(folder, name, rows):
     folder.mkdir(parents=True, exist_ok=True)
     with (PROJECT_DIR / "seeds" / f"{name}.csv").open(newline="", encoding="utf-8") as f:
-        columns = next(csv.reader(f))
+        columns = [c for c in next(csv.reader(f)) if c != "effective_from"]  # one version's rows (what-if's format)
     with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(columns)

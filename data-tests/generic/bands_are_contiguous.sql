@@ -2,15 +2,19 @@
     A band seed covers its whole range once: ordered by their lower bounds, each band starts exactly
     where the one before it ends (no gap, no overlap), every band is non-empty, only the last band is
     open at the top, and the first band starts at `floor` (null: open at the bottom).
+    version_column: a seed of rule versions (macros/rules.sql) holds these bands once per version.
     Returns the offending bands.
 #}
-{% test bands_are_contiguous(model, lower_column, upper_column, floor=none) %}
+{% test bands_are_contiguous(model, lower_column, upper_column, floor=none, version_column=none) %}
+
+{%- set per_version = ('partition by ' ~ version_column ~ ' ') if version_column else '' %}
 
 with
 
 bands as (
 
     select
+        {{ version_column ~ ',' if version_column }}
         {{ lower_column }} as lower_bound,
         {{ upper_column }} as upper_bound
     from {{ model }}
@@ -20,11 +24,12 @@ bands as (
 ordered as (
 
     select
+        {{ version_column ~ ',' if version_column }}
         lower_bound,
         upper_bound,
-        lag(upper_bound) over (order by lower_bound nulls first) as previous_upper_bound,
-        row_number() over (order by lower_bound nulls first) as band_number,
-        count(*) over () as band_count
+        lag(upper_bound) over ({{ per_version }}order by lower_bound nulls first) as previous_upper_bound,
+        row_number() over ({{ per_version }}order by lower_bound nulls first) as band_number,
+        count(*) over ({{ per_version }}) as band_count
     from bands
 
 ),

@@ -20,31 +20,36 @@ scores as (
 
 brand_codes as (
 
-    select * from {{ ref('brand_codes') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('brand_codes') }} as in_force
 
 ),
 
 brands as (
 
-    select * from {{ ref('brands') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('brands') }} as in_force
 
 ),
 
 tenure_bands as (
 
-    select * from {{ ref('tenure_bands') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('tenure_bands') }} as in_force
 
 ),
 
 spend_bands as (
 
-    select * from {{ ref('spend_bands') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('spend_bands') }} as in_force
 
 ),
 
 scoring_parameters as (
 
-    select * from {{ ref('scoring_parameters') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('scoring_parameters') }} as in_force
 
 ),
 

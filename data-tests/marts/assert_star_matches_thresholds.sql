@@ -15,7 +15,8 @@ scores as (
 
 star_levels as (
 
-    select * from {{ ref('star_levels') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('star_levels') }} as in_force
 
 ),
 

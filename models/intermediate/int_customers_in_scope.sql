@@ -16,13 +16,15 @@ subscriptions as (
 
 brand_codes as (
 
-    select * from {{ ref('brand_codes') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('brand_codes') }} as in_force
 
 ),
 
 brands as (
 
-    select * from {{ ref('brands') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('brands') }} as in_force
 
 ),
 

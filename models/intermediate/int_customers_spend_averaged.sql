@@ -20,7 +20,8 @@ customer_months as (
 
 spend_bands as (
 
-    select * from {{ ref('spend_bands') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('spend_bands') }} as in_force
 
 ),
 

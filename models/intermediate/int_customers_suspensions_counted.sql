@@ -21,13 +21,15 @@ suspensions as (
 
 suspension_reasons as (
 
-    select * from {{ ref('suspension_reasons') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('suspension_reasons') }} as in_force
 
 ),
 
 scoring_parameters as (
 
-    select * from {{ ref('scoring_parameters') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('scoring_parameters') }} as in_force
 
 ),
 

@@ -9,7 +9,8 @@ customers as (
 
 tenure_bands as (
 
-    select * from {{ ref('tenure_bands') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('tenure_bands') }} as in_force
 
 ),
 

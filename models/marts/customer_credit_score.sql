@@ -2,13 +2,21 @@
 
 {#-
     Every in-scope subscriber's credit score and star level on the as-of date: the contracted,
-    published projection of int_customers_scored (the points and the star are assigned there).
+    published projection of int_customers_scored (the points and the star are assigned there), with
+    the rule version they were computed under (int_rule_versions_resolved).
 -#}
 with
 
 scored as (
 
     select * from {{ ref('int_customers_scored') }}
+
+),
+
+rule_version as (
+
+    -- the latest first day among the rule seeds' versions in force on D
+    select max(effective_from) as rule_version from {{ ref('int_rule_versions_resolved') }}
 
 ),
 
@@ -36,7 +44,9 @@ final as (
         cast(star_label as {{ dbt.type_string() }}) as star_label,
         cast(score_explanation as {{ dbt.type_string() }}) as score_explanation,
         cast(next_star_label as {{ dbt.type_string() }}) as next_star_label,
-        cast(points_to_next_star as integer) as points_to_next_star
+        cast(points_to_next_star as integer) as points_to_next_star,
+        -- the rules used (SPEC 8): named by the first day they are in force, one value per build
+        cast((select rule_version.rule_version from rule_version) as date) as rule_version
     from scored
 
 )

@@ -45,6 +45,7 @@ final as (
         credit_score,
         star_level,
         star_label,
+        rule_version,
         -- last: Spark keeps a partition column at the end of the table
         as_of_date
     from scores

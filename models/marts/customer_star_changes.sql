@@ -35,7 +35,12 @@ history as (
 
 history_dates as (
 
-    select distinct as_of_date from history
+    -- each date with the rules it was scored under (one version per date)
+    select
+        as_of_date,
+        max(rule_version) as rule_version
+    from history
+    group by as_of_date
 
 ),
 
@@ -44,7 +49,9 @@ dated as (
     -- each date with the latest earlier one
     select
         as_of_date,
-        lag(as_of_date) over (order by as_of_date) as previous_as_of_date
+        rule_version,
+        lag(as_of_date) over (order by as_of_date) as previous_as_of_date,
+        lag(rule_version) over (order by as_of_date) as previous_rule_version
     from history_dates
 
 ),
@@ -63,7 +70,8 @@ now_scored as (
 
     select
         history.*,
-        changed_dates.previous_as_of_date
+        changed_dates.previous_as_of_date,
+        changed_dates.previous_rule_version
     from history
     inner join changed_dates
         on history.as_of_date = changed_dates.as_of_date
@@ -75,7 +83,9 @@ previously_scored as (
     -- the previous date's rows, under the date they are compared on
     select
         history.*,
-        changed_dates.as_of_date as compared_on
+        changed_dates.as_of_date as compared_on,
+        changed_dates.rule_version as compared_under,
+        changed_dates.previous_rule_version as compared_with
     from history
     inner join changed_dates
         on history.as_of_date = changed_dates.previous_as_of_date
@@ -102,7 +112,10 @@ compared as (
         now_scored.brand_points - previously_scored.brand_points as brand_points_change,
         now_scored.tenure_points - previously_scored.tenure_points as tenure_points_change,
         now_scored.spend_points - previously_scored.spend_points as spend_points_change,
-        now_scored.suspension_points - previously_scored.suspension_points as suspension_points_change
+        now_scored.suspension_points - previously_scored.suspension_points as suspension_points_change,
+        -- the rules of each side: a star that moved where they differ may have moved with the rules
+        coalesce(now_scored.previous_rule_version, previously_scored.compared_with) as previous_rule_version,
+        coalesce(now_scored.rule_version, previously_scored.compared_under) as rule_version
     from now_scored
     full outer join previously_scored
         on
@@ -124,6 +137,8 @@ final as (
         cast(tenure_points_change as integer) as tenure_points_change,
         cast(spend_points_change as integer) as spend_points_change,
         cast(suspension_points_change as integer) as suspension_points_change,
+        cast(previous_rule_version as date) as previous_rule_version,
+        cast(rule_version as date) as rule_version,
         -- last: Spark keeps a partition column at the end of the table
         cast(as_of_date as date) as as_of_date
     from compared

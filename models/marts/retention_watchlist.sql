@@ -42,7 +42,8 @@ suspensions as (
 
 suspension_reasons as (
 
-    select * from {{ ref('suspension_reasons') }}
+    -- the version in force on D (macros/rules.sql)
+    select * from {{ rules_in_force('suspension_reasons') }} as in_force
 
 ),
 

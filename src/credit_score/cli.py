@@ -85,6 +85,50 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from credit_score.rule_versions import RulesRefused, adopt, list_versions
+
+    if args.action == "list":
+        if args.directory or args.from_month:
+            raise SystemExit("credit-score rules list: takes no folder; `credit-score rules adopt DIR --from YYYY-MM`")
+        print_rule_versions(list_versions())
+        return 0
+    if not args.directory or not args.from_month:
+        raise SystemExit("credit-score rules adopt: give the proposal's folder and the month, DIR --from YYYY-MM")
+    first_day = settings.parse_month(args.from_month).replace(day=1)
+    from credit_score import engines
+
+    published = engines.get(args.target).published_populations()
+    newest = max((day for day, _ in published), default=None)
+    try:
+        version = adopt(Path(args.directory), first_day, args.note or "", newest)
+    except RulesRefused as e:
+        print(f"credit-score rules adopt: {e}", file=sys.stderr)
+        print("Nothing changed: the rules are as they were.", file=sys.stderr)
+        return 1
+    console.done(f"adopted the rules of {args.directory} as the version in force from {first_day}", None)
+    print_rule_versions([version])
+    console.note(f"builds of {first_day} and later use it; earlier dates keep the rules they were published under")
+    return 0
+
+
+def print_rule_versions(listed) -> None:
+    """Each version, its note and what it changed: the rows each seed lost (-) and gained (+)."""
+    for version in listed:
+        console.out.print(f"[bold]{version.effective_from}[/]  {version.note}", highlight=False)
+        first = [
+            f"{seed}.csv ({n} row{'' if n == 1 else 's'})"
+            for seed, n in version.rows.items()
+            if seed not in version.changes
+        ]
+        if first:
+            console.out.print(f"    the first version of {', '.join(first)}", highlight=False)
+        for seed, (removed, added) in version.changes.items():
+            for sign, rows in (("-", removed), ("+", added)):
+                for row in rows:
+                    console.out.print(f"    {seed}.csv {sign} {','.join(row)}", highlight=False, markup=False)
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from credit_score.build import BuildRefused, build_dates, print_summary
 
@@ -348,6 +392,18 @@ def parser() -> argparse.ArgumentParser:
     dl.add_argument("delivery_id", metavar="ID", nargs="?", help="remove: the delivery to take out of raw")
     dl.add_argument("--target", help="duckdb (default) or postgres")
     dl.set_defaults(func=cmd_deliveries)
+
+    ru = sub.add_parser(
+        "rules", parents=[common], help="list the rule versions, or `rules adopt DIR --from YYYY-MM` to add one"
+    )
+    ru.add_argument("action", nargs="?", choices=["list", "adopt"], default="list")
+    ru.add_argument("directory", metavar="DIR", nargs="?", help="adopt: replacement CSVs for any of the rule seeds")
+    ru.add_argument(
+        "--from", dest="from_month", metavar="YYYY-MM", help="adopt: the first month the version is in force"
+    )
+    ru.add_argument("--note", help="adopt: why (kept in seeds/rule_versions.csv and shown by `rules list`)")
+    ru.add_argument("--target", help="duckdb (default), postgres or spark: the warehouse whose published dates count")
+    ru.set_defaults(func=cmd_rules)
 
     b = sub.add_parser("build", parents=[common], help="run dbt (seeds, models, tests) for an as-of date")
     b.add_argument("--as-of", help="YYYY-MM-DD (default: last day of the previous month)")

@@ -106,7 +106,7 @@ def _explain(r: Provenance, customer_id: str, as_of: dt.date | None) -> dict:
         "tenure_years as tenure_years, spend_months as spend_months, avg_monthly_spend as avg_monthly_spend, "
         "suspension_count as suspension_count, brand_points as brand_points, tenure_points as tenure_points, "
         "spend_points as spend_points, suspension_points as suspension_points, credit_score as credit_score, "
-        "star_level as star_level, star_label as star_label "
+        "star_level as star_level, star_label as star_label, rule_version as rule_version "
         f"from {history} where customer_id = {text(customer_id)} and as_of_date = date {text(day)}",
     )
     if not published:
@@ -117,12 +117,12 @@ def _explain(r: Provenance, customer_id: str, as_of: dt.date | None) -> dict:
         raise NotExplained(f"{customer_id} was not scored on {day}: {where}")
     row = published[0]
     parts = {
-        "brand": _brand(r, row),
-        "tenure": _tenure(r, row),
+        "brand": _brand(r, row, day),
+        "tenure": _tenure(r, row, day),
         "spend": _spend(r, row, customer_id, day),
         "suspensions": _suspensions(r, row, customer_id, day),
     }
-    star = _star(r, row)
+    star = _star(r, row, day)
     changed = [
         f"{name}: published {part['published_points']:+d}, the loaded data and rules give {part['points']:+d}"
         for name, part in parts.items()
@@ -137,7 +137,7 @@ def _explain(r: Provenance, customer_id: str, as_of: dt.date | None) -> dict:
         "credit_score": int(row["credit_score"]),
         "star_level": int(row["star_level"]),
         "star_label": row["star_label"],
-        "rules": "the rule seeds as built now",
+        "rule_version": _plain(row["rule_version"]),
         "parts": parts,
         "star": star,
         "changed_since_published": changed,
@@ -159,12 +159,23 @@ def explanation_line(row: dict) -> str:
     )
 
 
-def _brand(r: Provenance, row: dict) -> dict:
+def _in_force(r: Provenance, seed: str, day: dt.date, alias: str | None = None) -> str:
+    """A rule seed's rows of the version in force on day (SPEC 8; macros/rules.sql), as a subquery
+    named alias (default: the seed's name)."""
+    table = r.work("seeds", seed)
+    return (
+        f"(select * from {table} where effective_from = "
+        f"(select max(effective_from) from {table} where effective_from <= date {text(day)})) as {alias or seed}"
+    )
+
+
+def _brand(r: Provenance, row: dict, day: dt.date) -> dict:
     found = _rows(
         r,
-        "select b.brand_key as brand_key, b.brand_name as brand_name, b.brand_points as brand_points "
-        f"from {r.work('seeds', 'brand_codes')} as c "
-        f"join {r.work('seeds', 'brands')} as b on c.brand_key = b.brand_key "
+        "select b.brand_key as brand_key, b.brand_name as brand_name, b.brand_points as brand_points, "
+        "b.effective_from as rule_version "
+        f"from {_in_force(r, 'brand_codes', day, 'c')} "
+        f"join {_in_force(r, 'brands', day, 'b')} on c.brand_key = b.brand_key "
         f"where c.brand_code = {text(row['brand_code'])}",
     )
     rule = found[0] if found else None
@@ -176,13 +187,13 @@ def _brand(r: Provenance, row: dict) -> dict:
     }
 
 
-def _tenure(r: Provenance, row: dict) -> dict:
+def _tenure(r: Provenance, row: dict, day: dt.date) -> dict:
     years = int(row["tenure_years"])
     found = _rows(
         r,
         "select tenure_band as tenure_band, min_years_inclusive as min_years_inclusive, "
-        f"max_years_exclusive as max_years_exclusive, tenure_points as tenure_points "
-        f"from {r.work('seeds', 'tenure_bands')} where min_years_inclusive <= {years} "
+        "max_years_exclusive as max_years_exclusive, tenure_points as tenure_points, effective_from as rule_version "
+        f"from {_in_force(r, 'tenure_bands', day)} where min_years_inclusive <= {years} "
         f"and (max_years_exclusive is null or {years} < max_years_exclusive)",
     )
     rule = found[0] if found else None
@@ -233,8 +244,8 @@ def _spend(r: Provenance, row: dict, customer_id: str, day: dt.date) -> dict:
     found = _rows(
         r,
         "select spend_band as spend_band, min_yuan_exclusive as min_yuan_exclusive, "
-        "max_yuan_inclusive as max_yuan_inclusive, spend_points as spend_points "
-        f"from {r.work('seeds', 'spend_bands')} where (min_yuan_exclusive is null or {average} > min_yuan_exclusive) "
+        "max_yuan_inclusive as max_yuan_inclusive, spend_points as spend_points, effective_from as rule_version "
+        f"from {_in_force(r, 'spend_bands', day)} where (min_yuan_exclusive is null or {average} > min_yuan_exclusive) "
         f"and (max_yuan_inclusive is null or {average} <= max_yuan_inclusive)",
     )
     rule = found[0] if found else None
@@ -260,14 +271,14 @@ def _suspensions(r: Provenance, row: dict, customer_id: str, day: dt.date) -> di
         "coalesce(reasons.reason_name, '') as reason_name, reasons.is_penalised as is_penalised, "
         "s.delivery_id as delivery_id, s.file_line as file_line "
         f"from {r.work('intermediate', 'int_suspensions_validated')} as s "
-        f"left join {r.work('seeds', 'suspension_reasons')} as reasons on s.reason_code = reasons.reason_code "
+        f"left join {_in_force(r, 'suspension_reasons', day, 'reasons')} on s.reason_code = reasons.reason_code "
         f"where s.customer_id = {text(customer_id)} and s.rejection_reason is null "
         f"and s.suspended_date <= date {text(day)} order by s.suspended_date, s.delivery_id, s.file_line",
     )
     penalty = _rows(
         r,
         "select parameter_value as points "
-        f"from {r.work('seeds', 'scoring_parameters')} where parameter_name = 'suspension_penalty_points'",
+        f"from {_in_force(r, 'scoring_parameters', day)} where parameter_name = 'suspension_penalty_points'",
     )
     per_suspension = int(Decimal(str(penalty[0]["points"]))) if penalty else 0
     events = []
@@ -303,12 +314,13 @@ def _suspensions(r: Provenance, row: dict, customer_id: str, day: dt.date) -> di
     }
 
 
-def _star(r: Provenance, row: dict) -> dict:
+def _star(r: Provenance, row: dict, day: dt.date) -> dict:
     level = int(row["star_level"])
     bands = _rows(
         r,
         "select star_level as star_level, star_label as star_label, min_score_inclusive as min_score_inclusive, "
-        f"max_score_exclusive as max_score_exclusive from {r.work('seeds', 'star_levels')} order by star_level",
+        "max_score_exclusive as max_score_exclusive, effective_from as rule_version "
+        f"from {_in_force(r, 'star_levels', day)} order by star_level",
     )
     entitled = _rows(
         r,
@@ -365,7 +377,9 @@ def render(found: dict) -> str:
     p = found["parts"]
     lines += [_brand_line(p["brand"]), _tenure_line(p["tenure"]), *_spend_lines(p["spend"])]
     lines += [*_suspension_lines(p["suspensions"]), *_star_lines(found)]
-    lines.append(f"rules        {found['rules']}")
+    lines.append(
+        f"rules        version {found['rule_version']} (the rule seeds' rows in force on {found['as_of_date']})"
+    )
     if found["changed_since_published"]:
         lines.append(
             "CHANGED since it was published (a delivery or a rule seed changed; rebuild the date to publish what "

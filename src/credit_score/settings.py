@@ -11,10 +11,14 @@ from typing import BinaryIO
 
 import yaml
 
-# The dbt project: inside the package when installed from a wheel (setup.py copies it there), else
-# the checkout this file is in (a clone, or an editable install)
+# The dbt project: CREDIT_SCORE_PROJECT_DIR when set (a copy of the project whose seeds hold an
+# operator's rules: `credit-score rules adopt` writes there), else inside the package when installed
+# from a wheel (setup.py copies it there), else the checkout this file is in (a clone, an editable install)
 _PACKAGED = Path(__file__).resolve().parent / "project"
-PROJECT_DIR = _PACKAGED if (_PACKAGED / "dbt_project.yml").is_file() else Path(__file__).resolve().parents[2]
+_CHECKOUT = _PACKAGED if (_PACKAGED / "dbt_project.yml").is_file() else Path(__file__).resolve().parents[2]
+PROJECT_DIR = (
+    Path(os.environ["CREDIT_SCORE_PROJECT_DIR"]).resolve() if os.environ.get("CREDIT_SCORE_PROJECT_DIR") else _CHECKOUT
+)
 PROFILES_DIR = PROJECT_DIR / "profiles"
 DEFAULT_DUCKDB_PATH = Path("warehouse") / "credit_score.duckdb"
 TARGETS = ("duckdb", "postgres", "spark")

@@ -1,11 +1,12 @@
 """`credit-score whatif`: what proposed rule seeds would do to the stars, before anyone changes a band.
 
-The loaded data is scored twice for the as-of date - under the current seeds and under the proposed
-ones (the project copied with the replacement CSVs) - by the scoring models alone: the rule seeds and
-the models between them and the mart.  Each run writes its own DuckDB file under OUT; everything else
-the scoring reads (the validated deliveries, the customers in scope, the monthly spend) comes from the
-work file, opened read-only (dbt `--defer` to the last build's manifest).  What BI reads is never
-touched, and the warehouse lock keeps a build from writing the work file meanwhile.
+The loaded data is scored twice for the as-of date - under the current seeds (the version in force on
+that date, SPEC 8) and under the proposed ones (the project copied with the replacement CSVs, as the
+only version) - by the scoring models alone: the rule seeds and the models between them and the mart.
+Each run writes its own DuckDB file under OUT; everything else the scoring reads (the validated
+deliveries, the customers in scope, the monthly spend) comes from the work file, opened read-only (dbt
+`--defer` to the last build's manifest).  What BI reads is never touched, and the warehouse lock keeps a
+build from writing the work file meanwhile.
 
 The proposed seeds' own tests (no gap, no overlap, points that never decrease, one row per star...)
 run first in the proposed build: rules that break one are refused, naming the seed and the test.
@@ -25,12 +26,9 @@ import duckdb
 
 from credit_score import console, privacy
 from credit_score.dbt import run_dbt
+from credit_score.rule_versions import Proposal, RulesRefused, copy_project, read_proposal
+from credit_score.rules import RULE_SEEDS, SHIPPED_VERSION
 from credit_score.settings import PROJECT_DIR
-
-# The seeds the score is computed from (star_entitlements is what a star gives, not how it is earned).
-RULE_SEEDS = ("brands", "brand_codes", "scoring_parameters", "spend_bands", "star_levels", "suspension_reasons",
-              "tenure_bands")  # fmt: skip
-PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "data-tests", "seeds", "profiles")
 
 
 class WhatIfRefused(Exception):
@@ -55,33 +53,21 @@ class WhatIf:
         return sum(n for (current, proposed), n in self.matrix.items() if current != proposed)
 
 
-def read_proposal(rules: Path) -> dict[str, Path]:
-    """The replacement seeds in rules: {seed: file}; each must be a rule seed with the same columns."""
-    if not rules.is_dir():
-        raise WhatIfRefused(f"{rules}: no such folder (it holds replacement CSVs named like the seeds)")
-    proposed = {}
-    for file in sorted(rules.iterdir()):
-        if file.suffix != ".csv":
-            continue
-        if file.stem not in RULE_SEEDS:
-            raise WhatIfRefused(f"{file.name} is not a rule seed; the rule seeds are {', '.join(RULE_SEEDS)}")
-        expected = _header(PROJECT_DIR / "seeds" / file.name)
-        if _header(file) != expected:
-            raise WhatIfRefused(f"{file.name}: the columns must be the seed's, {','.join(expected)}")
-        proposed[file.stem] = file
-    if not proposed:
-        raise WhatIfRefused(f"{rules} holds no replacement seed (CSV files named {', '.join(RULE_SEEDS)})")
-    return proposed
-
-
-def _header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        return next(csv.reader(f), [])
+def _as_only_version(proposal: Proposal, seed: Path) -> None:
+    """The proposed rows as the seed's one version, in force on every date: the what-if compares them
+    with the version of the current rules in force on its date (the other seeds keep theirs)."""
+    with seed.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["effective_from", *proposal.columns])
+        writer.writerows([SHIPPED_VERSION.isoformat(), *row] for row in proposal.rows)
 
 
 def run_whatif(engine, rules: Path, as_of: dt.date, out: Path) -> WhatIf:
     """Score the loaded data at as_of under the current and the proposed rules (engine: DuckDB)."""
-    proposed = read_proposal(rules)
+    try:
+        proposed = read_proposal(rules, strict=False)
+    except RulesRefused as e:
+        raise WhatIfRefused(str(e)) from None
     manifest_dir = engine.dbt_dir / "target"
     if not engine.work.exists() or not (manifest_dir / "manifest.json").exists():
         raise WhatIfRefused("nothing has been built yet: run `credit-score build` first (the what-if reads its work)")
@@ -92,15 +78,9 @@ def run_whatif(engine, rules: Path, as_of: dt.date, out: Path) -> WhatIf:
     project = scratch / "project"
     try:
         with privacy.private_files():
-            project.mkdir(parents=True)
-            for part in PROJECT_PARTS:
-                source = PROJECT_DIR / part
-                if source.is_dir():
-                    shutil.copytree(source, project / part)
-                else:
-                    shutil.copy2(source, project / part)
-            for seed, file in proposed.items():
-                shutil.copyfile(file, project / "seeds" / f"{seed}.csv")
+            copy_project(project)
+            for seed, proposal in proposed.items():
+                _as_only_version(proposal, project / "seeds" / f"{seed}.csv")
         with privacy.private_files(), engine.lock():
             for name, project_dir in (("proposed", project), ("current", PROJECT_DIR)):
                 seeds = proposed if name == "proposed" else {}

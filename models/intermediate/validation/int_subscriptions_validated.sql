@@ -23,7 +23,9 @@ with
 
 brand_codes as (
 
-    select * from {{ ref('brand_codes') }}
+    -- a code of any rule version is a known code (macros/rules.sql); which brand it earns is read
+    -- from the version in force on the date scored (int_customers_in_scope)
+    select distinct brand_code from {{ ref('brand_codes') }}
 
 ),
 

@@ -140,5 +140,6 @@ select
         suspension_count, suspension_points, credit_score, star_label
     ) as score_explanation,
     {next_star_label_case} as next_star_label,
-    cast({next_star_threshold_case} - credit_score as integer) as points_to_next_star
+    cast({next_star_threshold_case} - credit_score as integer) as points_to_next_star,
+    date '{rule_version}' as rule_version
 from published

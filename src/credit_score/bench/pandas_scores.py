@@ -36,7 +36,7 @@ def _yuan(fen: int) -> str:
 def score(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     """Long: the pandas variant is what an analyst would write by hand, one function from the raw frames to the
     mart's rows, on purpose."""
-    r = rules.load()
+    r = rules.load(as_of=as_of)  # the rule version in force on D
     d = pd.Timestamp(as_of)
     subs = _read(data_dir / "subscriptions.csv")
     activation = pd.to_datetime(subs["activation_date"], format="%Y-%m-%d")
@@ -133,6 +133,7 @@ def score(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     masked = out["msisdn"].str.slice(0, 3) + "****" + out["msisdn"].str.slice(7, 11)
     out["msisdn_masked"] = masked.where(digits, None)
     out["as_of_date"] = as_of
+    out["rule_version"] = r.version
     out["activation_date"] = out["activation_date"].dt.date
     return out[
         [
@@ -158,5 +159,6 @@ def score(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
             "score_explanation",
             "next_star_label",
             "points_to_next_star",
+            "rule_version",
         ]
     ]

@@ -27,7 +27,7 @@ LATEST_SUBSCRIPTIONS = (
 def bound_sql(as_of: dt.date, *, versions: bool = False) -> str:
     """The bound's statement for as_of; versions: raw holds several versions of a customer (monthly
     deliveries), of which the latest counts."""
-    r = rules.load()
+    r = rules.load(as_of=as_of)  # the rule version in force on D
     window_end = as_of if month_end(as_of) == as_of else as_of.replace(day=1) - dt.timedelta(days=1)
     index = window_end.year * 12 + window_end.month - 1 - (r.spend_window_months - 1)
     window_start = dt.date(index // 12, index % 12 + 1, 1)
@@ -42,6 +42,7 @@ def bound_sql(as_of: dt.date, *, versions: bool = False) -> str:
         window_start=f"{window_start:%Y-%m}",
         window_end=f"{window_end:%Y-%m}",
         subscriptions=LATEST_SUBSCRIPTIONS if versions else "raw.subscriptions",
+        rule_version=r.version.isoformat(),
         **rule_expressions(r),
     )
 
