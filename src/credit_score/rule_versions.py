@@ -184,11 +184,20 @@ def _check_seed_tests(project: Path, database: Path, changed: dict[str, Proposal
             env={"CREDIT_SCORE_DUCKDB_WORK": str(database), "DBT_TARGET_PATH": str(database.with_suffix(".dbt"))},
             progress=progress,
         )
-    failed = outcome.with_status("fail", "error", "runtime error")
-    if failed or not outcome.success:
-        broken = []
-        for result in failed:
-            seeds = ", ".join(f"{s}.csv" for s in changed if s in result.unique_id or s in result.name)
-            broken.append(f"{'the proposed ' + seeds if seeds else 'the rules'} fail {result.name} ({result.message})")
-        raise RulesRefused("the proposed rules are refused: " + ("; ".join(broken) if broken else str(outcome.error)))
+    broken = what_failed(outcome, changed)
+    if broken:
+        raise RulesRefused(f"the proposed rules are refused: {broken}")
     console.done("the rule seeds' tests passed with the new version", timer.seconds)
+
+
+def what_failed(outcome, proposed) -> str | None:
+    """What a dbt run over proposed seeds failed, each test named with the proposed seed it tests
+    ("the proposed star_levels.csv fail bands_are_contiguous_... (message)"); None when nothing did."""
+    failed = outcome.with_status("fail", "error", "runtime error")
+    if not failed and outcome.success:
+        return None
+    broken = []
+    for result in failed:
+        seeds = ", ".join(f"{s}.csv" for s in proposed if s in result.unique_id or s in result.name)
+        broken.append(f"{'the proposed ' + seeds if seeds else 'the rules'} fail {result.name} ({result.message})")
+    return "; ".join(broken) if broken else str(outcome.error)

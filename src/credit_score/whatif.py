@@ -26,7 +26,7 @@ import duckdb
 
 from credit_score import console, privacy
 from credit_score.dbt import run_dbt
-from credit_score.rule_versions import Proposal, RulesRefused, copy_project, read_proposal
+from credit_score.rule_versions import Proposal, RulesRefused, copy_project, read_proposal, what_failed
 from credit_score.rules import RULE_SEEDS, SHIPPED_VERSION
 from credit_score.settings import PROJECT_DIR
 
@@ -102,14 +102,10 @@ def _score(engine, project_dir: Path, manifest_dir: Path, file: Path, as_of: dt.
     timer = console.Timer()
     with console.bar(f"scoring under the {rules} rules") as progress:
         outcome = _run(engine, project_dir, manifest_dir, file, as_of, selection, progress)
-    failed = outcome.with_status("fail", "error", "runtime error")
-    if failed or not outcome.success:
-        broken = []
-        for result in failed:
-            seeds = ", ".join(f"{s}.csv" for s in proposed if s in result.unique_id or s in result.name)
-            broken.append(f"{'the proposed ' + seeds if seeds else 'the rules'} fail {result.name} ({result.message})")
+    broken = what_failed(outcome, proposed)
+    if broken:
         what = "the proposed rules are refused" if proposed else "the current rules could not be scored (see dbt's log)"
-        raise WhatIfRefused(f"{what}: " + ("; ".join(broken) if broken else str(outcome.error)))
+        raise WhatIfRefused(f"{what}: {broken}")
     console.done(f"scored as of {as_of} under the {rules} rules", timer.seconds)
 
 
