@@ -192,7 +192,11 @@ def test_the_scoring_reads_the_rule_seeds_only_as_in_force_on_d():
 
     macros = (PROJECT_DIR / "macros" / "rules.sql").read_text(encoding="utf-8")
     assert tuple(re.findall(r"'(\w+)'", macros.split("macro rule_seeds")[1])) == RULE_SEEDS
-    allowed = {"int_rule_versions_resolved.sql": set(RULE_SEEDS), "int_subscriptions_validated.sql": {"brand_codes"}}
+    allowed = {
+        "int_rule_versions_resolved.sql": set(RULE_SEEDS),
+        "assert_rule_versions_are_registered.sql": set(RULE_SEEDS),
+        "int_subscriptions_validated.sql": {"brand_codes"},
+    }
     plain = re.compile(r"ref\(\s*'(" + "|".join(RULE_SEEDS) + r")'\s*\)")
     found = []
     for folder in ("models", "data-tests", "macros"):

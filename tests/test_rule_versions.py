@@ -1,7 +1,7 @@
 """Rule versions (SPEC 8) the way an operator meets them: `credit-score rules adopt DIR --from YYYY-MM`
 and `rules list` on the command line, against a warehouse with two published months.
 
-In a copy of the project (CREDIT_SCORE_PROJECT_DIR: adopting writes the seeds), 2,000 generated
+In a copy of the project (CREDIT_SCORE_PROJECT_DIR: adopting writes the seeds), 800 generated
 customers are built as of September and October under the rules as shipped. A proposal (spend bands
 paying more, every star 50 points dearer) is refused from October (published) and when it breaks a
 band test or holds a stray file, leaving every seed as it was; it is adopted from November. Then:
@@ -84,7 +84,7 @@ def history_month(root: Path, day: dt.date) -> list[tuple]:
 def warehouse(tmp_path_factory):
     root = tmp_path_factory.mktemp("rule_versions")
     copy_project(root / "project")
-    generate(2000, root / "data", seed=17, as_of=NOVEMBER, progress=False)
+    generate(800, root / "data", seed=17, as_of=NOVEMBER, progress=False)
     assert run(root, "load", str(root / "data"), "--delivered-on", "2026-12-03").returncode == 0
     for day in (SEPTEMBER, OCTOBER):
         built = run(root, "build", "--as-of", str(day))
