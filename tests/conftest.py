@@ -130,6 +130,8 @@ LONGEST_FIRST = [
     "test_cli.py",
     "test_memory.py",
     "test_deliveries.py",
+    "test_rule_versions.py",
+    "test_seeds.py",
 ]
 
 
