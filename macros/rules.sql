@@ -21,3 +21,15 @@
     {{ return(['brands', 'brand_codes', 'scoring_parameters', 'spend_bands', 'star_levels',
                'suspension_reasons', 'tenure_bands']) }}
 {%- endmacro %}
+
+{#- Every rule seed's rows as (seed_name, effective_from), one select per seed in a union: what the
+    resolver of the versions in force and the test of their register both read. -#}
+{% macro rule_seed_versions() -%}
+    {% for seed in rule_seeds() -%}
+        select distinct
+            '{{ seed }}' as seed_name,
+            effective_from
+        from {{ ref(seed) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+{%- endmacro %}

@@ -7,13 +7,7 @@ with
 
 versions as (
 
-    {% for seed in rule_seeds() -%}
-        select distinct
-            '{{ seed }}' as seed_name,
-            effective_from
-        from {{ ref(seed) }}
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {{ rule_seed_versions() }}
 
 ),
 

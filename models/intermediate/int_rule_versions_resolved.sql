@@ -10,13 +10,7 @@ with
 
 versions as (
 
-    {% for seed in rule_seeds() -%}
-        select
-            '{{ seed }}' as seed_name,
-            effective_from
-        from {{ ref(seed) }}
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {{ rule_seed_versions() }}
 
 ),
 
