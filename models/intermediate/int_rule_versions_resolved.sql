@@ -1,26 +1,26 @@
 {{ config(materialized='view') }}
 
 {#-
-    Which version of each rule seed a build of D reads (SPEC 8, macros/rules.sql): one row per rule
-    seed with the first day of the version in force on D (null when none is: its not_null test fails
-    the build).  The rule version of the scores is the latest of them.  A view over seeds of a few
-    rows each.
+    The rule version a build of D scores under (SPEC 8, macros/rules.sql): the latest version
+    registered in rule_versions on or before D (null when none is: its not_null test fails the
+    build).  Every rule seed reads its own latest version on or before D (rules_in_force); the
+    register names every seed's versions and each of its versions has rows in some seed
+    (assert_rule_seeds_are_in_force), so this is the latest of the versions the seeds are read at.
+    A view over a register of a few rows.
 -#}
 with
 
-versions as (
+registered as (
 
-    {{ rule_seed_versions() }}
+    select * from {{ ref('rule_versions') }}
 
 ),
 
 final as (
 
-    select
-        seed_name,
-        max(case when effective_from <= {{ as_of_date() }} then effective_from end) as effective_from
-    from versions
-    group by seed_name
+    select max(effective_from) as rule_version
+    from registered
+    where effective_from <= {{ as_of_date() }}
 
 )
 

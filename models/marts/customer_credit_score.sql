@@ -15,8 +15,8 @@ scored as (
 
 rule_version as (
 
-    -- the latest first day among the rule seeds' versions in force on D
-    select max(effective_from) as rule_version from {{ ref('int_rule_versions_resolved') }}
+    -- the latest registered version on or before D (one row)
+    select rule_version from {{ ref('int_rule_versions_resolved') }}
 
 ),
 
