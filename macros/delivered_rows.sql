@@ -245,3 +245,40 @@ distinct_rows as (
     {%- endset -%}
     {{ return(keys) }}
 {%- endmacro %}
+
+
+{#-
+    A validated row's outcome on the as-of date D (SPEC 8): the validation models judge a row whose
+    customer is not delivered (yet) `unknown_customer`, whatever D; on D it is `waiting` while D's
+    month is less than var max_wait_months months after the month of its first copy's delivery date,
+    and a reject `unknown_customer` from then on.  Only the audit reads it this way (the row is not
+    accepted either way), so the validation models stay the same for every D and a build of another
+    date judges no row again.
+-#}
+{% macro outcome_on_as_of_date(rejection_reason, first_delivered_on) -%}
+    case
+        when
+            {{ rejection_reason }} = 'unknown_customer'
+            and {{ month_start(as_of_date()) }} < {{ waiting_ends(first_delivered_on) }}
+            then 'waiting'
+        else {{ rejection_reason }}
+    end
+{%- endmacro %}
+
+{#- delivered_row_outcome_columns of a validation model, the reason as on the as-of date. -#}
+{% macro delivered_row_outcome_on_as_of_date() -%}
+    {%- for column in delivered_row_outcome_columns() %}
+        {%- if column == 'rejection_reason' %}
+            {{ outcome_on_as_of_date('rejection_reason', 'first_delivered_on') }} as rejection_reason
+        {%- else %}
+            {{ column }}
+        {%- endif %}
+        {{- ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The first month whose build rejects a row still waiting (the month start of D from which it is
+    `unknown_customer`), for a row first delivered on first_delivered_on. -#}
+{% macro waiting_ends(first_delivered_on) -%}
+    {{ add_months(month_start(first_delivered_on), var('max_wait_months')) }}
+{%- endmacro %}

@@ -3,7 +3,10 @@
 The bulk is a generated data set delivered month by month (`generate --deliveries monthly`); into
 its folders go customers, bills and suspensions that each pin one case:
 
-- X-LATE, a late customer: its bills and a suspension arrive one and two deliveries before it does;
+- X-LATE, a late customer: its bills and a suspension arrive one and two deliveries before it does
+  (waiting for it until then: SPEC 8);
+- X-NEVER, a customer never delivered: a bill and a suspension in the first delivery (2026-09-05) and a
+  bill in 2026-10 (2026-11-05), waiting at every build of the scenario (max_wait_months 2);
 - X-VERSION, a newer version: 神州行 in the first delivery, 全球通 (a newer updated_at) in the last;
 - X-TERM, a termination: active at first, terminated on 2026-10-20 by a new version;
 - X-CONFLICT, a bill re-delivered with another amount (rejected in both deliveries);
@@ -56,6 +59,13 @@ LATE_SUSPENSION = {
     "resumed_at": "2026-09-16 10:00:00",
     "reason_code": "ARREARS",
 }
+NEVER_SUSPENSION = {
+    **LATE_SUSPENSION,
+    "suspension_id": "X-NEVER-S1",
+    "customer_id": "X-NEVER",
+    "suspended_at": "2026-08-15 10:00:00",
+    "resumed_at": "2026-08-16 10:00:00",
+}
 # what each case adds to the generated deliveries, by folder
 ADDED = {
     "before-2026-09": {
@@ -63,7 +73,9 @@ ADDED = {
             _customer("X-VERSION", "G002", "2022-03-10", "2026-01-01 00:00:00"),
             _customer("X-TERM", "G010", "2021-06-01", "2025-12-01 00:00:00"),
         ],
-        "billing": [b for b in LATE_BILLS if b["bill_month"] < "2026-09"],
+        "billing": [b for b in LATE_BILLS if b["bill_month"] < "2026-09"]
+        + [_bill("X-NEVER-08", "X-NEVER", "2026-08", "70.00")],
+        "suspensions": [NEVER_SUSPENSION],
     },
     "2026-09": {
         "billing": [
@@ -81,6 +93,7 @@ ADDED = {
         ],
         "billing": [
             *(b for b in LATE_BILLS if b["bill_month"] == "2026-10"),
+            _bill("X-NEVER-10", "X-NEVER", "2026-10", "70.00"),
             _bill("X-CONFLICT", "X-VERSION", "2026-09", "55.00"),
             _bill("X-AGAIN", "X-VERSION", "2026-09", "30.00"),
         ],
@@ -102,6 +115,13 @@ EFFECTIVE = {
     ],
     "billing": [*LATE_BILLS, _bill("X-AGAIN", "X-VERSION", "2026-09", "30.00"), ADJUSTMENT],
     "suspensions": [LATE_SUSPENSION],
+}
+# What the audit must say of the case rows waiting for their customer at the end (table, record id,
+# delivery of the first copy, the first month whose build rejects it).
+CASE_WAITING = {
+    ("billing", "X-NEVER-08", "before-2026-09", "2026-11-01"),
+    ("suspensions", "X-NEVER-S1", "before-2026-09", "2026-11-01"),
+    ("billing", "X-NEVER-10", "2026-10", "2027-01-01"),
 }
 # What the audit must say of the case rows at the end: (table, record id, reason, delivery of the first copy).
 CASE_REJECTS = {

@@ -129,6 +129,7 @@ PUBLISHED = (
     "marts.customer_credit_score",
     "marts.customer_entitlements",
     "audit.rejected_records",
+    "audit.waiting_records",
     "audit.reconciliation",
     "audit.deliveries",
 )
@@ -145,6 +146,7 @@ EVERY_PUBLISHED_TABLE = [
     "audit.deliveries",
     "audit.reconciliation",
     "audit.rejected_records",
+    "audit.waiting_records",
 ]
 
 

@@ -23,7 +23,7 @@ from credit_score.deliveries import EXPECTED_COLUMNS
 from credit_score.generate import generate
 from credit_score.load import load_listed, read_csv_tables, read_listing
 from tests import reference
-from tests.deliveries_scenario import CASE_REJECTS, MID_MONTH, OCTOBER, SEPTEMBER, TABLES
+from tests.deliveries_scenario import CASE_REJECTS, CASE_WAITING, MID_MONTH, OCTOBER, SEPTEMBER, TABLES
 from tests.helpers import differences, load_and_build, load_steps, read_mart, read_published
 
 MONTHS = ("before-2026-08", "2026-08", "2026-09", "2026-10")
@@ -136,13 +136,35 @@ def rejects(published):
     return {(r[0], r[1], r[4], r[3]) for r in published["audit.rejected_records"][1:]}
 
 
-def test_before_the_customer_arrives_its_rows_are_unknown(scenario_duckdb):
+def waiting(published):
+    """(table, record id, delivery of the first copy, first month it is rejected) of the waiting rows."""
+    columns, *rows = published["audit.waiting_records"]
+    if not columns:
+        return set()
+    at = {c: columns.index(c) for c in ("source_table", "record_id", "delivery_id", "rejected_from_month")}
+    return {(r[at["source_table"]], r[at["record_id"]], r[at["delivery_id"]], r[at["rejected_from_month"]])
+            for r in rows}  # fmt: skip
+
+
+def test_before_the_customer_arrives_its_rows_wait(scenario_duckdb):
+    """SPEC 8: rows delivered before their customer wait (not rejects) for max_wait_months (2) after the
+    month of their delivery: X-LATE's bills of 2026-09-05 and 2026-10-05 until the builds of November
+    and December; X-NEVER's too."""
     september = scenario_duckdb[1][SEPTEMBER]
     assert september.report.ok, [f"{r.name}: {r.message}" for r in september.report.failed]
-    late = {(table, record, reason) for table, record, reason, _ in rejects(september.published) if "X-LATE" in record}
-    assert late == {("billing", f"X-LATE-{m:02d}", "unknown_customer") for m in range(5, 10)} | {
-        ("suspensions", "X-LATE-S1", "unknown_customer")
+    assert not any(record.startswith(("X-LATE", "X-NEVER")) for _, record, _, _ in rejects(september.published))
+    late = {row for row in waiting(september.published) if row[1].startswith("X-LATE")}
+    assert late == {("billing", f"X-LATE-{m:02d}", "before-2026-09", "2026-11-01") for m in range(5, 9)} | {
+        ("billing", "X-LATE-09", "2026-09", "2026-12-01"),
+        ("suspensions", "X-LATE-S1", "2026-09", "2026-12-01"),
     }
+    assert {row for row in waiting(september.published) if row[1].startswith("X-NEVER")} == {
+        ("billing", "X-NEVER-08", "before-2026-09", "2026-11-01"),
+        ("suspensions", "X-NEVER-S1", "before-2026-09", "2026-11-01"),
+    }
+    columns, *rows = september.published["audit.reconciliation"]
+    counted = {r[0]: int(r[columns.index("waiting_rows")]) for r in rows}
+    assert counted == {"subscriptions": 0, "billing": 6, "suspensions": 2}
     mart = september.mart
     assert "X-LATE" not in mart
     assert mart["X-VERSION"]["brand_name"] == "神州行", "the only version so far"
@@ -180,6 +202,7 @@ def test_the_audit_traces_every_case_to_its_delivery(scenario, scenario_duckdb):
     published = scenario_duckdb[1][OCTOBER].published
     case_rejects = {r for r in rejects(published) if r[1].startswith("X-")}
     assert case_rejects == CASE_REJECTS
+    assert waiting(published) == CASE_WAITING, "X-LATE arrived; X-NEVER still waits"
     # the generated customers' only rejects are their older versions (the boundary customers, A..., have
     # rejects of their own: terminations before activation and their rows)
     generated = [r for r in rejects(published) if not r[1].startswith(("X-", "A"))]
@@ -204,16 +227,19 @@ def test_the_audit_traces_every_case_to_its_delivery(scenario, scenario_duckdb):
             assert int(row[f"{table}_rejected"]) == rejected, (name, table)
     for name, row in deliveries.items():
         for table in TABLES:
-            parts = (int(row[f"{table}_{part}"]) for part in ("accepted", "rejected", "duplicates"))
-            assert int(row[f"{table}_rows"]) == sum(parts), (name, table)
+            parts = [int(row[f"{table}_{part}"]) for part in ("accepted", "rejected", "duplicates")]
+            waits = sum(1 for r in CASE_WAITING if r[0] == table and r[2] == name)
+            assert int(row.get(f"{table}_waiting", 0)) == waits, (name, table)
+            assert int(row[f"{table}_rows"]) == sum(parts) + waits, (name, table)
     # the deliveries add up to the reconciliation
     columns, *rows = published["audit.reconciliation"]
     for row in rows:
         totals = dict(zip(columns, row, strict=True))
         table = totals["source_table"]
         for column, part in (("raw_rows", "rows"), ("accepted_rows", "accepted"), ("rejected_rows", "rejected"),
-                             ("exact_duplicate_rows", "duplicates")):  # fmt: skip
-            assert int(totals[column]) == sum(int(d[f"{table}_{part}"]) for d in deliveries.values()), (table, column)
+                             ("exact_duplicate_rows", "duplicates"), ("waiting_rows", "waiting")):  # fmt: skip
+            summed = sum(int(d.get(f"{table}_{part}", 0)) for d in deliveries.values())
+            assert int(totals[column]) == summed, (table, column)
 
 
 def test_the_order_of_the_deliveries_does_not_matter(scenario, scenario_duckdb, tmp_path):

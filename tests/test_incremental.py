@@ -6,7 +6,9 @@ tables; and the mart equals the independent reference's scores.  The sequences a
 cross-delivery cases of the deliveries scenario, one build after each load (a reload of a delivery
 already built among them), and random splits drawn by Hypothesis of generated data with the bad-row
 catalogue mixed in, into random deliveries with random copies, dates and build points
-(tests/warehouses.py; test_postgres.py runs the same sequences on PostgreSQL).
+(tests/warehouses.py; test_postgres.py runs the same sequences on PostgreSQL), and monthly
+deliveries whose customers arrive one to three months after their bills, or never (SPEC 8's waiting
+rows).
 
 The builds here run the seeds and models only (no tests, the way `credit-score build` chooses between
 incremental and full refresh); the tests, publishing and the guards are covered elsewhere.  All
@@ -24,8 +26,11 @@ from tests.warehouses import (
     catalogue,
     check_a_random_plan,
     check_a_wrong_delivery_removed,
+    check_late_customers,
     check_the_scenario_built_after_every_load,
     delivery_plans,
+    late_customer_plans,
+    late_data,
 )
 
 
@@ -64,3 +69,24 @@ def test_a_wrong_delivery_removed_leaves_what_the_others_give(catalogue_data, pl
     data, warehouse = catalogue_data
     warehouse.reset()
     check_a_wrong_delivery_removed(warehouse, data, plan, wrong_share)
+
+
+@pytest.fixture(scope="module")
+def late(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("late")
+    return late_data(tmp), DuckDBWarehouse(tmp / "warehouse")
+
+
+@settings(
+    max_examples=2,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=late_customer_plans())
+def test_customers_delivered_after_their_bills_wait_and_equal_a_full_refresh(late, plan):
+    """SPEC 8: bills and suspensions wait for their customer, are accepted when it arrives and become
+    unknown_customer rejects after max_wait_months, build after build; the end equals a full refresh."""
+    data, warehouse = late
+    warehouse.reset()
+    assert check_late_customers(warehouse, data, plan) > 0, "some rows waited"

@@ -39,8 +39,11 @@ from tests.warehouses import (
     catalogue,
     check_a_random_plan,
     check_explain_equals_duckdbs,
+    check_late_customers,
     check_the_scenario_built_after_every_load,
     delivery_plans,
+    late_customer_plans,
+    late_data,
 )
 
 
@@ -116,6 +119,28 @@ def test_random_deliveries_built_incrementally_equal_a_full_refresh_on_postgres(
     os.environ["CREDIT_SCORE_PG_DATABASE"] = create_database()  # each example an empty warehouse
     try:
         check_a_random_plan(PostgresWarehouse(), pg_catalogue, plan)
+    finally:
+        os.environ["CREDIT_SCORE_PG_DATABASE"] = saved
+
+
+@pytest.fixture(scope="module")
+def pg_late(tmp_path_factory, server):
+    return late_data(tmp_path_factory.mktemp("late"))
+
+
+@settings(
+    max_examples=1,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=late_customer_plans())
+def test_customers_delivered_after_their_bills_wait_and_equal_a_full_refresh_on_postgres(pg_late, plan):
+    """SPEC 8's waiting rows on PostgreSQL: the same sequences as test_incremental.py's."""
+    saved = os.environ["CREDIT_SCORE_PG_DATABASE"]
+    os.environ["CREDIT_SCORE_PG_DATABASE"] = create_database()
+    try:
+        assert check_late_customers(PostgresWarehouse(), pg_late, plan) > 0
     finally:
         os.environ["CREDIT_SCORE_PG_DATABASE"] = saved
 

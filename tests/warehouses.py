@@ -294,3 +294,121 @@ def check_explain_equals_duckdbs(target: str, scenario_duckdb) -> None:
     assert len(customers) > 30
     for customer in customers:
         assert explain(customer, MONTH_END, target=target) == explain(customer, MONTH_END, database=database), customer
+
+
+# --- customers delivered after their bills (SPEC 8's waiting rows) ---------------------------------
+
+LATE_MONTHS = 4  # generated monthly deliveries: before-2026-07 (delivered 2026-07-05), 2026-07 ... 2026-10
+NEVER = 99  # a delay past the last delivery: the customer never arrives
+
+
+@dataclass
+class LateData:
+    """Generated customers delivered month by month: per delivery (in order) its id, delivery date,
+    the as-of date its month's build scores, and its rows."""
+
+    deliveries: list[tuple[str, dt.date, dt.date, dict[str, list[dict]]]]
+    folder: Path
+
+
+def late_data(folder: Path, customers: int = 300) -> LateData:
+    generate(customers, folder / "monthly", seed=41, as_of=OCTOBER, deliveries="monthly", months=LATE_MONTHS,
+             progress=False)  # fmt: skip
+    deliveries = []
+    for line in (folder / "monthly" / "deliveries.csv").read_text().splitlines()[1:]:
+        delivery_id, delivered_on = line.split(",")
+        delivered = dt.date.fromisoformat(delivered_on)
+        as_of = delivered.replace(day=1) - dt.timedelta(days=1)  # the month the delivery closes
+        rows = {t: reference.read_csv(folder / "monthly" / delivery_id / f"{t}.csv") for t in TABLES}
+        deliveries.append((delivery_id, delivered, as_of, rows))
+    return LateData(deliveries, folder)
+
+
+@st.composite
+def late_customer_plans(draw):
+    """Which customers come late and by how much: a share of them delivered one to three deliveries
+    (months) after they were due, some never; a build after some of the deliveries (always the last)."""
+    seed = draw(st.integers(min_value=0, max_value=2**32 - 1))
+    late_share = draw(st.sampled_from([0.1, 0.3, 0.6]))
+    builds = draw(st.lists(st.booleans(), min_size=LATE_MONTHS, max_size=LATE_MONTHS))
+    return seed, late_share, [*builds, True]
+
+
+def _expected_outcomes(dealt, number: int, as_of: dt.date, max_wait_months: int = 2):
+    """By SPEC 8, on as_of after loading deliveries 0..number: each bill's and suspension's outcome
+    (None: accepted, `waiting`, `unknown_customer`) by (table, id); and the latest version of each
+    customer delivered so far."""
+    arrived: dict[str, dict] = {}
+    for _, _, _, rows in dealt[: number + 1]:
+        for row in rows["subscriptions"]:
+            kept = arrived.get(row["customer_id"])
+            if kept is None or row["updated_at"] > kept["updated_at"]:
+                arrived[row["customer_id"]] = row
+    outcomes = {}
+    for _, delivered, _, rows in dealt[: number + 1]:
+        waits_until = reference.add_months(delivered.replace(day=1), max_wait_months)
+        for table, key in (("billing", "bill_id"), ("suspensions", "suspension_id")):
+            for row in rows[table]:
+                if row["customer_id"] in arrived:
+                    outcome = None
+                else:
+                    outcome = "waiting" if as_of.replace(day=1) < waits_until else "unknown_customer"
+                outcomes[table, row[key]] = outcome
+    return outcomes, arrived
+
+
+def check_late_customers(warehouse: Warehouse, data: LateData, plan) -> int:
+    """Deal the generated deliveries with a share of the customers delivered late (their subscription
+    rows moved one to three deliveries on, or never delivered), building each delivery's month where
+    the plan says.  After each build the audit counts each bill and suspension as SPEC 8 says
+    (accepted once its customer arrived, waiting within max_wait_months of its delivery, then
+    unknown_customer) and the mart is the reference's scores of what arrived; at the end every table
+    equals a full refresh's.  Returns how many rows waited at some build (the test asks for some)."""
+    seed, late_share, builds = plan
+    rng = random.Random(seed)
+    customers = sorted({r["customer_id"] for _, _, _, rows in data.deliveries for r in rows["subscriptions"]})
+    delay = {c: rng.choice([1, 2, 3, NEVER]) for c in customers if rng.random() < late_share}
+    dealt = [(d, on, as_of, {t: [] if t == "subscriptions" else rows[t] for t in TABLES})
+             for d, on, as_of, rows in data.deliveries]  # fmt: skip
+    for number, (_, _, _, rows) in enumerate(data.deliveries):
+        for row in rows["subscriptions"]:
+            moved_to = number + delay.get(row["customer_id"], 0)
+            if moved_to < len(dealt):
+                dealt[moved_to][3]["subscriptions"].append(row)
+    folders = data.folder / f"late-{seed}"
+    shutil.rmtree(folders, ignore_errors=True)
+    waited = set()
+    for number, ((delivery_id, delivered, as_of, rows), build_after) in enumerate(zip(dealt, builds, strict=True)):
+        warehouse.load(write_folder(folders / delivery_id, {t: r for t, r in rows.items() if r}), delivery_id,
+                       delivered)  # fmt: skip
+        if not build_after:
+            continue
+        warehouse.run(as_of)
+        outcomes, arrived = _expected_outcomes(dealt, number, as_of)
+        tables = warehouse.tables()
+        columns, *found = tables["audit.waiting_records"]
+        waiting = (
+            {(r[columns.index("source_table")], r[columns.index("record_id")]) for r in found} if columns else set()
+        )
+        assert waiting == {k for k, v in outcomes.items() if v == "waiting"}, (as_of, len(waiting))
+        columns, *found = tables["audit.rejected_records"]
+        unknown = {(r[columns.index("source_table")], r[columns.index("record_id")]) for r in found
+                   if r[columns.index("rejection_reason")] == "unknown_customer"} if columns else set()  # fmt: skip
+        assert unknown == {k for k, v in outcomes.items() if v == "unknown_customer"}, as_of
+        columns, *found = tables["audit.reconciliation"]
+        for row in found:
+            table = row[columns.index("source_table")]
+            assert int(row[columns.index("waiting_rows")]) == sum(
+                1 for (t, _), v in outcomes.items() if t == table and v == "waiting"
+            ), (as_of, table)
+        loaded = [rows for _, _, _, rows in dealt[: number + 1]]
+        expected = reference.score(
+            list(arrived.values()),
+            [r for d in loaded for r in d["billing"]],
+            [r for d in loaded for r in d["suspensions"]],
+            as_of,
+        )
+        assert differences(warehouse.mart(), expected) == [], as_of
+        waited |= waiting
+    assert_equal_to_full_refresh(warehouse, dealt[-1][2])
+    return len(waited)

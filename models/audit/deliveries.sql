@@ -2,7 +2,8 @@
 
 {#-
     One row per delivery loaded (SPEC 6): when it was delivered and loaded, which files it held, and
-    per raw table the rows it delivered = accepted + rejected + exact duplicates.  A distinct row is
+    per raw table the rows it delivered = accepted + rejected + exact duplicates (+ waiting, for bills
+    and suspensions whose customer has not been delivered yet: SPEC 8).  A distinct row is
     accepted or rejected in the delivery of its first copy (the earliest); every other copy of it, in
     that delivery or a later one, is an exact duplicate.
 -#}
@@ -47,7 +48,7 @@ final as (
         -- ids
         cast(deliveries.delivery_id as {{ dbt.type_string() }}) as delivery_id,
 
-        -- numbers: per raw table, rows = accepted + rejected + duplicates
+        -- numbers: per raw table, rows = accepted + rejected + duplicates (+ waiting)
         coalesce(subscriptions.raw_rows, 0) as subscriptions_rows,
         coalesce(subscriptions.accepted_rows, 0) as subscriptions_accepted,
         coalesce(subscriptions.rejected_rows, 0) as subscriptions_rejected,
@@ -57,10 +58,12 @@ final as (
         coalesce(billing.accepted_rows, 0) as billing_accepted,
         coalesce(billing.rejected_rows, 0) as billing_rejected,
         coalesce(billing.duplicate_rows, 0) as billing_duplicates,
+        coalesce(billing.waiting_rows, 0) as billing_waiting,
         coalesce(suspensions.raw_rows, 0) as suspensions_rows,
         coalesce(suspensions.accepted_rows, 0) as suspensions_accepted,
         coalesce(suspensions.rejected_rows, 0) as suspensions_rejected,
         coalesce(suspensions.duplicate_rows, 0) as suspensions_duplicates,
+        coalesce(suspensions.waiting_rows, 0) as suspensions_waiting,
 
         -- booleans
         deliveries.has_subscriptions_file,

@@ -2,7 +2,9 @@
 
 {#-
     Every delivered row accounted for, per raw table, over all deliveries: raw_rows = accepted_rows +
-    rejected_rows + exact_duplicate_rows.  Distinct rows are counted once (accepted or rejected); each
+    rejected_rows + exact_duplicate_rows + waiting_rows (bills and suspensions whose customer has not
+    been delivered yet, on the as-of date: SPEC 8).  Distinct rows are counted once (accepted,
+    rejected or waiting); each
     further identical copy, in any delivery, is an exact duplicate.  raw_rows is counted from staging,
     which holds every raw row, and the duplicates from the copies the validation models counted, so
     the balance is a real check (assert_reconciliation_balances).
@@ -33,7 +35,8 @@ totals as (
         sum(accepted_rows) as accepted_rows,
         sum(rejected_rows) as rejected_rows,
         sum(superseded_rows) as superseded_rows,
-        sum(further_copies) as exact_duplicate_rows
+        sum(further_copies) as exact_duplicate_rows,
+        sum(waiting_rows) as waiting_rows
     from counted
     group by source_table
 
@@ -47,7 +50,8 @@ final as (
         cast(coalesce(totals.accepted_rows, 0) as {{ dbt.type_bigint() }}) as accepted_rows,
         cast(coalesce(totals.rejected_rows, 0) as {{ dbt.type_bigint() }}) as rejected_rows,
         cast(coalesce(totals.superseded_rows, 0) as {{ dbt.type_bigint() }}) as superseded_rows,
-        cast(coalesce(totals.exact_duplicate_rows, 0) as {{ dbt.type_bigint() }}) as exact_duplicate_rows
+        cast(coalesce(totals.exact_duplicate_rows, 0) as {{ dbt.type_bigint() }}) as exact_duplicate_rows,
+        cast(coalesce(totals.waiting_rows, 0) as {{ dbt.type_bigint() }}) as waiting_rows
     from raw_tables
     left join totals
         on raw_tables.source_table = totals.source_table

@@ -2,7 +2,8 @@
 
 {#-
     Every delivered row that cannot be used, once per distinct row, with its table, id, reason and
-    where its first copy came from (delivery and line).
+    where its first copy came from (delivery and line).  Rows waiting for their customer are not
+    rejects (yet): audit.waiting_records.
 -#}
 with
 
@@ -24,7 +25,7 @@ final as (
         cast(file_line as {{ dbt.type_bigint() }}) as file_line,
         cast(copies as integer) as delivered_copies
     from outcomes
-    where rejection_reason is not null
+    where rejection_reason is not null and rejection_reason <> 'waiting'
 
 )
 

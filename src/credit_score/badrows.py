@@ -1,7 +1,7 @@
 """A catalogue of the bad rows real CRM and billing exports contain, each with the reason the
 warehouse must give it.  `credit-score demo --with-bad-rows` mixes them into generated data to show
 the audit tables; the tests mix them in and check that each lands in audit.rejected_records with its
-reason while every good customer still scores as SPEC says.
+reason (or, `waiting`, in audit.waiting_records) while every good customer still scores as SPEC says.
 
 Every bad row has ids of its own (or is a copy of a good row), so rejecting it leaves the good
 customers' data exactly as it was.
@@ -20,7 +20,7 @@ Tables = dict[str, list[Row]]
 class BadRowKind:
     name: str
     table: str
-    reason: str | None  # None: not rejected (an exact duplicate, or scored with a warning)
+    reason: str | None  # None: not rejected (an exact duplicate, or scored with a warning); `waiting`: not yet
     make: Callable[[str, Tables], list[Row]]  # (tag, good tables) -> the rows to add
     scored: bool = False  # the rows are a new customer that is scored (with a warning)
 
@@ -154,7 +154,9 @@ KINDS: list[BadRowKind] = [
         lambda t, tables: [_bill(t, _good_customer(tables), bill_id="")],
     ),
     BadRowKind("bill without customer", "billing", "missing_customer_id", lambda t, _: [_bill(t, "")]),
-    BadRowKind("bill for an unknown customer", "billing", "unknown_customer", lambda t, _: [_bill(t, "NOBODY")]),
+    # not a reject yet: waiting for its customer (SPEC 8) in any build within max_wait_months of its
+    # delivery, as the catalogue's builds are; rejected as unknown_customer after that
+    BadRowKind("bill for a customer not delivered (yet)", "billing", "waiting", lambda t, _: [_bill(t, "NOBODY")]),
     BadRowKind(
         "bill for a rejected customer",
         "billing",
@@ -217,7 +219,10 @@ KINDS: list[BadRowKind] = [
     ),
     BadRowKind("suspension without customer", "suspensions", "missing_customer_id", lambda t, _: [_suspension(t, "")]),
     BadRowKind(
-        "suspension of an unknown customer", "suspensions", "unknown_customer", lambda t, _: [_suspension(t, "NOBODY")]
+        "suspension of a customer not delivered (yet)",
+        "suspensions",
+        "waiting",
+        lambda t, _: [_suspension(t, "NOBODY")],
     ),
     BadRowKind(
         "suspension of a rejected customer",

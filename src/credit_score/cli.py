@@ -160,7 +160,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def guard_vars(args: argparse.Namespace) -> dict[str, float]:
+def guard_vars(args: argparse.Namespace) -> dict[str, float | int]:
     """The guards' thresholds the command line overrides (dbt vars of the same names)."""
     chosen = {
         "max_population_drop_share": args.max_population_drop_share,
@@ -169,7 +169,13 @@ def guard_vars(args: argparse.Namespace) -> dict[str, float]:
     for name, value in chosen.items():
         if value is not None and not 0 <= value <= 1:
             raise SystemExit(f"credit-score build: --{name.replace('_', '-')} is a share between 0 and 1, not {value}")
-    return {name: value for name, value in chosen.items() if value is not None}
+    if args.max_wait_months is not None and args.max_wait_months < 0:
+        raise SystemExit(
+            f"credit-score build: --max-wait-months is a number of months, 0 or more, not {args.max_wait_months}"
+        )
+    return {
+        name: value for name, value in {**chosen, "max_wait_months": args.max_wait_months}.items() if value is not None
+    }
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:
@@ -304,15 +310,16 @@ def print_month_effect(database: Path, previous: dt.date, as_of: dt.date) -> Non
         console.note("star movements (marts.customer_star_changes): " + " · ".join(f"{n:,} {c}" for c, n in movements))
         rows = run(
             "select delivery_id, delivered_on, subscriptions_rows, billing_rows, billing_accepted, "
-            "billing_rejected, billing_duplicates, suspensions_rows from audit.deliveries "
+            "billing_rejected, billing_duplicates, billing_waiting, suspensions_rows from audit.deliveries "
             "order by delivered_on, delivery_id"
         ).rows
         console.table(
-            "audit.deliveries (rows = accepted + rejected + exact duplicates)",
-            ["delivery", "delivered", "subscriptions", "bills", "accepted", "rejected", "duplicates", "suspensions"],
+            "audit.deliveries (rows = accepted + rejected + exact duplicates + waiting for their customer)",
+            ["delivery", "delivered", "subscriptions", "bills", "accepted", "rejected", "duplicates", "waiting",
+             "suspensions"],
             rows,
-            right=(2, 3, 4, 5, 6, 7),
-        )
+            right=(2, 3, 4, 5, 6, 7, 8),
+        )  # fmt: skip
 
 
 def print_audit(database: Path) -> None:
@@ -321,10 +328,10 @@ def print_audit(database: Path) -> None:
     with reader("duckdb", database=database) as run:
         reconciliation = run("select * from audit.reconciliation order by source_table")
         console.table(
-            "audit.reconciliation (raw rows = accepted + rejected + exact duplicates)",
+            "audit.reconciliation (raw rows = accepted + rejected + exact duplicates + waiting)",
             reconciliation.columns,
             reconciliation.rows,
-            right=(1, 2, 3, 4, 5),
+            right=(1, 2, 3, 4, 5, 6),
         )
         rows = run(
             "select source_table, rejection_reason, count(*) as rows, min(raw_values) as example "
@@ -428,6 +435,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SHARE",
         help="the share (0-1) of a table's delivered rows that may be rejected before the build fails",
+    )
+    b.add_argument(
+        "--max-wait-months",
+        type=int,
+        metavar="N",
+        help="how many months after its delivery a bill or suspension waits for its customer before it is "
+        "rejected as unknown_customer (default 2; 0: at once)",
     )
     b.add_argument(
         "--full-refresh",

@@ -278,11 +278,11 @@ def _data_quality(page: Page, d: Drawing) -> None:
     )
     reconciliation = d.q(
         "select source_table, raw_rows, accepted_rows, rejected_rows - superseded_rows, superseded_rows, "
-        "exact_duplicate_rows from audit.reconciliation order by 1"
+        "exact_duplicate_rows, waiting_rows from audit.reconciliation order by 1"
     )
     deliveries = d.q(
         "select delivery_id, delivered_on, subscriptions_rows, subscriptions_superseded, billing_rows, "
-        "billing_rejected, billing_duplicates, suspensions_rows from audit.deliveries "
+        "billing_rejected, billing_duplicates, billing_waiting, suspensions_rows from audit.deliveries "
         "order by delivered_on, delivery_id"
     )
     body = table(
@@ -291,22 +291,25 @@ def _data_quality(page: Page, d: Drawing) -> None:
         or [[cell("none")] * 3],
     )
     body += table(
-        ["table", "raw rows", "accepted", "rejected", "superseded versions", "exact duplicates"],
+        ["table", "raw rows", "accepted", "rejected", "superseded versions", "exact duplicates",
+         "waiting for their customer"],
         [[cell(t), *(cell(v, f"reconciliation.{t}.{c}") for v, c in zip(values, RECONCILED, strict=True))]
          for t, *values in reconciliation],
     )  # fmt: skip
     body += table(
         ["delivery", "delivered", "subscriptions", "of them superseded versions", "bills", "bills rejected",
-         "bill duplicates", "suspensions"],
+         "bill duplicates", "bills waiting", "suspensions"],
         [[cell(day), cell(on), *(cell(v, f"deliveries.{day}.{c}") for v, c in zip(values, DELIVERED, strict=True))]
          for day, on, *values in deliveries],
     )  # fmt: skip
     page.add(
         "Data quality",
         body,
-        "Every delivered row is accepted, rejected with a reason, or an exact duplicate. A superseded "
-        "version (a customer's older row, replaced by a newer one) is set aside like a reject but is no "
-        "error: it is counted apart here and outside max_reject_share.",
+        "Every delivered row is accepted, rejected with a reason, an exact duplicate, or waiting for its "
+        "customer (a bill or suspension delivered before the customer: accepted when the customer arrives, "
+        "rejected as unknown_customer after max_wait_months). A superseded version (a customer's older row, "
+        "replaced by a newer one) is set aside like a reject but is no error: it is counted apart here "
+        "and outside max_reject_share, as the waiting rows are.",
     )
 
 
@@ -334,13 +337,14 @@ def _history(page: Page, d: Drawing) -> None:
              table(["as of", "customers", "average score"], rows))  # fmt: skip
 
 
-RECONCILED = ("raw_rows", "accepted_rows", "rejected_errors", "superseded_rows", "exact_duplicate_rows")
+RECONCILED = ("raw_rows", "accepted_rows", "rejected_errors", "superseded_rows", "exact_duplicate_rows", "waiting_rows")
 DELIVERED = (
     "subscriptions_rows",
     "subscriptions_superseded",
     "billing_rows",
     "billing_rejected",
     "billing_duplicates",
+    "billing_waiting",
     "suspensions_rows",
 )
 

@@ -1,9 +1,11 @@
 {{ config(materialized='view') }}
 
 {#-
-    The outcome of every distinct delivered row of the three tables, in one relation: what the audit
-    models read (the quarantine, and the accounting per delivery and per table).  Each validation
-    model ends with the same outcome columns (delivered_row_outcome_columns).
+    The outcome of every distinct delivered row of the three tables on the as-of date, in one
+    relation: what the audit models read (the quarantine, the rows waiting for their customer, and the
+    accounting per delivery and per table).  Each validation model ends with the same outcome columns
+    (delivered_row_outcome_columns); a row whose customer is not delivered yet is `waiting` or
+    `unknown_customer` depending on the as-of date (outcome_on_as_of_date).
 -#}
 {#- billing first: DuckDB sizes a hash aggregate over a union (the key test groups every row of this
     view) on the branch that comes first; after the small subscriptions branch it could not spill the
@@ -42,7 +44,7 @@ unioned as (
             {{ record_id }} as record_id,
             customer_id,
             delivery_id,
-            {{ delivered_row_outcome_columns() | join(',\n            ') }}
+            {{ delivered_row_outcome_on_as_of_date() }}
         from {{ source_table }}
         {% if not loop.last %}
             union all

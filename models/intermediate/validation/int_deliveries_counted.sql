@@ -1,8 +1,9 @@
 {#-
-    Per delivery and raw table: the rows it delivered, and the outcome of the distinct rows whose
-    first copy it holds (accepted, rejected, superseded) with their further identical copies, wherever
-    those came.  A distinct row counts once, in the delivery of its first copy; every other copy is
-    an exact duplicate.
+    Per delivery and raw table: the rows it delivered, and the outcome on the as-of date of the
+    distinct rows whose first copy it holds (accepted, rejected, superseded, waiting for their
+    customer) with their further identical copies, wherever those came.  A distinct row counts once,
+    in the delivery of its first copy; every other copy is an exact duplicate.  Waiting rows are
+    neither accepted nor rejected (SPEC 8).
 -#}
 with
 
@@ -65,8 +66,9 @@ judged as (
         source_table,
         delivery_id,
         sum(case when rejection_reason is null then 1 else 0 end) as accepted_rows,
-        sum(case when rejection_reason is not null then 1 else 0 end) as rejected_rows,
+        sum(case when rejection_reason <> 'waiting' then 1 else 0 end) as rejected_rows,
         sum(case when rejection_reason = 'superseded' then 1 else 0 end) as superseded_rows,
+        sum(case when rejection_reason = 'waiting' then 1 else 0 end) as waiting_rows,
         sum(copies - 1) as further_copies
     from outcomes
     group by source_table, delivery_id
@@ -82,10 +84,14 @@ final as (
         cast(coalesce(judged.accepted_rows, 0) as {{ dbt.type_bigint() }}) as accepted_rows,
         cast(coalesce(judged.rejected_rows, 0) as {{ dbt.type_bigint() }}) as rejected_rows,
         cast(coalesce(judged.superseded_rows, 0) as {{ dbt.type_bigint() }}) as superseded_rows,
+        cast(coalesce(judged.waiting_rows, 0) as {{ dbt.type_bigint() }}) as waiting_rows,
         cast(coalesce(judged.further_copies, 0) as {{ dbt.type_bigint() }}) as further_copies,
         -- its rows that repeat a row delivered before, here or earlier
         cast(
-            delivered.raw_rows - coalesce(judged.accepted_rows, 0) - coalesce(judged.rejected_rows, 0)
+            delivered.raw_rows
+            - coalesce(judged.accepted_rows, 0)
+            - coalesce(judged.rejected_rows, 0)
+            - coalesce(judged.waiting_rows, 0)
             as {{ dbt.type_bigint() }}
         ) as duplicate_rows
     from delivered
