@@ -25,6 +25,7 @@ from tests.helpers import (
     EVERY_PUBLISHED_TABLE,
     as_history,
     as_text,
+    copy_project,
     differences,
     load_one,
     load_steps,
@@ -34,6 +35,8 @@ from tests.helpers import (
 )
 from tests.pg_server import PostgresServer
 from tests.test_completeness import check_bad_days, make_data
+from tests.test_rule_versions import run as run_cli
+from tests.test_rule_versions import write_proposal
 from tests.warehouses import (
     PostgresWarehouse,
     catalogue,
@@ -572,3 +575,18 @@ def test_explain_on_postgres_says_what_it_says_on_duckdb(pg_scenario, scenario_d
     """The same deliveries, the same month-end published: each customer's explanation, parts, bills
     (ids, amounts, deliveries, file lines) and suspensions read from PostgreSQL equal DuckDB's."""
     check_explain_equals_duckdbs("postgres", scenario_duckdb)
+
+
+def test_rules_adopt_on_postgres_reads_its_newest_published_date(pg_scenario, tmp_path):
+    """`credit-score rules adopt --target postgres` (SPEC 8): a version may begin only after the newest
+    date PostgreSQL published (2026-10-31 here); refused, it changes no seed; then adopted."""
+    project = copy_project(tmp_path / "project")
+    proposal = write_proposal(tmp_path / "proposal", project)
+    seeds = {p.name: p.read_bytes() for p in (project / "seeds").glob("*.csv")}
+    refused = run_cli(tmp_path, "rules", "adopt", str(proposal), "--from", "2026-10", "--target", "postgres")
+    assert refused.returncode == 1, refused.stdout
+    assert "2026-10-31" in refused.stderr and "adopt it from 2026-11" in refused.stderr, refused.stderr
+    assert {p.name: p.read_bytes() for p in (project / "seeds").glob("*.csv")} == seeds
+    adopted = run_cli(tmp_path, "rules", "adopt", str(proposal), "--from", "2026-11", "--target", "postgres")
+    assert adopted.returncode == 0, adopted.stderr
+    assert "2026-11-01" in (project / "seeds" / "rule_versions.csv").read_text(encoding="utf-8")

@@ -12,10 +12,7 @@ The invariant with late customers (incremental equals full refresh) is in test_i
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
-import subprocess
-import sys
 
 import duckdb
 import pytest
@@ -24,19 +21,10 @@ from credit_score.generate import generate
 from credit_score.load import read_csv_tables
 from tests import reference
 from tests.helpers import differences, read_mart, write_folder
+from tests.test_guards import cli
 
 AUGUST, SEPTEMBER, OCTOBER = dt.date(2026, 8, 31), dt.date(2026, 9, 30), dt.date(2026, 10, 31)
 TABLES = ("subscriptions", "billing", "suspensions")
-
-
-def cli(*args, database):
-    return subprocess.run(
-        [sys.executable, "-m", "credit_score.cli", *args],
-        env={**os.environ, "CREDIT_SCORE_DUCKDB": str(database)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def audit(database, sql):
