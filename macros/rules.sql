@@ -23,7 +23,7 @@
 {%- endmacro %}
 
 {#- Every rule seed's rows as (seed_name, effective_from), one select per seed in a union: what the
-    resolver of the versions in force and the test of their register both read. -#}
+    two tests that hold the seeds to the rule_versions register read. -#}
 {% macro rule_seed_versions() -%}
     {% for seed in rule_seeds() -%}
         select distinct

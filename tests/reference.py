@@ -350,6 +350,21 @@ def migration_matrix(changes: dict[str, dict[str, str]]) -> dict[tuple[str, str]
     return dict(Counter((row["previous_star_level"], row["star_level"]) for row in changes.values()))
 
 
+def latest_versions(subscriptions: Iterable[dict]) -> list[dict]:
+    """SPEC 6: of each customer's delivered rows, the version with the latest updated_at (compared as
+    delivered, YYYY-MM-DD HH:MM:SS); distinct versions tied on it are all rejected (conflicting_versions)."""
+    versions: dict[str, set[tuple]] = defaultdict(set)
+    for row in subscriptions:
+        versions[row["customer_id"].strip()].add(tuple(row.items()))
+    latest = []
+    for rows in versions.values():
+        newest = max(dict(row)["updated_at"] for row in rows)
+        tied = [dict(row) for row in rows if dict(row)["updated_at"] == newest]
+        if len(tied) == 1:
+            latest.append(tied[0])
+    return latest
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))

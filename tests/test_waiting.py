@@ -72,11 +72,8 @@ def truth(root, delivery_ids, as_of):
     for delivery_id in delivery_ids:
         for table, rows in read_csv_tables(root / delivery_id).items():
             tables[table] += rows
-    latest = {}
-    for row in tables["subscriptions"]:
-        if row["customer_id"] not in latest or row["updated_at"] > latest[row["customer_id"]]["updated_at"]:
-            latest[row["customer_id"]] = row
-    return reference.score(list(latest.values()), tables["billing"], tables["suspensions"], as_of)
+    return reference.score(reference.latest_versions(tables["subscriptions"]), tables["billing"],
+                           tables["suspensions"], as_of)  # fmt: skip
 
 
 def test_a_crm_a_month_late_waits_then_is_accepted_then_rejected(late_crm, tmp_path):

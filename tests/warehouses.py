@@ -336,14 +336,8 @@ def late_customer_plans(draw):
 
 def _expected_outcomes(dealt, number: int, as_of: dt.date, max_wait_months: int = 2):
     """By SPEC 8, on as_of after loading deliveries 0..number: each bill's and suspension's outcome
-    (None: accepted, `waiting`, `unknown_customer`) by (table, id); and the latest version of each
-    customer delivered so far."""
-    arrived: dict[str, dict] = {}
-    for _, _, _, rows in dealt[: number + 1]:
-        for row in rows["subscriptions"]:
-            kept = arrived.get(row["customer_id"])
-            if kept is None or row["updated_at"] > kept["updated_at"]:
-                arrived[row["customer_id"]] = row
+    (None: accepted, `waiting`, `unknown_customer`) by (table, id)."""
+    arrived = {row["customer_id"] for _, _, _, rows in dealt[: number + 1] for row in rows["subscriptions"]}
     outcomes = {}
     for _, delivered, _, rows in dealt[: number + 1]:
         waits_until = reference.add_months(delivered.replace(day=1), max_wait_months)
@@ -354,7 +348,7 @@ def _expected_outcomes(dealt, number: int, as_of: dt.date, max_wait_months: int 
                 else:
                     outcome = "waiting" if as_of.replace(day=1) < waits_until else "unknown_customer"
                 outcomes[table, row[key]] = outcome
-    return outcomes, arrived
+    return outcomes
 
 
 def check_late_customers(warehouse: Warehouse, data: LateData, plan) -> int:
@@ -384,7 +378,7 @@ def check_late_customers(warehouse: Warehouse, data: LateData, plan) -> int:
         if not build_after:
             continue
         warehouse.run(as_of)
-        outcomes, arrived = _expected_outcomes(dealt, number, as_of)
+        outcomes = _expected_outcomes(dealt, number, as_of)
         tables = warehouse.tables()
         columns, *found = tables["audit.waiting_records"]
         waiting = (
@@ -403,7 +397,7 @@ def check_late_customers(warehouse: Warehouse, data: LateData, plan) -> int:
             ), (as_of, table)
         loaded = [rows for _, _, _, rows in dealt[: number + 1]]
         expected = reference.score(
-            list(arrived.values()),
+            reference.latest_versions(r for d in loaded for r in d["subscriptions"]),
             [r for d in loaded for r in d["billing"]],
             [r for d in loaded for r in d["suspensions"]],
             as_of,
