@@ -11,6 +11,7 @@ are compared across engines on PostgreSQL; on Spark their SQL is proven by the u
 import datetime as dt
 import os
 import shutil
+import signal
 import subprocess
 
 import duckdb
@@ -19,6 +20,7 @@ import pytest
 from credit_score.build import BuildRefused, build
 from credit_score.engines import spark
 from credit_score.engines.spark_cluster import standalone_cluster
+from credit_score.settings import RAW_TABLES
 from tests import reference
 from tests.conftest import MID_MONTH, MONTH_END
 from tests.helpers import (
@@ -187,6 +189,78 @@ def test_spark_removes_one_delivery(spark_scenario, tmp_path):
             assert counted.fetchall() == [(rows, 1)]
     finally:
         os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"] = saved
+
+
+def spark_raw(engine) -> dict[str, list[tuple]]:
+    """Every row of Spark's raw tables and register, as the next reader of the files finds them."""
+    found = {}
+    for table in (*RAW_TABLES, "deliveries"):
+        path = engine.table_path("raw", table)
+        files = path.is_dir() and any(path.glob("delivery_id=*/*.parquet"))
+        found[table] = (
+            sorted(map(tuple, duckdb.sql(f"select * from {engine._parquet(path)}").fetchall())) if files else []
+        )  # noqa: SLF001
+    return found
+
+
+def test_a_spark_load_killed_at_any_point_is_all_or_nothing(tmp_path):
+    """Issue 25 on Spark, whose parquet tables have no transaction: `load --list FILE --replace` killed
+    with kill -9 while it stages the deliveries leaves raw exactly as it was; killed while it moves them
+    into raw (after its journal, the commit point), raw is refused to readers until the next command
+    finishes the load: raw then holds the listed deliveries (and that command's own), never a mix of
+    before and after.  (In its own warehouse: the scenario's is left as it was.)"""
+    import sys
+
+    from credit_score.engines.spark import JOURNAL, STAGING, SparkEngine
+    from tests.test_load import GOOD, HEADER, _listing
+
+    warehouse = tmp_path / "spark"
+    env = {
+        **os.environ,
+        "CREDIT_SCORE_SPARK_WAREHOUSE": str(warehouse),
+        "CREDIT_SCORE_SPARK_MASTER": "local[1]",  # five Spark applications: no executors to launch
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+
+    def cli(*args, kill_at=None):
+        killing = {"CREDIT_SCORE_SPARK_LOAD_KILL_AT": kill_at} if kill_at else {}
+        return subprocess.run(
+            [sys.executable, "-m", "credit_score.cli", *args, "--target", "spark"],
+            env={**env, **killing}, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    assert cli("load", str(EXAMPLES), "--delivery", "first", "--delivered-on", "2026-11-05").returncode == 0
+    engine = SparkEngine(warehouse)
+    before = spark_raw(engine)
+    assert {row[-1] for row in before["deliveries"]} == {"first"}
+    listing = _listing(tmp_path, {"a": None, "b": HEADER + GOOD, "c": HEADER + GOOD.replace(b"B1", b"C1")})
+
+    staging = cli("load", "--list", str(listing), "--replace", kill_at="staged")
+    assert staging.returncode == -signal.SIGKILL, staging.stderr
+    assert (warehouse / STAGING).is_dir() and not (warehouse / JOURNAL).exists()
+    assert spark_raw(engine) == before, "killed before its commit point, the load changed nothing"
+
+    moving = cli("load", "--list", str(listing), "--replace", kill_at="moving")
+    assert moving.returncode == -signal.SIGKILL, moving.stderr
+    assert (warehouse / JOURNAL).exists(), "killed after its commit point, the journal stays"
+    listed = cli("deliveries")
+    assert listed.returncode == 1 and "stopped midway" in listed.stderr, listed.stdout + listed.stderr
+
+    # the next command finishes the journal first, then does its own work
+    after = cli("load", str(EXAMPLES), "--delivery", "d", "--delivered-on", "2026-12-06")
+    assert after.returncode == 0, after.stderr
+    assert "finishing the load" in after.stdout + after.stderr
+    assert not (warehouse / JOURNAL).exists() and not (warehouse / STAGING).exists()
+    assert not list(warehouse.glob("incoming-*"))
+    once = {t: len(reference.read_csv(EXAMPLES / f"{t}.csv")) for t in RAW_TABLES}
+    assert {d.delivery_id: d.rows for d in engine.loaded_deliveries()} == {
+        "a": once,
+        "b": {"subscriptions": 0, "billing": 1, "suspensions": 0},
+        "c": {"subscriptions": 0, "billing": 1, "suspensions": 0},
+        "d": once,
+    }
+    bills = {row[0] for row in spark_raw(engine)["billing"]}
+    assert {"B1", "C1"} <= bills
 
 
 def test_explain_on_spark_says_what_it_says_on_duckdb(spark_scenario, scenario_duckdb):

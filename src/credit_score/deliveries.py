@@ -41,8 +41,8 @@ AGAIN = "correct the file and run the same load again (loading a delivery id aga
 
 class LoadError(Exception):
     """A delivery that cannot be loaded; the message says which file, which line and what to do.
-    partial: raw may hold part of it (only Spark, whose parquet tables have no transaction, when
-    it failed while writing); otherwise raw is exactly as it was."""
+    partial: the load is committed but not finished (only Spark, whose journal the next load or build
+    finishes: engines/spark.py); otherwise raw is exactly as it was."""
 
     def __init__(self, message: str, *, partial: bool = False):
         super().__init__(message)

@@ -5,10 +5,15 @@ written as Parquet with the delivery's columns; then a local SparkSession - in a
 dies with its parent, because the embedded Derby metastore admits one JVM at a time - replaces the
 delivery's partition (`delivery_id=<id>`) of each raw table and its row of raw.deliveries.  Several
 deliveries loaded together (`credit-score load --list`) are all checked first, then saved in order by
-one Spark application.  A file
-that cannot be read is refused before Spark is touched.  Unlike DuckDB and PostgreSQL, Spark's
-parquet tables have no transaction across tables: a load killed while Spark writes may leave the
-delivery partly replaced, and loading the same delivery again repairs it.
+one Spark application.  A file that cannot be read is refused before Spark is touched.
+
+Spark's parquet tables have no transaction across tables, so a load (and a removal) is all or nothing
+by a journal: every delivery is first written to staging/ beside the tables, then load-journal.json
+is written whole (the commit point), then the staged folders are renamed into their partitions'
+places and the partitions registered.  Killed before the journal, raw is untouched and the next
+command removes the staged files; killed after, the next command that takes the warehouse's lock
+(load, build) finishes the journal first.  Either way the next reader finds raw before the load or
+after it, never between.
 
 The session's settings match the `spark` target of profiles/profiles.yml.
 """
@@ -18,8 +23,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import json
 import multiprocessing
 import os
+import shutil
+import signal
 import struct
 import tempfile
 import time
@@ -101,54 +109,119 @@ def _spark_session(warehouse: str, parent_pid: int):
     return builder.getOrCreate()
 
 
+JOURNAL = "load-journal.json"
+STAGING = "staging"
+
+
+def _kill_here(point: str, parent_pid: int) -> None:
+    """The tests' kill -9 of the command at a named point of a Spark load (docs/development.md):
+    $CREDIT_SCORE_SPARK_LOAD_KILL_AT names it.  The harness goes first; its Spark child follows it."""
+    if os.environ.get("CREDIT_SCORE_SPARK_LOAD_KILL_AT") == point:
+        os.kill(parent_pid, signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _save_deliveries(warehouse: str, replace: bool, saves: list, parent_pid: int) -> None:
-    """In one Spark application: for each (incoming folder, delivery id, tables present, register
-    row) in order, replace the delivery's partition of each raw table and its row of raw.deliveries."""
+    """In one Spark application: stage every delivery (incoming folder, delivery id, tables present,
+    register row) as its partitions' files under staging/, write the journal (the commit point), then
+    apply it (_apply_journal).  Killed before the journal is written, raw is untouched and the next
+    command removes the staged files; killed after, the next command finishes the journal."""
     spark = _spark_session(warehouse, parent_pid)
+    root = Path(warehouse)
     try:
-        spark.sql("create database if not exists raw")
+        staged = []
         for number, (incoming, delivery_id, present, registry) in enumerate(saves):
-            _save_delivery(spark, incoming, delivery_id, present, registry, replace=replace and number == 0)
+            folder = root / STAGING / str(number)
+            for table in present:
+                values = ", ".join(
+                    f"cast({c} as {SPARK_TYPES[t]}) as {c}" for c, t in raw_columns(table) if c != "delivery_id"
+                )
+                spark.sql(f"select {values} from parquet.`{incoming}/{table}.parquet`").write.parquet(
+                    str(folder / table)
+                )
+            row = ", ".join(
+                f"cast({_sql_literal(v)} as {SPARK_TYPES[t]}) as {c}"
+                for v, (c, t) in zip(registry[:-1], raw_columns("deliveries")[:-1], strict=True)
+            )
+            spark.sql(f"select {row}").coalesce(1).write.parquet(str(folder / "deliveries"))
+            staged.append({"delivery_id": delivery_id, "staged": str(folder), "present": [*present, "deliveries"]})
+        _kill_here("staged", parent_pid)
+        _write_journal(root, {"replace": replace, "saves": staged, "removes": []})
+        _apply_journal(spark, root, parent_pid)
     finally:
         spark.stop()
 
 
-def _drop_delivery(warehouse: str, delivery_id: str, parent_pid: int) -> None:
-    """In one Spark application: the delivery's partition of each raw table, then its register row
-    (so that an interrupted removal still lists the delivery, and running it again finishes it)."""
+def _write_journal(root: Path, journal: dict) -> None:
+    """Written whole or not at all (a file renamed into place): the load's commit point."""
+    written = root / f"{JOURNAL}.writing"
+    written.write_text(json.dumps(journal, indent=1), encoding="utf-8")
+    os.replace(written, root / JOURNAL)
+
+
+def _finish_journal(warehouse: str, parent_pid: int) -> None:
+    """In one Spark application: apply the journal a load or removal left behind."""
     spark = _spark_session(warehouse, parent_pid)
     try:
-        for table in (*RAW_TABLES, "deliveries"):
-            spark.sql(f"alter table raw.{table} drop if exists partition (delivery_id = {_sql_literal(delivery_id)})")
+        _apply_journal(spark, Path(warehouse), parent_pid)
     finally:
         spark.stop()
 
 
-def _save_delivery(spark, incoming: str, delivery_id: str, present: list, registry: list, *, replace: bool) -> None:
+def _apply_journal(spark, root: Path, parent_pid: int) -> None:
+    """Make raw what the journal says, whatever part of it an earlier run already did: with replace,
+    only the journal's deliveries; each removed delivery's partitions dropped; each saved delivery's
+    staged folder renamed to its partition's place and the partition added (the register's last).  A
+    staged folder that is gone has been moved; one that is still there has not, and the partition it
+    replaces is dropped first.  Then the journal goes, and the staging folder with it."""
+    journal = json.loads((root / JOURNAL).read_text(encoding="utf-8"))
+    spark.sql("create database if not exists raw")
     for table in (*RAW_TABLES, "deliveries"):
-        if replace:
-            spark.sql(f"drop table if exists raw.{table}")
         columns = raw_columns(table)
+        expected = [c for c, _ in columns]
+        replaced = journal["replace"] and spark.catalog.tableExists(f"raw.{table}")
+        if replaced and spark.table(f"raw.{table}").columns != expected:  # an earlier version's shape
+            spark.sql(f"drop table raw.{table}")
         spark.sql(
             f"create table if not exists raw.{table} "
             f"({', '.join(f'{c} {SPARK_TYPES[t]}' for c, t in columns)}) using parquet partitioned by (delivery_id)"
         )
-        if spark.table(f"raw.{table}").columns != [c for c, _ in columns]:
+        if spark.table(f"raw.{table}").columns != expected:
             raise SystemExit(
                 f"raw.{table} was loaded by an earlier version, before deliveries were kept: reload everything "
                 "once with `credit-score load DIR --replace --target spark`"
             )
-        spark.sql(f"alter table raw.{table} drop if exists partition (delivery_id = '{delivery_id}')")
-    for table in present:
-        values = ", ".join(c for c, _ in raw_columns(table) if c != "delivery_id")
-        spark.sql(
-            f"insert into raw.{table} partition (delivery_id = '{delivery_id}') "
-            f"select {values} from parquet.`{incoming}/{table}.parquet`"
-        )
-    spark.sql(
-        f"insert into raw.deliveries partition (delivery_id = '{delivery_id}') "
-        f"values ({', '.join(_sql_literal(v) for v in registry[:-1])})"
-    )
+    kept = {save["delivery_id"] for save in journal["saves"]}
+    for table in (*RAW_TABLES, "deliveries"):
+        partitions = [row[0].split("=", 1)[1] for row in spark.sql(f"show partitions raw.{table}").collect()]
+        for delivery_id in partitions:
+            if delivery_id in journal["removes"] or (journal["replace"] and delivery_id not in kept):
+                spark.sql(
+                    f"alter table raw.{table} drop if exists partition (delivery_id = {_sql_literal(delivery_id)})"
+                )
+    for save in journal["saves"]:
+        delivery_id = _sql_literal(save["delivery_id"])
+        for table in (*RAW_TABLES, "deliveries"):  # the register's row last
+            target = _table_folder(root, "raw", table) / f"delivery_id={save['delivery_id']}"
+            staged = Path(save["staged"]) / table
+            if table not in save["present"]:
+                spark.sql(f"alter table raw.{table} drop if exists partition (delivery_id = {delivery_id})")
+                continue
+            if staged.exists():
+                spark.sql(f"alter table raw.{table} drop if exists partition (delivery_id = {delivery_id})")
+                shutil.rmtree(target, ignore_errors=True)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staged, target)
+                _kill_here("moving", parent_pid)
+            spark.sql(
+                f"alter table raw.{table} add if not exists partition (delivery_id = {delivery_id}) location '{target}'"
+            )
+    (root / JOURNAL).unlink()
+    shutil.rmtree(root / STAGING, ignore_errors=True)
+
+
+def _table_folder(root: Path, schema: str, table: str) -> Path:
+    return root / "tables" / f"{schema}.db" / table
 
 
 def metastore_holder(warehouse: Path) -> int | None:
@@ -191,6 +264,7 @@ class SparkEngine(Engine):
                     "embedded Derby metastore admits one Spark application at a time; close that session (readers "
                     "go through a Thrift server: docs/engines.md) and run the same command again"
                 )
+            self.finish_interrupted_load()
             yield
 
     def provenance(self) -> Provenance:
@@ -219,6 +293,7 @@ class SparkEngine(Engine):
     def __init__(self, warehouse: Path | None = None):
         self.warehouse = warehouse or spark_warehouse()
         self.dbt_dir = self.warehouse / "dbt"
+        self._child_failed = 0
 
     def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
         return self.load_many([delivery], replace=replace, progress=progress)[0]
@@ -242,16 +317,18 @@ class SparkEngine(Engine):
                     loaded_at = latest + dt.timedelta(seconds=1)
                 latest = loaded_at
                 saves.append((incoming, delivery.delivery_id, list(checked), delivery.registry_row(loaded_at)))
-            context = multiprocessing.get_context("spawn")
-            child = context.Process(target=_save_deliveries, args=(str(self.warehouse), replace, saves, os.getpid()))
-            child.start()
-            child.join()
-            if child.exitcode != 0:
+            # a listing that names a delivery twice: the last copy replaces it whole, as on the other engines
+            saves = list({save[1]: save for save in saves}.values())
+            self._run_child(_save_deliveries, replace, saves)
+            if self._journal.exists():
                 raise LoadError(
-                    f"Spark failed while saving the deliveries (exit status {child.exitcode}; see the log above): "
-                    "raw may hold part of them (Spark's parquet tables have no transaction); run the same load "
-                    "again, which replaces each delivery whole",
+                    f"Spark failed while moving the staged deliveries into raw (see the log above). The load is "
+                    f"committed in {self._journal}: the next load or build on this warehouse finishes it first",
                     partial=True,
+                )
+            if self._child_failed:
+                raise LoadError(
+                    f"Spark failed while staging the deliveries (exit status {self._child_failed}; see the log above)"
                 )
         if progress:
             for delivery, rows in zip(deliveries, counts, strict=True):
@@ -271,7 +348,7 @@ class SparkEngine(Engine):
 
     def table_path(self, schema: str, table: str) -> Path:
         """Where a table's parquet files are (session mode): read them with any parquet reader."""
-        return self.warehouse / "tables" / f"{schema}.db" / table
+        return _table_folder(self.warehouse, schema, table)
 
     def deliveries(self) -> list[DeliveryRecord] | None:
         register = self.table_path("raw", "deliveries")
@@ -307,6 +384,11 @@ class SparkEngine(Engine):
 
     def loaded_deliveries(self) -> list[LoadedDelivery]:
         """Read from the raw tables' parquet files with DuckDB (no Spark application needed)."""
+        if self._journal.exists():
+            raise LoadError(
+                f"a load or removal was stopped midway and is committed in {self._journal}: raw is between "
+                "two states until the next `credit-score load` or `build` on this warehouse finishes it"
+            )
         if self.deliveries() in (None, []):
             return []
         con = duckdb.connect()
@@ -337,19 +419,47 @@ class SparkEngine(Engine):
             recorded.write_text(fingerprint, encoding="utf-8")
 
     def _delete_delivery(self, delivery_id: str) -> None:
-        """Spark's parquet tables have no transaction: the raw tables' partitions go first, the register
-        row last; a removal stopped midway leaves the delivery listed, and removing it again finishes."""
+        """A journal that removes the delivery (the commit point), applied by a Spark application: a
+        removal stopped midway is finished by the next command, as a load is."""
+        _write_journal(self.warehouse, {"replace": False, "saves": [], "removes": [delivery_id]})
+        self._run_child(_finish_journal)
+        if self._journal.exists():
+            raise LoadError(
+                f"Spark failed while removing delivery {delivery_id} (see the log above). The removal is "
+                f"committed in {self._journal}: the next load or build on this warehouse finishes it first",
+                partial=True,
+            )
+
+    @property
+    def _journal(self) -> Path:
+        return self.warehouse / JOURNAL
+
+    def _run_child(self, target, *args) -> None:
+        """target(warehouse, *args, parent_pid) in a Spark application of its own, a child process (the
+        embedded metastore admits one JVM, and the child dies with the harness); its exit status, when
+        not 0, in self._child_failed."""
         child = multiprocessing.get_context("spawn").Process(
-            target=_drop_delivery, args=(str(self.warehouse), delivery_id, os.getpid())
+            target=target, args=(str(self.warehouse), *args, os.getpid())
         )
         child.start()
         child.join()
-        if child.exitcode != 0:
-            raise LoadError(
-                f"Spark failed while removing delivery {delivery_id} (exit status {child.exitcode}; see the log "
-                "above): raw may still hold part of it; run the same command again to finish",
-                partial=True,
-            )
+        self._child_failed = child.exitcode
+
+    def finish_interrupted_load(self) -> None:
+        """Under the warehouse's lock, before anything reads raw: a journal that a killed load or removal
+        left is applied (it was committed); staged or incoming files without a journal (a load killed
+        before its commit point) are removed, and raw is as it was before that load."""
+        if self._journal.exists():
+            console.note(f"finishing the load that {self._journal} records (a load or removal was stopped midway)")
+            self._run_child(_finish_journal)
+            if self._journal.exists():
+                raise LoadError(
+                    f"Spark failed while finishing the load that {self._journal} records (see the log above)",
+                    partial=True,
+                )
+        shutil.rmtree(self.warehouse / STAGING, ignore_errors=True)
+        for leftover in self.warehouse.glob("incoming-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def _parquet(self, path: Path) -> str:
         """SQL (DuckDB): the rows of a Spark parquet table, its partition columns as text."""
