@@ -18,8 +18,10 @@ progress bar (console.bar).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -29,6 +31,72 @@ from typing import Any
 from credit_score import console, privacy
 from credit_score.processes import die_with_parent
 from credit_score.settings import PROJECT_DIR
+
+# the environment's paths that the profiles and models read (absolute before dbt runs elsewhere)
+PATH_VARIABLES = (
+    "CREDIT_SCORE_DUCKDB",
+    "CREDIT_SCORE_DUCKDB_WORK",
+    "CREDIT_SCORE_WHATIF_FILE",
+    "CREDIT_SCORE_SPARK_WAREHOUSE",
+    "DBT_TARGET_PATH",
+    "DBT_LOG_PATH",
+)
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def _in_work_folder(environment: dict[str, str]) -> tuple[dict[str, str], str]:
+    """The environment and folder for dbt's process: in the DuckDB work file's folder, the file named
+    by its name alone.  The profile's connection details (the attached file, its spill folder) are then
+    the same for every warehouse whose work file has the same name, and dbt's partial parsing, which
+    starts over when they change, can reuse a parse of the same project made for another warehouse
+    (_ParseShared).  The other paths are made absolute first."""
+    environment = dict(environment)
+    for name in PATH_VARIABLES:
+        if environment.get(name) and not os.path.isabs(environment[name]):
+            environment[name] = os.path.abspath(environment[name])
+    work = environment.get("CREDIT_SCORE_DUCKDB_WORK")
+    if not work:
+        return environment, os.getcwd()
+    folder, environment["CREDIT_SCORE_DUCKDB_WORK"] = os.path.split(work)
+    return environment, folder
+
+
+class _ParseShared:
+    """dbt parses the project (5 s) into target/partial_parse.msgpack and, the next time, re-parses
+    only what changed; a new warehouse (its own target/) would parse everything again.  Before dbt
+    runs, a warehouse without a parse of its own gets the last one any warehouse wrote for the same
+    target, kept in the project's target/ folder; after, a parse dbt wrote is kept there.  dbt checks
+    what it reads (dbt's version, the vars, the profile's connection, every file's checksum and the
+    environment variables the files read) and parses again whatever differs, so a parse that does
+    not fit costs what no parse costs.  Where the project's folder cannot be written (an installed
+    wheel), nothing is shared."""
+
+    def __init__(self, environment: dict[str, str], project_dir: Path, target: str):
+        self.own = Path(environment.get("DBT_TARGET_PATH") or project_dir / "target") / PARTIAL_PARSE
+        self.shared = project_dir / "target" / f"partial_parse.{target}.msgpack"
+        self.before = self._written(self.own)
+        if self.before is None and self.own != self.shared and self.shared.is_file():
+            with contextlib.suppress(OSError):
+                self.own.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.shared, self.own)
+                self.before = self._written(self.own)
+
+    @staticmethod
+    def _written(path: Path) -> int | None:
+        try:
+            return path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def keep(self) -> None:
+        written = self._written(self.own)
+        if written is None or written == self.before or self.own == self.shared:
+            return
+        with contextlib.suppress(OSError):
+            self.shared.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.shared.with_name(f".{self.shared.name}.{os.getpid()}")
+            shutil.copyfile(self.own, partial)
+            os.replace(partial, self.shared)
 
 
 @dataclass
@@ -142,7 +210,8 @@ def run_dbt(
 
     args = [
         *command,
-        *("--project-dir", str(project_dir), "--profiles-dir", str(project_dir / "profiles"), "--target", target),
+        *("--project-dir", str(project_dir.resolve()), "--profiles-dir", str(project_dir.resolve() / "profiles")),
+        *("--target", target),
         *("--log-path", str(console.log_dir())),
         # dbt colours a result's text itself when colours are on: only a person's terminal gets them
         "--use-colors" if console.verbose() and sys.stdout.isatty() else "--no-use-colors",
@@ -154,10 +223,11 @@ def run_dbt(
         args += ["--vars", yaml.safe_dump(variables, default_flow_style=True).strip()]
     context = _context()
     receive, send = context.Pipe(duplex=False)
-    environment = {**os.environ, **(env or {})}
+    environment, folder = _in_work_folder({**os.environ, **(env or {})})
+    parse = _ParseShared(environment, project_dir, target)
     child = context.Process(
         target=_child_main,
-        args=(args, environment, os.getcwd(), os.getpid(), send, privacy.current_umask()),
+        args=(args, environment, folder, os.getpid(), send, privacy.current_umask()),
         daemon=True,
     )
     child.start()
@@ -172,6 +242,7 @@ def run_dbt(
         raw = {"success": False, "results": [], "error": f"dbt's process ended without an answer ({child.exitcode})"}
     finally:
         child.join()
+    parse.keep()
     return DbtOutcome(
         success=raw["success"],
         results=[
