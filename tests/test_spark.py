@@ -165,32 +165,6 @@ def test_spark_lists_its_deliveries(spark_scenario, scenario):
     assert sum(d.rows["billing"] for d in listed.values()) > 1000 and listed["nothing"].rows["billing"] == 0
 
 
-def test_spark_removes_one_delivery(spark_scenario, tmp_path):
-    """`deliveries remove` on Spark (in its own warehouse: the scenario's is left as it was): the
-    examples as two deliveries, one taken out; the other's rows and register row stay, every raw table
-    holds the examples once."""
-    from credit_score.engines.spark import SparkEngine
-    from credit_score.load import load_listed, remove_delivery
-    from tests.helpers import DELIVERED, EXAMPLES
-
-    saved = os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"]
-    os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"] = str(tmp_path / "spark")
-    try:
-        load_listed([(EXAMPLES, "examples", DELIVERED), (EXAMPLES, "again", DELIVERED)], None, replace=True,
-                    target="spark", progress=False)  # fmt: skip
-        engine = SparkEngine()
-        once = {t: len(reference.read_csv(EXAMPLES / f"{t}.csv")) for t in ("subscriptions", "billing", "suspensions")}
-        assert {d.delivery_id: d.rows for d in engine.loaded_deliveries()} == {"examples": once, "again": once}
-        assert remove_delivery("again", "spark") == 0
-        assert [d.delivery_id for d in engine.loaded_deliveries()] == ["examples"]
-        for table, rows in once.items():
-            path = engine.table_path("raw", table)
-            counted = duckdb.sql(f"select count(*), count(distinct delivery_id) from {engine._parquet(path)}")  # noqa: SLF001
-            assert counted.fetchall() == [(rows, 1)]
-    finally:
-        os.environ["CREDIT_SCORE_SPARK_WAREHOUSE"] = saved
-
-
 def spark_raw(engine) -> dict[str, list[tuple]]:
     """Every row of Spark's raw tables and register, as the next reader of the files finds them."""
     found = {}
@@ -208,7 +182,8 @@ def test_a_spark_load_killed_at_any_point_is_all_or_nothing(tmp_path):
     with kill -9 while it stages the deliveries leaves raw exactly as it was; killed while it moves them
     into raw (after its journal, the commit point), raw is refused to readers until the next command
     finishes the load: raw then holds the listed deliveries (and that command's own), never a mix of
-    before and after.  (In its own warehouse: the scenario's is left as it was.)"""
+    before and after.  Then `deliveries remove` (the same journal) takes exactly one delivery out of
+    every raw table and the register.  (In its own warehouse, on a local master.)"""
     import sys
 
     from credit_score.engines.spark import JOURNAL, STAGING, SparkEngine
@@ -261,6 +236,15 @@ def test_a_spark_load_killed_at_any_point_is_all_or_nothing(tmp_path):
     }
     bills = {row[0] for row in spark_raw(engine)["billing"]}
     assert {"B1", "C1"} <= bills
+
+    # `deliveries remove` goes through the same journal: exactly that delivery leaves every raw table
+    removed = cli("deliveries", "remove", "b")
+    assert removed.returncode == 0, removed.stderr
+    assert [d.delivery_id for d in engine.loaded_deliveries()] == ["a", "c", "d"]
+    remaining = spark_raw(engine)
+    assert "B1" not in {row[0] for row in remaining["billing"]} and "C1" in {row[0] for row in remaining["billing"]}
+    assert {row[-1] for table in RAW_TABLES for row in remaining[table]} == {"a", "c", "d"}
+    assert not (warehouse / JOURNAL).exists()
 
 
 def test_explain_on_spark_says_what_it_says_on_duckdb(spark_scenario, scenario_duckdb):
