@@ -193,7 +193,7 @@ def test_a_spark_load_killed_at_any_point_is_all_or_nothing(tmp_path):
     env = {
         **os.environ,
         "CREDIT_SCORE_SPARK_WAREHOUSE": str(warehouse),
-        "CREDIT_SCORE_SPARK_MASTER": "local[1]",  # five Spark applications: no executors to launch
+        "CREDIT_SCORE_SPARK_MASTER": "local[1]",  # six Spark applications: no executors to launch
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
 

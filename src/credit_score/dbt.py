@@ -75,7 +75,7 @@ class _ParseShared:
         self.own = Path(environment.get("DBT_TARGET_PATH") or project_dir / "target") / PARTIAL_PARSE
         self.shared = project_dir / "target" / f"partial_parse.{target}.msgpack"
         self.before = self._written(self.own)
-        if self.before is None and self.own != self.shared and self.shared.is_file():
+        if self.before is None and self.shared.is_file():
             with contextlib.suppress(OSError):
                 self.own.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(self.shared, self.own)
@@ -90,7 +90,7 @@ class _ParseShared:
 
     def keep(self) -> None:
         written = self._written(self.own)
-        if written is None or written == self.before or self.own == self.shared:
+        if written is None or written == self.before:
             return
         with contextlib.suppress(OSError):
             self.shared.parent.mkdir(parents=True, exist_ok=True)
@@ -208,10 +208,10 @@ def run_dbt(
 
     import yaml
 
+    project = project_dir.resolve()  # dbt runs in the work file's folder (_in_work_folder)
     args = [
         *command,
-        *("--project-dir", str(project_dir.resolve()), "--profiles-dir", str(project_dir.resolve() / "profiles")),
-        *("--target", target),
+        *("--project-dir", str(project), "--profiles-dir", str(project / "profiles"), "--target", target),
         *("--log-path", str(console.log_dir())),
         # dbt colours a result's text itself when colours are on: only a person's terminal gets them
         "--use-colors" if console.verbose() and sys.stdout.isatty() else "--no-use-colors",

@@ -204,11 +204,12 @@ def _apply_journal(spark, root: Path, parent_pid: int) -> None:
         for table in (*RAW_TABLES, "deliveries"):  # the register's row last
             target = _table_folder(root, "raw", table) / f"delivery_id={save['delivery_id']}"
             staged = Path(save["staged"]) / table
-            if table not in save["present"]:
+            present, moving = table in save["present"], staged.exists()
+            if moving or not present:  # what it replaces goes first; a table the delivery lacks, for good
                 spark.sql(f"alter table raw.{table} drop if exists partition (delivery_id = {delivery_id})")
+            if not present:
                 continue
-            if staged.exists():
-                spark.sql(f"alter table raw.{table} drop if exists partition (delivery_id = {delivery_id})")
+            if moving:
                 shutil.rmtree(target, ignore_errors=True)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(staged, target)
@@ -293,7 +294,6 @@ class SparkEngine(Engine):
     def __init__(self, warehouse: Path | None = None):
         self.warehouse = warehouse or spark_warehouse()
         self.dbt_dir = self.warehouse / "dbt"
-        self._child_failed = 0
 
     def load(self, delivery: Delivery, *, replace: bool, progress: bool) -> dict[str, int]:
         return self.load_many([delivery], replace=replace, progress=progress)[0]
@@ -319,17 +319,10 @@ class SparkEngine(Engine):
                 saves.append((incoming, delivery.delivery_id, list(checked), delivery.registry_row(loaded_at)))
             # a listing that names a delivery twice: the last copy replaces it whole, as on the other engines
             saves = list({save[1]: save for save in saves}.values())
-            self._run_child(_save_deliveries, replace, saves)
-            if self._journal.exists():
-                raise LoadError(
-                    f"Spark failed while moving the staged deliveries into raw (see the log above). The load is "
-                    f"committed in {self._journal}: the next load or build on this warehouse finishes it first",
-                    partial=True,
-                )
-            if self._child_failed:
-                raise LoadError(
-                    f"Spark failed while staging the deliveries (exit status {self._child_failed}; see the log above)"
-                )
+            status = self._run_child(_save_deliveries, replace, saves)
+            self._raise_if_unfinished("Spark failed while moving the staged deliveries into raw", "The load")
+            if status != 0:
+                raise LoadError(f"Spark failed while staging the deliveries (exit status {status}; see the log above)")
         if progress:
             for delivery, rows in zip(deliveries, counts, strict=True):
                 for table, count in rows.items():
@@ -423,27 +416,30 @@ class SparkEngine(Engine):
         removal stopped midway is finished by the next command, as a load is."""
         _write_journal(self.warehouse, {"replace": False, "saves": [], "removes": [delivery_id]})
         self._run_child(_finish_journal)
-        if self._journal.exists():
-            raise LoadError(
-                f"Spark failed while removing delivery {delivery_id} (see the log above). The removal is "
-                f"committed in {self._journal}: the next load or build on this warehouse finishes it first",
-                partial=True,
-            )
+        self._raise_if_unfinished(f"Spark failed while removing delivery {delivery_id}", "The removal")
 
     @property
     def _journal(self) -> Path:
         return self.warehouse / JOURNAL
 
-    def _run_child(self, target, *args) -> None:
+    def _raise_if_unfinished(self, failed: str, what: str) -> None:
+        """After a Spark child: a journal still there was committed but not applied (LoadError, partial)."""
+        if self._journal.exists():
+            raise LoadError(
+                f"{failed} (see the log above). {what} is committed in {self._journal}: the next load or build "
+                "on this warehouse finishes it first",
+                partial=True,
+            )
+
+    def _run_child(self, target, *args) -> int:
         """target(warehouse, *args, parent_pid) in a Spark application of its own, a child process (the
-        embedded metastore admits one JVM, and the child dies with the harness); its exit status, when
-        not 0, in self._child_failed."""
+        embedded metastore admits one JVM, and the child dies with the harness); its exit status."""
         child = multiprocessing.get_context("spawn").Process(
             target=target, args=(str(self.warehouse), *args, os.getpid())
         )
         child.start()
         child.join()
-        self._child_failed = child.exitcode
+        return child.exitcode
 
     def finish_interrupted_load(self) -> None:
         """Under the warehouse's lock, before anything reads raw: a journal that a killed load or removal
@@ -452,11 +448,7 @@ class SparkEngine(Engine):
         if self._journal.exists():
             console.note(f"finishing the load that {self._journal} records (a load or removal was stopped midway)")
             self._run_child(_finish_journal)
-            if self._journal.exists():
-                raise LoadError(
-                    f"Spark failed while finishing the load that {self._journal} records (see the log above)",
-                    partial=True,
-                )
+            self._raise_if_unfinished(f"Spark failed while finishing what {self._journal.name} records", "It")
         shutil.rmtree(self.warehouse / STAGING, ignore_errors=True)
         for leftover in self.warehouse.glob("incoming-*"):
             shutil.rmtree(leftover, ignore_errors=True)
