@@ -85,6 +85,56 @@ def test_duckdb_1x_reads_every_published_table(two_publishes):
     assert publication == [{"as_of_date": str(OCTOBER), "customers_scored": str(len(october))}]
 
 
+def documented_models() -> dict[str, tuple[str, dict[str, str]]]:
+    """{schema.table: (description, {column: description})} of the published models, read from their
+    YAML files, each {{ doc('name') }} replaced by its block (models/**/*.md)."""
+    import re
+
+    import yaml
+
+    from credit_score.settings import PROJECT_DIR
+
+    blocks = {}
+    for md in (PROJECT_DIR / "models").rglob("*.md"):
+        for name, text in re.findall(r"{% docs (\w+) %}(.*?){% enddocs %}", md.read_text(encoding="utf-8"), re.S):
+            blocks[name] = text.strip()
+
+    def text(description: str) -> str:
+        return re.sub(r"{{ doc\('(\w+)'\) }}", lambda m: blocks[m.group(1)], description or "").strip()
+
+    found = {}
+    for schema in ("marts", "audit"):
+        folder = PROJECT_DIR / "models" / schema
+        for models in folder.glob("_*__models.yml"):
+            for model in yaml.safe_load(models.read_text(encoding="utf-8"))["models"]:
+                columns = {c["name"]: text(c.get("description")) for c in model.get("columns", [])}
+                found[f"{schema}.{model['name']}"] = (text(model.get("description")), columns)
+    return found
+
+
+def test_bi_sees_each_published_table_and_column_described(two_publishes):
+    """A BI tool's catalogue (DuckDB 1.x's duckdb_tables, duckdb_views, duckdb_columns) shows each
+    published model's description and its columns' descriptions, as the models' YAML writes them."""
+    database, _, _ = two_publishes
+    documented = documented_models()
+    assert {"marts.customer_credit_score", "audit.rejected_records"} <= documented.keys()
+    relations = read_with_duckdb_1x(
+        database,
+        "select schema_name || '.' || table_name as name, comment from duckdb_tables() "
+        "union all select schema_name || '.' || view_name, comment from duckdb_views() where not internal",
+    )
+    described = {r["name"]: r["comment"].strip() for r in relations}
+    columns = read_with_duckdb_1x(
+        database,
+        "select schema_name || '.' || table_name as name, column_name, comment from duckdb_columns() "
+        "where schema_name in ('marts', 'audit')",
+    )
+    for name, (description, column_descriptions) in documented.items():
+        assert described.get(name) == description, name
+        shown = {c["column_name"]: c["comment"].strip() for c in columns if c["name"] == name}
+        assert shown == column_descriptions, name
+
+
 def test_publishing_a_month_writes_that_month_only(two_publishes):
     """The second publication wrote October's file and listed September's again, untouched: the same
     file, inode and modification time (publishing costs a month, however long the history)."""
