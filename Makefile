@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/credit-score demo
 
+# sqlfluff in two processes: 23 s instead of 40 here (the dbt templater compiles the project once)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
-	$(BIN)/sqlfluff lint models macros data-tests
+	$(BIN)/sqlfluff lint --processes 2 models macros data-tests
 
 # Two workers, a file at a time each, in the order tests/conftest.py gives (the longest first, so
 # that they finish together): --no-loadscope-reorder, or xdist would start the files with the most
