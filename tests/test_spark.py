@@ -296,18 +296,14 @@ def test_another_spark_application_holding_the_metastore_makes_load_and_build_wa
         holder.wait()
 
 
-def test_spark_refuses_the_bad_days_of_missing_bills(spark_scenario, tmp_path):
+def test_spark_refuses_the_bad_days_of_missing_bills(spark_scenario, tmp_path, monkeypatch):
     """Completeness from content (SPEC 6), read from Spark's raw parquet before dbt runs: October never
     loaded, the history loaded without its date, a 3-bill correction for a missing November.  (In its
     own warehouse, on a local master: three loads, no executors to launch; the scenario's warehouse is
     left as it was.)"""
-    settings = {"CREDIT_SCORE_SPARK_WAREHOUSE": str(tmp_path / "spark"), "CREDIT_SCORE_SPARK_MASTER": "local[1]"}
-    saved = {name: os.environ[name] for name in settings}
-    os.environ.update(settings)
-    try:
-        check_bad_days(make_data(tmp_path / "data"), tmp_path, target="spark")
-    finally:
-        os.environ.update(saved)
+    monkeypatch.setenv("CREDIT_SCORE_SPARK_WAREHOUSE", str(tmp_path / "spark"))
+    monkeypatch.setenv("CREDIT_SCORE_SPARK_MASTER", "local[1]")
+    check_bad_days(make_data(tmp_path / "data"), tmp_path, target="spark")
 
 
 def data_tests(report) -> list[str]:
