@@ -351,7 +351,7 @@ def _run(
                 # test from the mart to a seed still runs)
                 *(["--exclude", *STATIC_SELECTORS, "--indirect-selection", "cautious"] if skip_static else []),
             ],
-            target=engine.name,
+            target=engine.dbt_target,
             variables=variables,
             env=session.env(number),
             project_dir=project_dir,

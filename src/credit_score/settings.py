@@ -162,6 +162,15 @@ def spark_master() -> str:
     return os.environ.get("CREDIT_SCORE_SPARK_MASTER", "local[*]")
 
 
+def spark_remote() -> str | None:
+    """A Spark Connect server to run Spark's work on instead of applications of our own
+    (CREDIT_SCORE_SPARK_REMOTE, or pyspark's own SPARK_REMOTE: sc://HOST:PORT): loads and dbt's
+    builds become sessions of that one long-running application, whose metastore every session
+    shares.  The server's spark.sql.warehouse.dir must be CREDIT_SCORE_SPARK_WAREHOUSE/tables on a
+    filesystem this machine sees (docs/engines.md)."""
+    return os.environ.get("CREDIT_SCORE_SPARK_REMOTE") or os.environ.get("SPARK_REMOTE") or None
+
+
 def spark_executor_memory() -> str:
     """Memory of each executor on a cluster (CREDIT_SCORE_SPARK_EXECUTOR_MEMORY, default 2g)."""
     return os.environ.get("CREDIT_SCORE_SPARK_EXECUTOR_MEMORY", "2g")

@@ -106,6 +106,11 @@ class Engine:
     # Where dbt writes its target/ and logs/ for this warehouse (None: the project's own folders).
     dbt_dir: Path | None = None
 
+    @property
+    def dbt_target(self) -> str:
+        """The profile's target dbt builds with (profiles/profiles.yml): the engine's name."""
+        return self.name
+
     def dbt_env(self) -> dict[str, str]:
         """Environment for the dbt process: where the profile points, and where dbt writes its
         target/ and logs/ (one pair per warehouse, so that two warehouses never share them)."""

@@ -58,6 +58,7 @@ from credit_score.settings import (
     RAW_TABLES,
     spark_executor_memory,
     spark_master,
+    spark_remote,
     spark_shuffle_partitions,
     spark_warehouse,
 )
@@ -85,6 +86,35 @@ def session_settings(warehouse: Path) -> dict[str, str]:
     }
 
 
+def runtime_settings() -> dict[str, str]:
+    """The settings a session of a running application can take (a Spark Connect server's session):
+    the rest of session_settings is the server's own (its master, warehouse folder and metastore)."""
+    return {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": spark_shuffle_partitions(),
+    }
+
+
+def remote_session(url: str, warehouse: Path, app_name: str):
+    """A session of the Spark Connect server at url, after checking that its tables are the
+    warehouse's: the harness reads them as files (SystemExit naming both folders otherwise)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.remote(url).appName(app_name)
+    for key, value in runtime_settings().items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    served = spark.conf.get("spark.sql.warehouse.dir")
+    if Path(served.removeprefix("file:")).resolve() != (warehouse / "tables").resolve():
+        spark.stop()
+        raise SystemExit(
+            f"the Spark Connect server at {url} keeps its tables in {served}, not in {warehouse / 'tables'}: start "
+            "it with --conf spark.sql.warehouse.dir=$CREDIT_SCORE_SPARK_WAREHOUSE/tables (docs/engines.md), or set "
+            "CREDIT_SCORE_SPARK_WAREHOUSE to the folder that holds its tables/"
+        )
+    return spark
+
+
 def _sql_literal(value: object) -> str:
     if value is None:
         return "null"
@@ -100,6 +130,8 @@ def _spark_session(warehouse: str, parent_pid: int):
     from credit_score.processes import die_with_parent
 
     die_with_parent(parent_pid)
+    if url := spark_remote():
+        return remote_session(url, Path(warehouse), "credit-score-load")
     os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--conf spark.ui.enabled=false pyspark-shell")
     from pyspark.sql import SparkSession
 
@@ -255,7 +287,10 @@ class SparkEngine(Engine):
         with warehouse_lock(self.warehouse / "warehouse"):
             # a Spark application that just ended (the previous build's dbt) lets go within seconds
             waited = time.monotonic() + float(os.environ.get("CREDIT_SCORE_SPARK_METASTORE_WAIT", "30"))
-            while (holder := metastore_holder(self.warehouse)) is not None and time.monotonic() < waited:
+            # a Spark Connect server holds the metastore for good, and every session shares it
+            while (holder := None if spark_remote() else metastore_holder(self.warehouse)) is not None and (
+                time.monotonic() < waited
+            ):
                 time.sleep(0.5)
             if holder is not None:
                 program = Path(f"/proc/{holder}/comm")
@@ -265,6 +300,8 @@ class SparkEngine(Engine):
                     "embedded Derby metastore admits one Spark application at a time; close that session (readers "
                     "go through a Thrift server: docs/engines.md) and run the same command again"
                 )
+            if url := spark_remote():  # before anything is read or written: the server's tables are ours
+                remote_session(url, self.warehouse, "credit-score").stop()
             self.finish_interrupted_load()
             yield
 
@@ -372,8 +409,17 @@ class SparkEngine(Engine):
             return {}
         return arrived_from_rows(query(bill_months_sql(self._parquet(billing), months)))
 
+    @property
+    def dbt_target(self) -> str:
+        """Through a Spark Connect server, dbt's session is one of the server's: the profile's
+        `spark_connect` target, without the master, warehouse and metastore the server owns."""
+        return "spark_connect" if spark_remote() else "spark"
+
     def dbt_env(self) -> dict[str, str]:
-        return {**super().dbt_env(), "CREDIT_SCORE_SPARK_WAREHOUSE": str(self.warehouse)}
+        environment = {**super().dbt_env(), "CREDIT_SCORE_SPARK_WAREHOUSE": str(self.warehouse)}
+        if url := spark_remote():  # what pyspark's builder in dbt-spark's session method connects to
+            environment["SPARK_REMOTE"] = url
+        return environment
 
     def loaded_deliveries(self) -> list[LoadedDelivery]:
         """Read from the raw tables' parquet files with DuckDB (no Spark application needed)."""

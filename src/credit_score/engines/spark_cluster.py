@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
 def spark_home() -> Path:
@@ -55,6 +56,11 @@ class Cluster:
             (self.logs / f"worker-{n}.log").read_text(errors="replace").count("Asked to launch executor")
             for n in range(1, self.workers + 1)
         ]
+
+    def tasks_finished(self, worker: int) -> int:
+        """Tasks the executors of a worker (numbered from 1) have finished, from their logs."""
+        logs = (self.logs / f"work-{worker}").glob("*/*/stderr")
+        return sum(log.read_text(errors="replace").count("Finished task") for log in logs)
 
 
 def _wait_for(log: Path, text: str, count: int, seconds: float, process: subprocess.Popen) -> None:
@@ -115,17 +121,85 @@ def standalone_cluster(root: Path, *, workers: int = 2, cores: int = 1, memory: 
                 process.wait()
 
 
+@dataclass
+class ConnectServer:
+    url: str  # sc://127.0.0.1:PORT: CREDIT_SCORE_SPARK_REMOTE
+    log: Path
+    process: subprocess.Popen  # spark-submit and spark-class exec the JVM: the driver itself
+
+    def stop(self) -> None:
+        """Stop the server (and let go of the warehouse's metastore); again: nothing."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@contextlib.contextmanager
+def connect_server(root: Path, warehouse: Path, *, master: str = "local[*]") -> Iterator[ConnectServer]:
+    """A Spark Connect server on loopback for the warehouse: one long-running Spark application (its
+    driver here, its executors on `master`) whose sessions are the loads' and dbt's, with the same
+    settings as the profile's `spark` target; it alone opens the warehouse's Derby metastore.  Log
+    under root; stopped on exit (or before, by its stop())."""
+    from credit_score.engines.spark import session_settings
+
+    root.mkdir(parents=True, exist_ok=True)
+    warehouse.mkdir(parents=True, exist_ok=True)
+    port, log = _free_port(), root / "connect-server.log"
+    settings = {
+        **session_settings(warehouse),
+        "spark.master": master,
+        "spark.sql.catalogImplementation": "hive",
+        "spark.connect.grpc.binding.address": LOOPBACK,
+        "spark.connect.grpc.binding.port": str(port),
+    }
+    command = [str(spark_home() / "bin" / "spark-submit"), "--class", CONNECT_SERVER, "--name", "credit-score"]
+    for key, value in settings.items():
+        command += ["--conf", f"{key}={value}"]
+    env = {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": LOOPBACK}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "spark-internal"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = ConnectServer(f"sc://{LOOPBACK}:{port}", log, process)
+    try:
+        _wait_for(log, "Spark Connect server started at", 1, 120, process)
+        yield server
+    finally:
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m credit_score.engines.spark_cluster", description=__doc__.split("\n")[0])
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--cores", type=int, default=1, help="cores per worker")
     p.add_argument("--memory", default="3g", help="executor memory per worker")
     p.add_argument("--logs", help="folder for the logs (default: a new temporary folder)")
+    p.add_argument(
+        "--connect",
+        metavar="WAREHOUSE",
+        help="also start a Spark Connect server on the cluster for this warehouse folder (its tables and metastore)",
+    )
     args = p.parse_args(argv)
     root = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="spark-cluster-"))
-    with standalone_cluster(root, workers=args.workers, cores=args.cores, memory=args.memory) as cluster:
+    with contextlib.ExitStack() as stack:
+        cluster = stack.enter_context(
+            standalone_cluster(root, workers=args.workers, cores=args.cores, memory=args.memory)
+        )
         print(f"Spark standalone cluster: {cluster.master_url} ({args.workers} workers; web UI {cluster.web_ui})")
-        print(f"  export CREDIT_SCORE_SPARK_MASTER={cluster.master_url}    # then load / build --target spark")
+        if args.connect:
+            warehouse = Path(args.connect).resolve()
+            server = stack.enter_context(connect_server(root, warehouse, master=cluster.master_url))
+            print(f"Spark Connect server: {server.url}, its tables and metastore under {warehouse}")
+            print(f"  export CREDIT_SCORE_SPARK_WAREHOUSE={warehouse} CREDIT_SCORE_SPARK_REMOTE={server.url}")
+            print("  # then load / build --target spark: sessions of that one application")
+        else:
+            print(f"  export CREDIT_SCORE_SPARK_MASTER={cluster.master_url}    # then load / build --target spark")
         print(f"  logs: {root}.  Ctrl-C stops it.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
