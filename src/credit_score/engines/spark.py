@@ -115,6 +115,18 @@ def remote_session(url: str, warehouse: Path, app_name: str):
     return spark
 
 
+def check_server(url: str, warehouse: Path) -> None:
+    """remote_session's check, in this process, without leaving it marked as a Spark Connect client:
+    pyspark sets SPARK_CONNECT_MODE_ENABLED in os.environ for good, after which a local session
+    here, or in any process started from here (dbt's, a load's), refuses to start."""
+    marked = os.environ.get("SPARK_CONNECT_MODE_ENABLED")
+    try:
+        remote_session(url, warehouse, "credit-score").stop()
+    finally:
+        if marked is None:
+            os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+
+
 def _sql_literal(value: object) -> str:
     if value is None:
         return "null"
@@ -301,7 +313,7 @@ class SparkEngine(Engine):
                     "go through a Thrift server: docs/engines.md) and run the same command again"
                 )
             if url := spark_remote():  # before anything is read or written: the server's tables are ours
-                remote_session(url, self.warehouse, "credit-score").stop()
+                check_server(url, self.warehouse)
             self.finish_interrupted_load()
             yield
 
