@@ -76,8 +76,7 @@ def session_settings(warehouse: Path) -> dict[str, str]:
         "spark.executor.memory": spark_executor_memory(),
         "spark.sql.warehouse.dir": f"{warehouse}/tables",
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": spark_shuffle_partitions(),
+        **runtime_settings(),
         "spark.ui.enabled": "false",
         "spark.driver.memory": "4g",
         "spark.driver.extraJavaOptions": f"-Dderby.stream.error.file={warehouse}/derby.log",
@@ -300,7 +299,8 @@ class SparkEngine(Engine):
             # a Spark application that just ended (the previous build's dbt) lets go within seconds
             waited = time.monotonic() + float(os.environ.get("CREDIT_SCORE_SPARK_METASTORE_WAIT", "30"))
             # a Spark Connect server holds the metastore for good, and every session shares it
-            while (holder := None if spark_remote() else metastore_holder(self.warehouse)) is not None and (
+            remote = spark_remote()
+            while (holder := None if remote else metastore_holder(self.warehouse)) is not None and (
                 time.monotonic() < waited
             ):
                 time.sleep(0.5)
@@ -312,8 +312,8 @@ class SparkEngine(Engine):
                     "embedded Derby metastore admits one Spark application at a time; close that session (readers "
                     "go through a Thrift server: docs/engines.md) and run the same command again"
                 )
-            if url := spark_remote():  # before anything is read or written: the server's tables are ours
-                check_server(url, self.warehouse)
+            if remote:  # before anything is read or written: the server's tables are ours
+                check_server(remote, self.warehouse)
             self.finish_interrupted_load()
             yield
 

@@ -114,11 +114,16 @@ def standalone_cluster(root: Path, *, workers: int = 2, cores: int = 1, memory: 
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
         for process in started:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            _wait_or_kill(process, 30)
+
+
+def _wait_or_kill(process: subprocess.Popen, seconds: float) -> None:
+    """Wait for a process group asked to stop (SIGTERM); kill it after `seconds`."""
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @dataclass
@@ -133,11 +138,7 @@ class ConnectServer:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        _wait_or_kill(self.process, 60)
 
 
 @contextlib.contextmanager
