@@ -279,6 +279,29 @@ def test_a_spark_load_killed_at_any_point_is_all_or_nothing(tmp_path, local_serv
     assert not (tmp_path / "elsewhere" / "tables").exists()
 
 
+def test_a_spark_connect_server_that_does_not_answer_is_named_at_once(tmp_path):
+    """A Connect server that is down (or a wrong port): `build` and `load` exit 75 (a scheduler may
+    retry) within seconds, in one line naming the address, instead of pyspark's client retrying for
+    many minutes (it did: five minutes and still waiting); nothing is written."""
+    import socket
+    import sys
+
+    with socket.socket() as probe:  # a port nobody listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"sc://127.0.0.1:{port}"
+    env = {**os.environ, "CREDIT_SCORE_SPARK_WAREHOUSE": str(tmp_path / "spark"), "CREDIT_SCORE_SPARK_REMOTE": url}
+    for command in (["build", "--as-of", "2026-10-31"], ["load", str(EXAMPLES), "--delivered-on", "2026-11-05"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "credit_score.cli", *command, "--target", "spark"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 75, done.stdout + done.stderr
+        assert f"no Spark Connect server answers at {url}" in done.stderr.splitlines()[0], done.stderr
+        assert len(done.stderr.splitlines()) <= 2, done.stderr
+    assert not (tmp_path / "spark" / "tables").exists(), "nothing was read or written"
+
+
 def test_explain_on_spark_says_what_it_says_on_duckdb(spark_scenario, scenario_duckdb):
     """SPEC 8's explain reads Spark's own tables (parquet, session mode): each customer's explanation,
     parts, bills (ids, amounts, deliveries, file lines) and suspensions equal DuckDB's."""

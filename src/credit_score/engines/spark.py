@@ -94,9 +94,29 @@ def runtime_settings() -> dict[str, str]:
     }
 
 
+def answers(url: str, seconds: float = 10.0) -> bool:
+    """Whether anything accepts a connection at the Spark Connect URL's host and port (15002 when the
+    URL names none), within seconds."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url.split(";", 1)[0])
+    try:
+        with socket.create_connection((where.hostname or "localhost", where.port or 15002), timeout=seconds):
+            return True
+    except OSError:
+        return False
+
+
 def remote_session(url: str, warehouse: Path, app_name: str):
-    """A session of the Spark Connect server at url, after checking that its tables are the
+    """A session of the Spark Connect server at url, after checking that it answers (pyspark's own
+    client would retry for many minutes: WarehouseBusy, exit 75, at once) and that its tables are the
     warehouse's: the harness reads them as files (SystemExit naming both folders otherwise)."""
+    if not answers(url):
+        raise WarehouseBusy(
+            f"no Spark Connect server answers at {url} (CREDIT_SCORE_SPARK_REMOTE): start it "
+            "(docs/engines.md) or correct the address, and run the same command again"
+        )
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.remote(url).appName(app_name)
