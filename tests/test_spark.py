@@ -17,13 +17,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 
 import duckdb
 import pytest
 
 from credit_score.build import BuildRefused, build
 from credit_score.engines import spark
-from credit_score.engines.spark_cluster import connect_server, standalone_cluster
+from credit_score.engines.spark_cluster import connect_server, free_port, standalone_cluster
 from credit_score.settings import RAW_TABLES
 from tests import reference
 from tests.conftest import MID_MONTH, MONTH_END
@@ -49,6 +50,14 @@ def ensure_java() -> None:
     subprocess.run(
         ["apt-get", "install", "-y", "-qq", "openjdk-17-jre-headless"], check=True, env=env, capture_output=True
     )
+
+
+def spark_cli(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """`credit-score ARGS --target spark` in a process of its own, as a scheduler runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "credit_score.cli", *args, "--target", "spark"],
+        env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -208,8 +217,6 @@ def test_a_spark_load_killed_at_any_point_is_all_or_nothing(tmp_path, local_serv
     before and after.  Then `deliveries remove` (the same journal) takes exactly one delivery out of
     every raw table and the register.  (In its own warehouse, each command a session of a Connect
     server on a local master: a command killed with kill -9 is a client gone, the server stays.)"""
-    import sys
-
     from credit_score.engines.spark import JOURNAL, STAGING, SparkEngine
     from tests.test_load import GOOD, HEADER, _listing
 
@@ -223,10 +230,7 @@ def test_a_spark_load_killed_at_any_point_is_all_or_nothing(tmp_path, local_serv
 
     def cli(*args, kill_at=None):
         killing = {"CREDIT_SCORE_SPARK_LOAD_KILL_AT": kill_at} if kill_at else {}
-        return subprocess.run(
-            [sys.executable, "-m", "credit_score.cli", *args, "--target", "spark"],
-            env={**env, **killing}, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+        return spark_cli({**env, **killing}, *args, timeout=300)
 
     assert cli("load", str(EXAMPLES), "--delivery", "first", "--delivered-on", "2026-11-05").returncode == 0
     engine = SparkEngine(warehouse)
@@ -283,19 +287,10 @@ def test_a_spark_connect_server_that_does_not_answer_is_named_at_once(tmp_path):
     """A Connect server that is down (or a wrong port): `build` and `load` exit 75 (a scheduler may
     retry) within seconds, in one line naming the address, instead of pyspark's client retrying for
     many minutes (it did: five minutes and still waiting); nothing is written."""
-    import socket
-    import sys
-
-    with socket.socket() as probe:  # a port nobody listens on once it is closed
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"sc://127.0.0.1:{port}"
+    url = f"sc://127.0.0.1:{free_port()}"  # a port nobody listens on
     env = {**os.environ, "CREDIT_SCORE_SPARK_WAREHOUSE": str(tmp_path / "spark"), "CREDIT_SCORE_SPARK_REMOTE": url}
     for command in (["build", "--as-of", "2026-10-31"], ["load", str(EXAMPLES), "--delivered-on", "2026-11-05"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "credit_score.cli", *command, "--target", "spark"],
-            env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        done = spark_cli(env, *command, timeout=60)
         assert done.returncode == 75, done.stdout + done.stderr
         assert f"no Spark Connect server answers at {url}" in done.stderr.splitlines()[0], done.stderr
         assert len(done.stderr.splitlines()) <= 2, done.stderr
@@ -326,8 +321,6 @@ def test_another_spark_application_holding_the_metastore_makes_load_and_build_wa
     """Issue 25 on Spark: a session holding the warehouse's embedded Derby metastore (a reader's
     spark-sql, a notebook) makes `load` and `build` exit 75 at once, naming the metastore and the
     process, instead of failing deep in dbt's run with Derby's traceback."""
-    import sys
-
     warehouse = tmp_path / "spark"
     env = {
         **{k: v for k, v in os.environ.items() if k != "CREDIT_SCORE_SPARK_REMOTE"},
@@ -341,10 +334,7 @@ def test_another_spark_application_holding_the_metastore_makes_load_and_build_wa
     try:
         assert holder.stdout.readline().strip() == "holding"
         for command in (["build", "--as-of", "2026-10-31"], ["load", str(EXAMPLES), "--delivered-on", "2026-11-05"]):
-            done = subprocess.run(
-                [sys.executable, "-m", "credit_score.cli", *command, "--target", "spark"],
-                env=env, capture_output=True, text=True, timeout=120,
-            )  # fmt: skip
+            done = spark_cli(env, *command, timeout=120)
             assert done.returncode == 75, done.stdout + done.stderr
             assert f"{warehouse / 'metastore_db'} is held by another process (java, PID " in done.stderr
             assert len(done.stderr.splitlines()) <= 3, done.stderr

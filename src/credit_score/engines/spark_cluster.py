@@ -37,7 +37,8 @@ def spark_home() -> Path:
     return Path(pyspark.__file__).parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on (once this returns)."""
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return int(s.getsockname()[1])
@@ -82,7 +83,7 @@ def standalone_cluster(root: Path, *, workers: int = 2, cores: int = 1, memory: 
     root.mkdir(parents=True, exist_ok=True)
     spark_class = str(spark_home() / "bin" / "spark-class")
     env = {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": LOOPBACK}
-    port, ui = _free_port(), _free_port()
+    port, ui = free_port(), free_port()
     started: list[subprocess.Popen] = []
 
     def launch(log: Path, *args: str) -> subprocess.Popen:
@@ -105,7 +106,7 @@ def standalone_cluster(root: Path, *, workers: int = 2, cores: int = 1, memory: 
             launch(
                 root / f"worker-{n}.log", "org.apache.spark.deploy.worker.Worker", url,
                 "--host", LOOPBACK, "--cores", str(cores), "--memory", memory,
-                "--webui-port", str(_free_port()), "--work-dir", str(root / f"work-{n}"),
+                "--webui-port", str(free_port()), "--work-dir", str(root / f"work-{n}"),
             )  # fmt: skip
         _wait_for(master_log, "Registering worker", workers, 90, master)
         yield Cluster(url, f"http://{LOOPBACK}:{ui}", root, workers)
@@ -151,7 +152,7 @@ def connect_server(root: Path, warehouse: Path, *, master: str = "local[*]") -> 
 
     root.mkdir(parents=True, exist_ok=True)
     warehouse.mkdir(parents=True, exist_ok=True)
-    port, log = _free_port(), root / "connect-server.log"
+    port, log = free_port(), root / "connect-server.log"
     settings = {
         **session_settings(warehouse),
         "spark.master": master,
