@@ -149,3 +149,6 @@ def pytest_configure(config):
     # each xdist worker's dbt runs log to their own file (two processes rotating one file lose lines)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     os.environ.setdefault("CREDIT_SCORE_LOG_DIR", str(Path("logs", f"pytest-{worker}").resolve()))
+    # the suite's ~300 dbt runs log a line per node and the errors, not every statement: about 1 s of
+    # CPU less each (docs/performance.md); test_cli checks the default, the whole log, as people get it
+    os.environ.setdefault("CREDIT_SCORE_DBT_LOG_LEVEL", "info")

@@ -24,6 +24,7 @@ from tests.helpers import EXAMPLES, load_and_build, load_one, write_folder
 def cli(*args, cwd, database):
     env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database)}
     env.pop("CREDIT_SCORE_LOG_DIR", None)  # as a person runs it: dbt's log in logs/ where it runs
+    env.pop("CREDIT_SCORE_DBT_LOG_LEVEL", None)  # ... all of it (the suite's own builds log less)
     return subprocess.run(
         [sys.executable, "-m", "credit_score.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
@@ -284,6 +285,7 @@ def test_a_terminal_gets_colour_and_a_bar_and_the_log_gets_dbt(tmp_path):
     assert cli("load", str(EXAMPLES), "--delivered-on", "2026-11-05", cwd=tmp_path, database=database).returncode == 0
     env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database), "TERM": "xterm-256color", "COLUMNS": "120"}
     env.pop("CREDIT_SCORE_LOG_DIR", None)
+    env.pop("CREDIT_SCORE_DBT_LOG_LEVEL", None)
     env.pop("NO_COLOR", None)
     leader, follower = pty.openpty()
     build = subprocess.Popen(
@@ -309,3 +311,25 @@ def test_a_terminal_gets_colour_and_a_bar_and_the_log_gets_dbt(tmp_path):
     assert "START" not in shown, "dbt's own lines are for the log"
     log = (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")
     assert "START" in log and "\x1b[" not in log
+    # by default the log keeps every statement dbt ran, e.g. the mart's
+    assert "[debug]" in log and "customer_credit_score" in log and "SQL status: OK" in log
+
+
+def test_the_dbt_log_keeps_what_its_level_says(tmp_path, monkeypatch):
+    """CREDIT_SCORE_DBT_LOG_LEVEL: info keeps a line per node and no statement; none writes no file;
+    a level dbt does not know is refused in one line before dbt starts."""
+    for level in ("info", "none"):
+        monkeypatch.setenv("CREDIT_SCORE_LOG_DIR", str(tmp_path / level))
+        monkeypatch.setenv("CREDIT_SCORE_DBT_LOG_LEVEL", level)
+        listed = run_dbt(
+            ["ls", "--select", "dim_dates"], target="lint", env={"DBT_TARGET_PATH": str(tmp_path / "target")}
+        )
+        assert listed.success, listed.error
+    kept = (tmp_path / "info" / "dbt.log").read_text(encoding="utf-8")
+    assert "Running with dbt=" in kept and "[debug]" not in kept
+    assert not (tmp_path / "none" / "dbt.log").exists()
+    monkeypatch.setenv("CREDIT_SCORE_DBT_LOG_LEVEL", "verbose")
+    with pytest.raises(
+        SystemExit, match="CREDIT_SCORE_DBT_LOG_LEVEL='verbose' is not a level: choose one of debug, info"
+    ):
+        run_dbt(["ls"], target="lint")

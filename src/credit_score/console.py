@@ -42,6 +42,21 @@ def log_dir() -> Path:
     return Path(os.environ.get("CREDIT_SCORE_LOG_DIR") or "logs").resolve()
 
 
+LOG_LEVEL_VARIABLE = "CREDIT_SCORE_DBT_LOG_LEVEL"
+# dbt's --log-level-file, most to least: debug keeps every statement dbt runs, info a line per node
+# and every error, none no file at all
+LOG_LEVELS = ("debug", "info", "warn", "error", "none")
+
+
+def log_level() -> str:
+    """How much of dbt's own log its file keeps: $CREDIT_SCORE_DBT_LOG_LEVEL, default debug (all of
+    it).  Writing every line costs about a tenth of a small build's CPU (docs/performance.md)."""
+    level = (os.environ.get(LOG_LEVEL_VARIABLE) or "debug").strip().lower()
+    if level not in LOG_LEVELS:
+        raise SystemExit(f"{LOG_LEVEL_VARIABLE}={level!r} is not a level: choose one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
 def detail(message: str) -> None:
     """A line only --verbose shows (what each step did, file by file)."""
     if verbose():

@@ -216,8 +216,8 @@ def run_dbt(
         # dbt colours a result's text itself when colours are on: only a person's terminal gets them
         "--use-colors" if console.verbose() and sys.stdout.isatty() else "--no-use-colors",
         "--no-use-colors-file",
-        # quiet on the screen; the file keeps everything
-        *([] if console.verbose() else ["--log-level", "none", "--log-level-file", "debug"]),
+        # quiet on the screen; the file keeps everything (or what CREDIT_SCORE_DBT_LOG_LEVEL says)
+        *([] if console.verbose() else ["--log-level", "none", "--log-level-file", console.log_level()]),
     ]
     if variables:
         args += ["--vars", yaml.safe_dump(variables, default_flow_style=True).strip()]

@@ -179,13 +179,13 @@ def credit_score_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 
 
 def _dbt_log_args() -> list[str]:
-    """dbt's whole log (debug) in the log folder's dbt.log, as the command line keeps it (dagster-dbt
-    would put it in each invocation's target folder)."""
+    """dbt's log in the log folder's dbt.log, at the level the command line keeps it (all of it unless
+    CREDIT_SCORE_DBT_LOG_LEVEL says less; dagster-dbt would put it in each invocation's target folder)."""
     from credit_score import console
 
     folder = console.log_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    return ["--log-path", str(folder), "--log-level-file", "debug"]
+    return ["--log-path", str(folder), "--log-level-file", console.log_level()]
 
 
 def _quietly(events):
