@@ -1,7 +1,10 @@
 """The data test that says the mart holds exactly SPEC 1's population
 (`assert_every_in_scope_customer_is_scored`) finds each way the mart can be wrong: a customer in scope
 and missing, a row for someone not in scope, a row dated another day.  Its rows are compared with what
-was done to the mart, not with a previous run of the test."""
+was done to the mart, not with a previous run of the test.
+
+The generic test not_null_columns (a model's not_null tests in one read of it) on the same warehouse
+names each column that holds nulls, with how many rows hold one, and passes on a model without any."""
 
 from __future__ import annotations
 
@@ -10,10 +13,8 @@ import datetime as dt
 import duckdb
 import pytest
 
-from credit_score.build import as_of_env
-from credit_score.dbt import run_dbt
 from credit_score.engines.duckdb import DuckDBEngine
-from tests.helpers import EXAMPLES, load_and_build
+from tests.helpers import EXAMPLES, load_and_build, stored_test_failures
 
 OCTOBER = dt.date(2026, 10, 31)
 TEST = "assert_every_in_scope_customer_is_scored"
@@ -27,21 +28,7 @@ def engine(tmp_path_factory):
 
 
 def run_test(engine: DuckDBEngine) -> tuple[str, list[tuple[str, str]]]:
-    outcome = run_dbt(
-        ["test", "--select", TEST, "--store-failures"],
-        target="duckdb",
-        env={**engine.dbt_env(), **as_of_env(OCTOBER)},
-    )
-    (result,) = [r for r in outcome.results if r.name == TEST]
-    con = duckdb.connect(str(engine.work), read_only=True)
-    try:
-        (schema,) = con.execute(
-            "select table_schema from information_schema.tables where table_name = ?", [TEST]
-        ).fetchone()
-        rows = con.execute(f'select customer_id, problem from "{schema}"."{TEST}" order by 1').fetchall()
-    finally:
-        con.close()
-    return str(result.status), rows
+    return stored_test_failures(engine, OCTOBER, TEST, "customer_id, problem")
 
 
 def test_the_population_test_finds_a_missing_an_extra_and_a_misdated_customer(engine):
@@ -79,3 +66,29 @@ def test_the_population_test_finds_a_missing_an_extra_and_a_misdated_customer(en
             (misdated, "scored but not in scope on 2026-09-30"),
         ]
     )
+
+
+MODEL = "int_customers_spend_averaged"  # not_null_columns: spend_months, window_spend, avg_monthly_spend
+
+
+def run_not_null_columns(engine: DuckDBEngine) -> tuple[str, list[tuple[str, int]]]:
+    """The model's not_null_columns test, run by dbt: (status, [(column, rows holding a null)])."""
+    status, rows = stored_test_failures(
+        engine, OCTOBER, f"{MODEL},test_name:not_null_columns", "column_name, null_rows"
+    )
+    return status, [(column, int(count)) for column, count in rows]
+
+
+def test_each_column_holding_nulls_is_named_with_its_count(engine):
+    assert run_not_null_columns(engine) == ("pass", [])
+    con = duckdb.connect(str(engine.work))
+    try:
+        customers = [
+            r[0] for r in con.execute(f"select customer_id from intermediate.{MODEL} order by 1 limit 3").fetchall()
+        ]
+        assert len(customers) == 3
+        con.execute(f"update intermediate.{MODEL} set window_spend = null where customer_id in (?, ?)", customers[:2])
+        con.execute(f"update intermediate.{MODEL} set avg_monthly_spend = null where customer_id = ?", customers[2:])
+    finally:
+        con.close()
+    assert run_not_null_columns(engine) == ("fail", [("avg_monthly_spend", 1), ("window_spend", 2)])
