@@ -3,7 +3,8 @@
     row per column that holds nulls, with how many rows hold one.
     Why not a not_null test per column: each test is a query of its own, and on Spark a query costs
     about half a second whatever the data (docs/performance.md), so a model with five such columns
-    paid five reads and five Spark jobs a build.  Keys keep dbt's own not_null beside unique.
+    paid five reads and five Spark jobs a build.  Single-column keys keep dbt's own not_null beside
+    unique; the columns of a compound key (unique_combination_of_columns) are listed here.
 #}
 {% test not_null_columns(model, columns) %}
 
