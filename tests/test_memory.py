@@ -1,6 +1,6 @@
 """Memory is a design property (issue 24): a history built at a DuckDB memory limit far below its data.
 
-200,000 generated customers: 18 months of bills (2.7 million) in one delivery, then three monthly
+400,000 generated customers: 18 months of bills (6.6 million) in one delivery, then three monthly
 deliveries, each loaded and built as the monthly job does, then a full refresh, all with DuckDB's
 memory_limit at LIMIT and the profile's dbt threads sharing it (as a 10-million-customer
 warehouse shares the default 4 GB).  The limit is far below the data: a query that holds every bill's
@@ -32,8 +32,8 @@ from credit_score.generate import generate
 from credit_score.load import load_listed, read_listing
 from credit_score.settings import month_end, work_path
 
-CUSTOMERS = 200_000
-LIMIT = "80MB"
+CUSTOMERS = 400_000
+LIMIT = "150MB"
 AS_OF = dt.date(2026, 10, 31)
 
 
