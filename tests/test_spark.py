@@ -18,14 +18,18 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+from unittest import mock
 
 import duckdb
+import jinja2
 import pytest
+import yaml
 
 from credit_score.build import BuildRefused, build
 from credit_score.engines import spark
-from credit_score.engines.spark_cluster import connect_server, free_port, standalone_cluster
-from credit_score.settings import RAW_TABLES
+from credit_score.engines.spark_cluster import connect_server, free_port, hive_metastore_service, standalone_cluster
+from credit_score.settings import PROFILES_DIR, RAW_TABLES, spark_metastore_jar
 from tests import reference
 from tests.conftest import MID_MONTH, MONTH_END
 from tests.helpers import (
@@ -68,13 +72,55 @@ def spark_cluster(tmp_path_factory):
         yield cluster
 
 
+def ensure_jdbc_driver() -> None:
+    """PostgreSQL's JDBC driver for Spark's metastore client: Debian's, installed when missing (as root)."""
+    if spark_metastore_jar().is_file() or os.geteuid() != 0:
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "libpostgresql-jdbc-java"], check=True, env=env, capture_output=True
+    )
+
+
 @pytest.fixture(scope="module")
-def spark_server(tmp_path_factory, spark_cluster):
-    """A Spark Connect server on the cluster for a new warehouse: one long-running Spark application
-    (its executors on both workers) whose sessions are every load and build of the scenario."""
+def spark_metastore():
+    """A Hive metastore database on a PostgreSQL server of the module's (issue 28): the environment
+    that points the project at it (CREDIT_SCORE_SPARK_METASTORE_*).  Its tables are created by the
+    first command that uses it (the scenario's Connect server)."""
+    import psycopg2
+
+    from tests.pg_server import PostgresServer
+
+    ensure_jdbc_driver()
+    server = PostgresServer().start()
+    try:
+        con = psycopg2.connect(host="127.0.0.1", port=server.port, user=server.user, dbname="postgres")
+        con.autocommit = True
+        con.cursor().execute("create database spark_metastore")
+        con.close()
+        yield {
+            "CREDIT_SCORE_SPARK_METASTORE_URL": f"jdbc:postgresql://127.0.0.1:{server.port}/spark_metastore",
+            "CREDIT_SCORE_SPARK_METASTORE_USER": server.user,
+            "CREDIT_SCORE_SPARK_METASTORE_PASSWORD": "",
+        }
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def spark_server(tmp_path_factory, spark_cluster, spark_metastore):
+    """A Spark Connect server on the cluster for a new warehouse, its catalog in the PostgreSQL
+    metastore: one long-running Spark application (its executors on both workers) whose sessions are
+    every load and build of the scenario."""
     warehouse = tmp_path_factory.mktemp("spark")
-    with connect_server(spark_cluster.logs, warehouse, master=spark_cluster.master_url) as server:
-        yield warehouse, server
+    with mock.patch.dict(os.environ, spark_metastore):  # the server's settings are read as it starts
+        server = connect_server(spark_cluster.logs, warehouse, master=spark_cluster.master_url)
+        started = server.__enter__()
+    try:
+        yield warehouse, started
+    finally:
+        server.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")
@@ -366,15 +412,140 @@ def duckdb_data_tests(scenario_duckdb) -> list[str]:
     return sorted(set().union(*(data_tests(built.report) for built in scenario_duckdb[1].values())))
 
 
-def test_spark_built_incrementally_equals_a_full_refresh(spark_scenario, spark_server, monkeypatch):
+READ_THE_CATALOG = """
+import sys, time
+from pathlib import Path
+from pyspark.sql import SparkSession
+from credit_score.engines.spark import session_settings
+builder = SparkSession.builder.enableHiveSupport().appName("a reader")
+for key, value in {**session_settings(Path(sys.argv[1])), "spark.master": "local[1]"}.items():
+    builder = builder.config(key, value)
+spark = builder.getOrCreate()
+while not Path(sys.argv[2]).exists():
+    deliveries = spark.sql("select count(*) from raw.deliveries").collect()[0][0]
+    print(deliveries, len(spark.sql("show tables in raw").collect()), flush=True)
+    time.sleep(1)
+"""
+
+
+def test_spark_built_incrementally_equals_a_full_refresh(spark_scenario, spark_server, spark_metastore, monkeypatch):
     """SPEC 6's invariant on Spark's partition overwrite: after the incremental builds (sessions of the
     Connect server), every table of marts, audit and intermediate equals a --full-refresh's, built in
-    the default mode (dbt's own local Spark session, the profile's `spark` target) once the server has
-    let go of the metastore.  Late in the file: it rebuilds everything, and the server is gone after it."""
-    spark_server[1].stop()
+    the default mode (dbt's own local Spark session, the profile's `spark` target, on the same
+    PostgreSQL metastore) once the server has stopped.  Meanwhile another Spark application, a reader
+    with a session of its own, reads the catalog and the register of deliveries through a Hive
+    metastore service over the same database (as an operator's readers would): the metastore admits
+    both at once (the embedded Derby one admitted one JVM).  Late in the file: it rebuilds everything,
+    and the server is gone after it."""
+    warehouse, server = spark_server
+    server.stop()
     monkeypatch.delenv("CREDIT_SCORE_SPARK_REMOTE")
     monkeypatch.delenv("CREDIT_SCORE_SPARK_MASTER", raising=False)  # local[*], the default
-    assert_equal_to_full_refresh(SparkWarehouse(), MONTH_END)
+    for name, value in spark_metastore.items():
+        monkeypatch.setenv(name, value)
+    assert not (warehouse / "metastore_db").exists(), "no Derby metastore: the catalog is PostgreSQL's"
+    assert sorted(metastore_tables(spark_metastore, "marts")) == sorted(
+        p.name for p in (warehouse / "tables" / "marts.db").iterdir()
+    )
+    registered = len(SparkWarehouse().engine.loaded_deliveries())
+    stop, lines = warehouse.parent / f"{warehouse.name}.reader-stop", []
+    with hive_metastore_service(warehouse.parent / "hive-metastore") as service:
+        reader = subprocess.Popen(
+            [sys.executable, "-c", READ_THE_CATALOG, str(warehouse), str(stop)],
+            env={**os.environ, "CREDIT_SCORE_SPARK_METASTORE_URL": service},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        drained = threading.Thread(target=lambda: lines.extend(reader.stdout), daemon=True)
+        drained.start()
+        try:
+            while not lines and reader.poll() is None:  # the reader's session is open before the build
+                threading.Event().wait(0.5)
+            assert lines, reader.stderr.read()[-3000:]
+            before = len(lines)
+            assert_equal_to_full_refresh(SparkWarehouse(), MONTH_END)
+            during = len(lines) - before
+        finally:
+            stop.touch()
+            reader.wait(timeout=120)
+            drained.join(timeout=10)
+    assert reader.returncode == 0, reader.stderr.read()[-3000:]
+    assert during > 0, "the reader read the catalog while the build ran"
+    assert {line.split()[0] for line in lines} == {str(registered)}, lines[:5]
+    assert {int(line.split()[1]) for line in lines} == {len(RAW_TABLES) + 1}, lines[:5]
+
+
+def metastore_tables(environment: dict[str, str], database: str) -> list[str]:
+    """The tables of a database (a Spark schema) that the PostgreSQL metastore records."""
+    import psycopg2
+
+    port = environment["CREDIT_SCORE_SPARK_METASTORE_URL"].rsplit(":", 1)[1].split("/")[0]
+    con = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="spark_metastore")
+    try:
+        cursor = con.cursor()
+        cursor.execute(
+            'select t."TBL_NAME" from "TBLS" t join "DBS" d on d."DB_ID" = t."DB_ID" where d."NAME" = %s', [database]
+        )
+        return [name for (name,) in cursor.fetchall()]
+    finally:
+        con.close()
+
+
+def test_the_profile_sets_what_the_harness_sets(tmp_path, monkeypatch):
+    """dbt's own Spark session (the profile's `spark` target) and the harness's loads and Connect
+    server open the same catalog with the same settings: Derby under the warehouse by default, the
+    PostgreSQL metastore when CREDIT_SCORE_SPARK_METASTORE_URL names one."""
+    parameters = yaml.safe_load((PROFILES_DIR / "profiles.yml").read_text())["credit_score"]["outputs"]["spark"]
+    missing = object()
+
+    def env_var(name, default=missing):
+        if name in os.environ:
+            return os.environ[name]
+        assert default is not missing, name
+        return default
+
+    def rendered() -> dict[str, str]:
+        render = lambda v: jinja2.Template(str(v)).render(env_var=env_var)  # noqa: E731
+        return {key: render(value) for key, value in parameters["server_side_parameters"].items()}
+
+    monkeypatch.setenv("CREDIT_SCORE_SPARK_WAREHOUSE", str(tmp_path))
+    for name in ("URL", "USER", "PASSWORD", "JAR"):
+        monkeypatch.delenv(f"CREDIT_SCORE_SPARK_METASTORE_{name}", raising=False)
+    assert rendered() == spark.session_settings(tmp_path)
+    assert rendered()["spark.hadoop.javax.jdo.option.ConnectionURL"].startswith(f"jdbc:derby:;databaseName={tmp_path}/")
+    monkeypatch.setenv("CREDIT_SCORE_SPARK_METASTORE_URL", "jdbc:postgresql://db.example:5433/hive")
+    monkeypatch.setenv("CREDIT_SCORE_SPARK_METASTORE_USER", "hive")
+    monkeypatch.setenv("CREDIT_SCORE_SPARK_METASTORE_PASSWORD", "secret")
+    assert rendered() == spark.session_settings(tmp_path)
+    assert rendered()["spark.hadoop.javax.jdo.option.ConnectionDriverName"] == "org.postgresql.Driver"
+    assert rendered()["spark.hadoop.javax.jdo.option.ConnectionUserName"] == "hive"
+    monkeypatch.setenv("CREDIT_SCORE_SPARK_METASTORE_URL", "thrift://hive-metastore.example:9083")
+    assert rendered() == spark.session_settings(tmp_path)
+    assert rendered()["spark.hadoop.hive.metastore.uris"] == "thrift://hive-metastore.example:9083"
+
+
+def test_a_metastore_that_does_not_answer_is_named_at_once(tmp_path):
+    """A metastore database that is down: `load` and `build` exit 75 in one line naming its URL; a
+    URL that is not PostgreSQL's: exit 1 saying what is expected.  Nothing is written."""
+    url = f"jdbc:postgresql://127.0.0.1:{free_port()}/metastore"  # nobody listens there
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "CREDIT_SCORE_SPARK_REMOTE"},
+        "CREDIT_SCORE_SPARK_WAREHOUSE": str(tmp_path / "spark"),
+        "CREDIT_SCORE_SPARK_METASTORE_URL": url,
+    }
+    for command in (["build", "--as-of", "2026-10-31"], ["load", str(EXAMPLES), "--delivered-on", "2026-11-05"]):
+        done = spark_cli(env, *command, timeout=60)
+        assert done.returncode == 75, done.stdout + done.stderr
+        assert f"the Spark metastore's database at {url} does not answer" in done.stderr, done.stderr
+        assert len(done.stderr.splitlines()) <= 2, done.stderr
+    done = spark_cli(
+        {**env, "CREDIT_SCORE_SPARK_METASTORE_URL": "jdbc:mysql://127.0.0.1/hive"},
+        "build",
+        "--as-of",
+        "2026-10-31",
+        timeout=60,
+    )
+    assert done.returncode == 1 and "a PostgreSQL database's JDBC URL is expected" in done.stderr, done.stderr
+    assert not (tmp_path / "spark" / "tables").exists(), "nothing was read or written"
 
 
 def test_spark_keeps_the_raw_numbers_the_owners_alone(spark_scenario):

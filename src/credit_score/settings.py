@@ -171,6 +171,32 @@ def spark_remote() -> str | None:
     return os.environ.get("CREDIT_SCORE_SPARK_REMOTE") or os.environ.get("SPARK_REMOTE") or None
 
 
+def spark_metastore_url() -> str | None:
+    """Spark's catalog in a Hive metastore database of the operator's instead of the embedded Derby one
+    under the warehouse folder (which admits one Spark application at a time): a PostgreSQL database's
+    JDBC URL, jdbc:postgresql://HOST:PORT/DATABASE, with CREDIT_SCORE_SPARK_METASTORE_USER and _PASSWORD,
+    or a Hive metastore service's, thrift://HOST:PORT (CREDIT_SCORE_SPARK_METASTORE_URL; the profile
+    reads the same variables).  Builds, loads, readers and other applications then share the catalog at
+    once.  One metastore per warehouse folder."""
+    return os.environ.get("CREDIT_SCORE_SPARK_METASTORE_URL") or None
+
+
+def spark_metastore_user() -> str:
+    """The metastore database's user (CREDIT_SCORE_SPARK_METASTORE_USER; Hive's default APP for Derby)."""
+    return os.environ.get("CREDIT_SCORE_SPARK_METASTORE_USER", "APP")
+
+
+def spark_metastore_password() -> str:
+    """The metastore database's password (CREDIT_SCORE_SPARK_METASTORE_PASSWORD; Hive's default for Derby)."""
+    return os.environ.get("CREDIT_SCORE_SPARK_METASTORE_PASSWORD", "mine")
+
+
+def spark_metastore_jar() -> Path:
+    """PostgreSQL's JDBC driver for Spark's driver JVM (CREDIT_SCORE_SPARK_METASTORE_JAR; default the
+    one Debian's libpostgresql-jdbc-java installs)."""
+    return Path(os.environ.get("CREDIT_SCORE_SPARK_METASTORE_JAR", "/usr/share/java/postgresql.jar"))
+
+
 def spark_executor_memory() -> str:
     """Memory of each executor on a cluster (CREDIT_SCORE_SPARK_EXECUTOR_MEMORY, default 2g)."""
     return os.environ.get("CREDIT_SCORE_SPARK_EXECUTOR_MEMORY", "2g")

@@ -58,6 +58,10 @@ from credit_score.settings import (
     RAW_TABLES,
     spark_executor_memory,
     spark_master,
+    spark_metastore_jar,
+    spark_metastore_password,
+    spark_metastore_url,
+    spark_metastore_user,
     spark_remote,
     spark_shuffle_partitions,
     spark_warehouse,
@@ -75,7 +79,7 @@ def session_settings(warehouse: Path) -> dict[str, str]:
         "spark.master": spark_master(),
         "spark.executor.memory": spark_executor_memory(),
         "spark.sql.warehouse.dir": f"{warehouse}/tables",
-        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true",
+        **metastore_settings(warehouse),
         **runtime_settings(),
         "spark.ui.enabled": "false",
         "spark.driver.memory": "4g",
@@ -83,6 +87,128 @@ def session_settings(warehouse: Path) -> dict[str, str]:
         # the tables hold raw numbers: files 0600, folders 0700 (privacy.py)
         "spark.hadoop.fs.permissions.umask-mode": "077",
     }
+
+
+POSTGRES_DRIVER, DERBY_DRIVER = "org.postgresql.Driver", "org.apache.derby.jdbc.EmbeddedDriver"
+
+
+def metastore_settings(warehouse: Path) -> dict[str, str]:
+    """Where Spark's catalog lives: the embedded Derby metastore under the warehouse folder (one Spark
+    application at a time), the PostgreSQL database of CREDIT_SCORE_SPARK_METASTORE_URL
+    (jdbc:postgresql://...), or the Hive metastore service it names (thrift://...), which a build,
+    readers and other applications share at once (prepare_metastore checks it first)."""
+    url = spark_metastore_url()
+    database = url if url and url.startswith("jdbc:") else None
+    service = url if url and url.startswith("thrift://") else ""
+    return {
+        "spark.hadoop.javax.jdo.option.ConnectionURL": database
+        or f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true",
+        "spark.hadoop.javax.jdo.option.ConnectionDriverName": POSTGRES_DRIVER if database else DERBY_DRIVER,
+        "spark.hadoop.javax.jdo.option.ConnectionUserName": spark_metastore_user(),
+        "spark.hadoop.javax.jdo.option.ConnectionPassword": spark_metastore_password(),
+        "spark.hadoop.hive.metastore.uris": service,  # empty: the client opens the database itself
+        # the tables prepare_metastore created are the schema; Hive 2.3 would otherwise want its own
+        # version row, written by Hive's schematool (which pyspark does not ship)
+        "spark.hadoop.hive.metastore.schema.verification": "false",
+        "spark.driver.extraClassPath": str(spark_metastore_jar()),
+        # Hive 2.3 cannot filter partitions by a date key in PostgreSQL: its SQL casts every table's
+        # partition values (a delivery id too) to date, and its other way refuses keys that are not
+        # strings.  Spark then lists the table's partitions and prunes them itself (a few dozen).
+        "spark.sql.hive.metastorePartitionPruning": "false" if database else "true",
+        "spark.sql.hive.metastorePartitionPruningFallbackOnException": "true",
+    }
+
+
+def prepare_metastore() -> None:
+    """With CREDIT_SCORE_SPARK_METASTORE_URL: check that the service or the database answers, and that
+    the database holds Hive's metastore tables, creating them the first time (DataNucleus's SchemaTool
+    over the metastore's own mapping, from the jars pyspark ships, under an advisory lock so that two
+    first commands create them once).  Spark cannot create them itself on PostgreSQL: DataNucleus
+    adds them one at a time, as they are first used, and its DDL waits on the lock of its own open
+    transaction for ever.  A service or database that does not answer: WarehouseBusy (exit 75),
+    naming it."""
+    url = spark_metastore_url()
+    if url is None:
+        return
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url.removeprefix("jdbc:"))
+    if where.scheme == "thrift":  # a Hive metastore service: it owns its database
+        if not answers(f"sc://{where.hostname}:{where.port or 9083}"):
+            raise WarehouseBusy(f"no Hive metastore service answers at {url} (CREDIT_SCORE_SPARK_METASTORE_URL)")
+        return
+    if where.scheme != "postgresql" or not where.path.strip("/"):
+        raise SystemExit(
+            f"CREDIT_SCORE_SPARK_METASTORE_URL={url}: a PostgreSQL database's JDBC URL is expected, "
+            "jdbc:postgresql://HOST:PORT/DATABASE, or a Hive metastore service's, thrift://HOST:PORT (docs/engines.md)"
+        )
+    jar = spark_metastore_jar()
+    if not jar.is_file():
+        raise SystemExit(
+            f"{jar}: PostgreSQL's JDBC driver is not there, and Spark needs it for the metastore at {url}: "
+            "install Debian's libpostgresql-jdbc-java, or set CREDIT_SCORE_SPARK_METASTORE_JAR to the driver's jar"
+        )
+    import psycopg2
+
+    try:
+        con = psycopg2.connect(
+            host=where.hostname or "localhost", port=where.port or 5432, dbname=where.path.strip("/"),
+            user=spark_metastore_user(), password=spark_metastore_password(), connect_timeout=10,
+        )  # fmt: skip
+    except psycopg2.OperationalError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WarehouseBusy(f"the Spark metastore's database at {url} does not answer ({first})") from None
+    try:
+        con.autocommit = True
+        cursor = con.cursor()
+        cursor.execute("select pg_advisory_lock(hashtext('credit_score spark metastore'))")
+        cursor.execute("""select to_regclass('"DBS"') is not null and to_regclass('"TBLS"') is not null""")
+        if not cursor.fetchone()[0]:
+            console.note(f"creating the Hive metastore's tables in {url} (the first time)")
+            _create_metastore_tables(url)
+    finally:
+        con.close()  # lets go of the advisory lock
+
+
+def _create_metastore_tables(url: str) -> None:
+    """DataNucleus's SchemaTool: Hive 2.3's metastore tables (the mapping in hive-metastore's jar, with
+    the identifier naming Hive reads them with) created in the database of url."""
+    import subprocess
+    import zipfile
+
+    from credit_score.engines.spark_cluster import spark_home
+
+    jars = spark_home() / "jars"
+    metastore_jar = next(jars.glob("hive-metastore-*.jar"))
+    with tempfile.TemporaryDirectory(prefix="credit-score-metastore-") as scratch:
+        folder = Path(scratch)
+        (folder / "package.jdo").write_bytes(zipfile.ZipFile(metastore_jar).read("package.jdo"))
+        properties = folder / "datanucleus.properties"
+        properties.touch(mode=0o600)
+        properties.write_text(
+            "\n".join(
+                f"{key}={value}"
+                for key, value in {
+                    "javax.jdo.option.ConnectionURL": url,
+                    "javax.jdo.option.ConnectionDriverName": POSTGRES_DRIVER,
+                    "javax.jdo.option.ConnectionUserName": spark_metastore_user(),
+                    "javax.jdo.option.ConnectionPassword": spark_metastore_password(),
+                    "datanucleus.schema.autoCreateAll": "true",
+                    "datanucleus.identifierFactory": "datanucleus1",
+                    "datanucleus.rdbms.useLegacyNativeValueStrategy": "true",
+                }.items()
+            ),
+            encoding="utf-8",
+        )
+        java = str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else "java"
+        done = subprocess.run(
+            [java, "-cp", f"{jars}/*:{spark_metastore_jar()}", "org.datanucleus.store.schema.SchemaTool",
+             "-create", "-api", "JDO", "-props", str(properties), str(folder / "package.jdo")],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if done.returncode != 0 or "completed successfully" not in done.stdout + done.stderr:
+            tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
+            raise SystemExit(f"could not create the Hive metastore's tables in {url}: " + " / ".join(tail))
 
 
 def runtime_settings() -> dict[str, str]:
@@ -318,9 +444,12 @@ class SparkEngine(Engine):
         with warehouse_lock(self.warehouse / "warehouse"):
             # a Spark application that just ended (the previous build's dbt) lets go within seconds
             waited = time.monotonic() + float(os.environ.get("CREDIT_SCORE_SPARK_METASTORE_WAIT", "30"))
-            # a Spark Connect server holds the metastore for good, and every session shares it
-            remote = spark_remote()
-            while (holder := None if remote else metastore_holder(self.warehouse)) is not None and (
+            # a Spark Connect server holds the metastore for good, and every session shares it; a
+            # metastore database (CREDIT_SCORE_SPARK_METASTORE_URL) admits every application at once
+            remote, shared = spark_remote(), spark_metastore_url() is not None
+            if shared and not remote:
+                prepare_metastore()
+            while (holder := None if remote or shared else metastore_holder(self.warehouse)) is not None and (
                 time.monotonic() < waited
             ):
                 time.sleep(0.5)

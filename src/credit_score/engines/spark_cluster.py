@@ -146,10 +146,12 @@ class ConnectServer:
 def connect_server(root: Path, warehouse: Path, *, master: str = "local[*]") -> Iterator[ConnectServer]:
     """A Spark Connect server on loopback for the warehouse: one long-running Spark application (its
     driver here, its executors on `master`) whose sessions are the loads' and dbt's, with the same
-    settings as the profile's `spark` target; it alone opens the warehouse's Derby metastore.  Log
+    settings as the profile's `spark` target; it alone opens the warehouse's Derby metastore (or it shares
+    the metastore database of CREDIT_SCORE_SPARK_METASTORE_URL with other applications).  Log
     under root; stopped on exit (or before, by its stop())."""
-    from credit_score.engines.spark import session_settings
+    from credit_score.engines.spark import prepare_metastore, session_settings
 
+    prepare_metastore()  # a metastore database of its own (CREDIT_SCORE_SPARK_METASTORE_URL): its tables
     root.mkdir(parents=True, exist_ok=True)
     warehouse.mkdir(parents=True, exist_ok=True)
     port, log = free_port(), root / "connect-server.log"
@@ -176,6 +178,62 @@ def connect_server(root: Path, warehouse: Path, *, master: str = "local[*]") -> 
         server.stop()
 
 
+@contextlib.contextmanager
+def hive_metastore_service(root: Path) -> Iterator[str]:
+    """A Hive metastore service (Thrift) on loopback over the metastore database that
+    CREDIT_SCORE_SPARK_METASTORE_URL names (jdbc:postgresql://...), run from the Hive 2.3 jars pyspark
+    ships: what an operator's Hive metastore is to the project.  Yields its URL, thrift://127.0.0.1:PORT
+    (CREDIT_SCORE_SPARK_METASTORE_URL for the applications that go through it); stopped on exit."""
+    from credit_score.engines.spark import prepare_metastore
+    from credit_score.settings import (
+        spark_metastore_jar,
+        spark_metastore_password,
+        spark_metastore_url,
+        spark_metastore_user,
+    )
+
+    database = spark_metastore_url()
+    if not database or not database.startswith("jdbc:"):
+        raise SystemExit("a Hive metastore service needs CREDIT_SCORE_SPARK_METASTORE_URL=jdbc:postgresql://...")
+    prepare_metastore()
+    root.mkdir(parents=True, exist_ok=True)
+    port, log = free_port(), root / "hive-metastore.log"
+    settings = {
+        "hive.async.log.enabled": "false",  # its asynchronous log needs a jar pyspark does not ship
+        "javax.jdo.option.ConnectionURL": database,
+        "javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
+        "javax.jdo.option.ConnectionUserName": spark_metastore_user(),
+        "javax.jdo.option.ConnectionPassword": spark_metastore_password(),
+        "hive.metastore.schema.verification": "false",
+    }
+    java = str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else "java"
+    command = [java, "-Xmx512m", "-cp", f"{spark_home() / 'jars'}/*:{spark_metastore_jar()}"]
+    command += ["org.apache.hadoop.hive.metastore.HiveMetaStore", "-p", str(port)]
+    for key, value in settings.items():
+        command += ["--hiveconf", f"{key}={value}"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _answers(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the Hive metastore service did not start (see {log}):\n{tail}")
+            time.sleep(0.3)
+        yield f"thrift://{LOOPBACK}:{port}"
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            _wait_or_kill(process, 30)
+
+
+def _answers(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), timeout=1):
+        return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m credit_score.engines.spark_cluster", description=__doc__.split("\n")[0])
     p.add_argument("--workers", type=int, default=2)
@@ -187,9 +245,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="WAREHOUSE",
         help="also start a Spark Connect server on the cluster for this warehouse folder (its tables and metastore)",
     )
+    p.add_argument(
+        "--hive-metastore",
+        action="store_true",
+        help="also start a Hive metastore service over the PostgreSQL metastore database that "
+        "CREDIT_SCORE_SPARK_METASTORE_URL names (jdbc:postgresql://...), and print its thrift:// URL",
+    )
     args = p.parse_args(argv)
     root = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="spark-cluster-"))
     with contextlib.ExitStack() as stack:
+        if args.hive_metastore:
+            service = stack.enter_context(hive_metastore_service(root))
+            print(f"Hive metastore service: {service}, over {os.environ['CREDIT_SCORE_SPARK_METASTORE_URL']}")
+            print(f"  export CREDIT_SCORE_SPARK_METASTORE_URL={service}    # applications then go through it")
         cluster = stack.enter_context(
             standalone_cluster(root, workers=args.workers, cores=args.cores, memory=args.memory)
         )
