@@ -524,8 +524,9 @@ def test_the_profile_sets_what_the_harness_sets(tmp_path, monkeypatch):
 
 
 def test_a_metastore_that_does_not_answer_is_named_at_once(tmp_path):
-    """A metastore database that is down: `load` and `build` exit 75 in one line naming its URL; a
-    URL that is not PostgreSQL's: exit 1 saying what is expected.  Nothing is written."""
+    """A metastore database or service that is down: `load` and `build` exit 75 in one line naming its
+    URL; a URL that is neither PostgreSQL's nor a service's: exit 1 saying what is expected.  Nothing
+    is written."""
     url = f"jdbc:postgresql://127.0.0.1:{free_port()}/metastore"  # nobody listens there
     env = {
         **{k: v for k, v in os.environ.items() if k != "CREDIT_SCORE_SPARK_REMOTE"},
@@ -537,12 +538,12 @@ def test_a_metastore_that_does_not_answer_is_named_at_once(tmp_path):
         assert done.returncode == 75, done.stdout + done.stderr
         assert f"the Spark metastore's database at {url} does not answer" in done.stderr, done.stderr
         assert len(done.stderr.splitlines()) <= 2, done.stderr
+    as_of = ["--as-of", "2026-10-31"]
+    service = f"thrift://127.0.0.1:{free_port()}"  # a Hive metastore service that is down
+    done = spark_cli({**env, "CREDIT_SCORE_SPARK_METASTORE_URL": service}, "build", *as_of, timeout=60)
+    assert done.returncode == 75 and f"no Hive metastore service answers at {service}" in done.stderr, done.stderr
     done = spark_cli(
-        {**env, "CREDIT_SCORE_SPARK_METASTORE_URL": "jdbc:mysql://127.0.0.1/hive"},
-        "build",
-        "--as-of",
-        "2026-10-31",
-        timeout=60,
+        {**env, "CREDIT_SCORE_SPARK_METASTORE_URL": "jdbc:mysql://127.0.0.1/hive"}, "build", *as_of, timeout=60
     )
     assert done.returncode == 1 and "a PostgreSQL database's JDBC URL is expected" in done.stderr, done.stderr
     assert not (tmp_path / "spark" / "tables").exists(), "nothing was read or written"

@@ -134,7 +134,7 @@ def prepare_metastore() -> None:
 
     where = urlsplit(url.removeprefix("jdbc:"))
     if where.scheme == "thrift":  # a Hive metastore service: it owns its database
-        if not answers(f"sc://{where.hostname}:{where.port or 9083}"):
+        if not answers(url, default_port=9083):
             raise WarehouseBusy(f"no Hive metastore service answers at {url} (CREDIT_SCORE_SPARK_METASTORE_URL)")
         return
     if where.scheme != "postgresql" or not where.path.strip("/"):
@@ -176,7 +176,7 @@ def _create_metastore_tables(url: str) -> None:
     import subprocess
     import zipfile
 
-    from credit_score.engines.spark_cluster import spark_home
+    from credit_score.engines.spark_cluster import java, spark_home
 
     jars = spark_home() / "jars"
     metastore_jar = next(jars.glob("hive-metastore-*.jar"))
@@ -200,9 +200,8 @@ def _create_metastore_tables(url: str) -> None:
             ),
             encoding="utf-8",
         )
-        java = str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else "java"
         done = subprocess.run(
-            [java, "-cp", f"{jars}/*:{spark_metastore_jar()}", "org.datanucleus.store.schema.SchemaTool",
+            [java(), "-cp", f"{jars}/*:{spark_metastore_jar()}", "org.datanucleus.store.schema.SchemaTool",
              "-create", "-api", "JDO", "-props", str(properties), str(folder / "package.jdo")],
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
@@ -220,15 +219,15 @@ def runtime_settings() -> dict[str, str]:
     }
 
 
-def answers(url: str, seconds: float = 10.0) -> bool:
-    """Whether anything accepts a connection at the Spark Connect URL's host and port (15002 when the
-    URL names none), within seconds."""
+def answers(url: str, seconds: float = 10.0, *, default_port: int = 15002) -> bool:
+    """Whether anything accepts a connection at the URL's host and port (a Spark Connect server's
+    15002, or default_port, when the URL names none), within seconds."""
     import socket
     from urllib.parse import urlsplit
 
     where = urlsplit(url.split(";", 1)[0])
     try:
-        with socket.create_connection((where.hostname or "localhost", where.port or 15002), timeout=seconds):
+        with socket.create_connection((where.hostname or "localhost", where.port or default_port), timeout=seconds):
             return True
     except OSError:
         return False

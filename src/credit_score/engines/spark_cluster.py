@@ -37,6 +37,11 @@ def spark_home() -> Path:
     return Path(pyspark.__file__).parent
 
 
+def java() -> str:
+    """The JVM Spark's own launcher would run: $JAVA_HOME/bin/java, else java on the PATH."""
+    return str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else "java"
+
+
 def free_port() -> int:
     """A loopback port nobody listens on (once this returns)."""
     with socket.socket() as s:
@@ -184,7 +189,7 @@ def hive_metastore_service(root: Path) -> Iterator[str]:
     CREDIT_SCORE_SPARK_METASTORE_URL names (jdbc:postgresql://...), run from the Hive 2.3 jars pyspark
     ships: what an operator's Hive metastore is to the project.  Yields its URL, thrift://127.0.0.1:PORT
     (CREDIT_SCORE_SPARK_METASTORE_URL for the applications that go through it); stopped on exit."""
-    from credit_score.engines.spark import prepare_metastore
+    from credit_score.engines.spark import answers, prepare_metastore
     from credit_score.settings import (
         spark_metastore_jar,
         spark_metastore_password,
@@ -206,8 +211,7 @@ def hive_metastore_service(root: Path) -> Iterator[str]:
         "javax.jdo.option.ConnectionPassword": spark_metastore_password(),
         "hive.metastore.schema.verification": "false",
     }
-    java = str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else "java"
-    command = [java, "-Xmx512m", "-cp", f"{spark_home() / 'jars'}/*:{spark_metastore_jar()}"]
+    command = [java(), "-Xmx512m", "-cp", f"{spark_home() / 'jars'}/*:{spark_metastore_jar()}"]
     command += ["org.apache.hadoop.hive.metastore.HiveMetaStore", "-p", str(port)]
     for key, value in settings.items():
         command += ["--hiveconf", f"{key}={value}"]
@@ -215,7 +219,7 @@ def hive_metastore_service(root: Path) -> Iterator[str]:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while not _answers(port):
+        while not answers(f"thrift://{LOOPBACK}:{port}", 1):
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = log.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"the Hive metastore service did not start (see {log}):\n{tail}")
@@ -226,12 +230,6 @@ def hive_metastore_service(root: Path) -> Iterator[str]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             _wait_or_kill(process, 30)
-
-
-def _answers(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), timeout=1):
-        return True
-    return False
 
 
 def main(argv: list[str] | None = None) -> int:
