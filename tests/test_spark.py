@@ -449,18 +449,19 @@ def test_spark_built_incrementally_equals_a_full_refresh(spark_scenario, spark_s
     )
     registered = len(SparkWarehouse().engine.loaded_deliveries())
     stop, lines = warehouse.parent / f"{warehouse.name}.reader-stop", []
-    with hive_metastore_service(warehouse.parent / "hive-metastore") as service:
+    log = warehouse.parent / f"{warehouse.name}.reader.log"  # Spark's log: a file, never a full pipe
+    with hive_metastore_service(warehouse.parent / "hive-metastore") as service, log.open("w") as errors:
         reader = subprocess.Popen(
             [sys.executable, "-c", READ_THE_CATALOG, str(warehouse), str(stop)],
             env={**os.environ, "CREDIT_SCORE_SPARK_METASTORE_URL": service},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE, stderr=errors, text=True,
         )  # fmt: skip
         drained = threading.Thread(target=lambda: lines.extend(reader.stdout), daemon=True)
         drained.start()
         try:
             while not lines and reader.poll() is None:  # the reader's session is open before the build
                 threading.Event().wait(0.5)
-            assert lines, reader.stderr.read()[-3000:]
+            assert lines, log.read_text()[-3000:]
             before = len(lines)
             assert_equal_to_full_refresh(SparkWarehouse(), MONTH_END)
             during = len(lines) - before
@@ -468,7 +469,7 @@ def test_spark_built_incrementally_equals_a_full_refresh(spark_scenario, spark_s
             stop.touch()
             reader.wait(timeout=120)
             drained.join(timeout=10)
-    assert reader.returncode == 0, reader.stderr.read()[-3000:]
+    assert reader.returncode == 0, log.read_text()[-3000:]
     assert during > 0, "the reader read the catalog while the build ran"
     assert {line.split()[0] for line in lines} == {str(registered)}, lines[:5]
     assert {int(line.split()[1]) for line in lines} == {len(RAW_TABLES) + 1}, lines[:5]
