@@ -189,13 +189,8 @@ def hive_metastore_service(root: Path) -> Iterator[str]:
     CREDIT_SCORE_SPARK_METASTORE_URL names (jdbc:postgresql://...), run from the Hive 2.3 jars pyspark
     ships: what an operator's Hive metastore is to the project.  Yields its URL, thrift://127.0.0.1:PORT
     (CREDIT_SCORE_SPARK_METASTORE_URL for the applications that go through it); stopped on exit."""
-    from credit_score.engines.spark import answers, prepare_metastore
-    from credit_score.settings import (
-        spark_metastore_jar,
-        spark_metastore_password,
-        spark_metastore_url,
-        spark_metastore_user,
-    )
+    from credit_score.engines.spark import answers, metastore_settings, prepare_metastore
+    from credit_score.settings import spark_metastore_jar, spark_metastore_url
 
     database = spark_metastore_url()
     if not database or not database.startswith("jdbc:"):
@@ -203,13 +198,14 @@ def hive_metastore_service(root: Path) -> Iterator[str]:
     prepare_metastore()
     root.mkdir(parents=True, exist_ok=True)
     port, log = free_port(), root / "hive-metastore.log"
+    # the database and its client settings, as Spark's own sessions get them (without spark.hadoop.)
     settings = {
         "hive.async.log.enabled": "false",  # its asynchronous log needs a jar pyspark does not ship
-        "javax.jdo.option.ConnectionURL": database,
-        "javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
-        "javax.jdo.option.ConnectionUserName": spark_metastore_user(),
-        "javax.jdo.option.ConnectionPassword": spark_metastore_password(),
-        "hive.metastore.schema.verification": "false",
+        **{
+            key.removeprefix("spark.hadoop."): value
+            for key, value in metastore_settings(root).items()
+            if key.startswith("spark.hadoop.") and key != "spark.hadoop.hive.metastore.uris"
+        },
     }
     command = [java(), "-Xmx512m", "-cp", f"{spark_home() / 'jars'}/*:{spark_metastore_jar()}"]
     command += ["org.apache.hadoop.hive.metastore.HiveMetaStore", "-p", str(port)]
