@@ -15,10 +15,11 @@
 
 
 {#-
-    Where a published schema is built.  DuckDB and Spark: in place (DuckDB builds in a work file and
-    publishes a copy; Spark's readers read the parquet files a build replaces).  PostgreSQL, where BI
-    reads the database dbt writes: in `<schema><unpublished_suffix>`, moved into place in one
-    transaction by credit-score build after every error-level test passed (write-audit-publish).
+    Where a published schema is built.  DuckDB: in place (it builds in a work file and publishes a
+    copy).  PostgreSQL and Spark, where BI reads the catalog dbt writes: in
+    `<schema><unpublished_suffix>`, made what BI reads by credit-score build after every error-level
+    test passed (write-audit-publish): PostgreSQL moves the tables in one transaction, Spark points a
+    view of each published table at a snapshot of it (engines/spark.py).
 -#}
 {% macro published_schema_build_name(schema) -%}
     {{ return(adapter.dispatch('published_schema_build_name', 'credit_score')(schema)) }}
@@ -29,5 +30,9 @@
 {%- endmacro %}
 
 {% macro postgres__published_schema_build_name(schema) -%}
+    {{ return(schema ~ var('unpublished_suffix')) }}
+{%- endmacro %}
+
+{% macro spark__published_schema_build_name(schema) -%}
     {{ return(schema ~ var('unpublished_suffix')) }}
 {%- endmacro %}

@@ -174,8 +174,8 @@ def _select_all(target: str, name: str, database: Path | None) -> tuple[list[str
     if target == "spark":
         from credit_score.engines.spark import SparkEngine
 
-        path = SparkEngine().table_path(*name.split("."))
-        cursor = duckdb.execute(f"select * from read_parquet('{path}/*.parquet')")
+        files = SparkEngine().published_files(*name.split("."))  # what the published view reads
+        cursor = duckdb.execute(f"select * from read_parquet({files!r}, hive_partitioning = true)")
         return [d[0] for d in cursor.description], cursor.fetchall()
     from credit_score.engines.duckdb import SERVED, attached
 

@@ -12,6 +12,7 @@ refresh runs in the default mode, a local session.  (Mid-month scores are compar
 PostgreSQL; on Spark their SQL is proven by the unit test at 2026-03-15.  Each Spark run of the
 models costs 1-3 minutes of the suite's two cores.)"""
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -124,9 +125,10 @@ def spark_server(tmp_path_factory, spark_cluster, spark_metastore):
 
 
 @pytest.fixture(scope="module")
-def spark_scenario(scenario, spark_server):
+def spark_scenario(scenario, spark_server, spark_metastore):
     """The scenario's deliveries loaded into the server's warehouse, built as of both dates, each
-    load and build a session of the Connect server: (warehouse, {as_of: (report, what was published)})."""
+    load and build a session of the Connect server: (warehouse, {as_of: (report, what was published),
+    "reader": what a reader of the published mart saw during the second build (MartReads)})."""
     warehouse, server = spark_server
     settings = {
         "CREDIT_SCORE_SPARK_WAREHOUSE": str(warehouse),
@@ -138,15 +140,22 @@ def spark_scenario(scenario, spark_server):
     try:
         # the bills up to October first, built at the month-end with every test and unit test; then
         # the correction of September's bills (and an empty delivery), taken by a build of the earlier
-        # mid-month date, which builds the month-end again after it, incrementally (SPEC 8)
+        # mid-month date, which builds the month-end again after it, incrementally (SPEC 8), while
+        # another application reads the published mart
         delivered = {step[1]: step for step in scenario.out_of_order()}
         load_steps([delivered[i] for i in ("before-2026-09", "2026-09", "2026-10")], target="spark")
         report = build(MONTH_END, target="spark", unit_tests=True)
         assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
         load_steps([delivered[i] for i in ("adjustments", "nothing")], target="spark", replace_first=False)
-        earlier = build(MID_MONTH, target="spark")
+        engine = spark.SparkEngine(warehouse)
+        with reading_the_mart(warehouse, spark_metastore) as reads:
+            reads.before = mart_summary(engine)
+            earlier = build(MID_MONTH, target="spark")
+            reads.after = mart_summary(engine)
+            reads.wait_for_one_more()  # a read that may have begun before the build ended
+            reads.wait_for_one_more()  # one that began after
         assert earlier.ok, [f"{r.name}: {r.message}" for r in earlier.failed]
-        built = {MONTH_END: (report, read_published("spark")), MID_MONTH: (earlier, None)}
+        built = {MONTH_END: (report, read_published("spark")), MID_MONTH: (earlier, None), "reader": reads}
         yield warehouse, built
     finally:
         for name, value in saved.items():
@@ -154,6 +163,107 @@ def spark_scenario(scenario, spark_server):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+READ_THE_MART = """
+import sys, time
+from pathlib import Path
+from pyspark.sql import SparkSession
+from credit_score.engines.spark import session_settings
+builder = SparkSession.builder.enableHiveSupport().appName("a reader")
+for key, value in {**session_settings(Path(sys.argv[1])), "spark.master": "local[1]"}.items():
+    builder = builder.config(key, value)
+spark = builder.getOrCreate()
+while not Path(sys.argv[2]).exists():
+    deliveries = spark.sql("select count(*) from raw.deliveries").collect()[0][0]
+    mart = spark.sql(
+        "select count(*), min(as_of_date), max(as_of_date), sum(credit_score), sum(avg_monthly_spend) "
+        "from marts.customer_credit_score"
+    ).collect()[0]
+    print(deliveries, *mart, flush=True)
+    time.sleep(1)
+"""
+
+
+def mart_summary(engine) -> str:
+    """The published mart's rows, first and last as-of date, sums of scores and of the spend averages
+    (as the reader prints them)."""
+    files = engine.published_files("marts", "customer_credit_score")
+    summary = duckdb.execute(
+        "select count(*), min(as_of_date), max(as_of_date), sum(credit_score), sum(avg_monthly_spend) "
+        f"from read_parquet({files!r})"
+    ).fetchone()
+    return " ".join(map(str, summary))
+
+
+class MartReads:
+    """What the reader printed, a line a read: the register's deliveries, then the mart's summary."""
+
+    def __init__(self, process, log):
+        self.lines: list[str] = []
+        self.process, self.log = process, log
+        self.before = self.after = ""
+        self.first = 0  # the reads made before the build
+        self.drained = threading.Thread(target=lambda: self.lines.extend(process.stdout), daemon=True)
+        self.drained.start()
+
+    def wait_for_one_more(self) -> None:
+        """Until the reader has read once more (after whatever just happened), or has ended."""
+        seen = len(self.lines)
+        while len(self.lines) == seen and self.process.poll() is None:
+            threading.Event().wait(0.5)
+
+    def mart(self) -> list[str]:
+        return [line.split(" ", 1)[1].strip() for line in self.lines]
+
+
+@contextlib.contextmanager
+def reading_the_mart(warehouse, metastore: dict[str, str]):
+    """Another Spark application, a reader with a session of its own (as BI's would be), reading the
+    register and the published mart every second, through a Hive metastore service over the same
+    PostgreSQL database (as an operator's readers would); started and reading before the block,
+    stopped after it."""
+    stop = warehouse.parent / f"{warehouse.name}.reader-stop"
+    log = warehouse.parent / f"{warehouse.name}.reader.log"  # Spark's log: a file, never a full pipe
+    with (
+        mock.patch.dict(os.environ, metastore),
+        hive_metastore_service(warehouse.parent / "hive-metastore") as service,
+        log.open("w") as errors,
+    ):
+        process = subprocess.Popen(
+            [sys.executable, "-c", READ_THE_MART, str(warehouse), str(stop)],
+            env={**os.environ, "CREDIT_SCORE_SPARK_METASTORE_URL": service},
+            stdout=subprocess.PIPE, stderr=errors, text=True,
+        )  # fmt: skip
+        reads = MartReads(process, log)
+        try:
+            reads.wait_for_one_more()  # the reader's session is open and has read
+            assert reads.lines, log.read_text()[-3000:]
+            reads.first = len(reads.lines)
+            yield reads
+        finally:
+            stop.touch()
+            process.wait(timeout=120)
+            reads.drained.join(timeout=10)
+    assert process.returncode == 0, log.read_text()[-3000:]
+
+
+def test_a_reader_of_the_published_mart_sees_the_previous_build_or_the_next_never_a_mix(spark_scenario):
+    """Write-audit-publish on Spark: while a build of the mid-month date ran (its mart is built, then
+    the month-end's again with the correction, then tested, then published), another application read
+    marts.customer_credit_score every second.  Every read was the mart published before the build
+    (the month-end without the correction) or the one after it (with it): never a missing table, never
+    the unpublished mid-month mart, never rows of both.  And the catalog was shared all along: every
+    read of the register saw the five deliveries."""
+    _, built = spark_scenario
+    reads = built["reader"]
+    assert reads.before != reads.after, "the correction changed the published mart's spend"
+    assert MID_MONTH.isoformat() not in reads.before + reads.after
+    during = reads.mart()[reads.first :]
+    assert len(during) > 10, "the reader read while the build ran"
+    assert set(reads.mart()) == {reads.before, reads.after}, sorted(set(reads.mart()))
+    assert reads.mart()[-1] == reads.after
+    assert {line.split()[0] for line in reads.lines} == {"5"}, reads.lines[:5]
 
 
 def test_the_work_ran_on_both_workers_of_the_cluster(spark_scenario, spark_cluster):
@@ -190,9 +300,9 @@ def test_spark_history_keeps_each_date_in_its_partition(spark_scenario, scenario
     assert {c["change_type"] for c in changes.values()} >= {"new", "left", "up", "down", "same"}
     wanted = scenario.expected_watchlist(scores[MID_MONTH], scores[MONTH_END], MONTH_END)
     assert differences(read_table(engine, "retention_watchlist"), wanted) == [] and len(wanted) > 0
-    matrix = engine.table_path("marts", "star_migration_matrix")
+    matrix = engine.published_files("marts", "star_migration_matrix")
     cells = duckdb.execute(
-        f"select as_of_date, from_star_level, to_star_level, customers from read_parquet('{matrix}/*/*.parquet', "
+        f"select as_of_date, from_star_level, to_star_level, customers from read_parquet({matrix!r}, "
         "hive_partitioning = true)"
     ).fetchall()
     counted = {(as_text(source), as_text(target)): n for day, source, target, n in cells if day == MONTH_END}
@@ -201,16 +311,16 @@ def test_spark_history_keeps_each_date_in_its_partition(spark_scenario, scenario
 
 
 def read_table(engine, table: str) -> dict[str, dict[str, str]]:
-    """A mart's parquet files, keyed by customer_id."""
-    cursor = duckdb.execute(f"select * from read_parquet('{engine.table_path('marts', table)}/*.parquet')")
+    """A published mart's parquet files (what its view reads), keyed by customer_id."""
+    cursor = duckdb.execute(f"select * from read_parquet({engine.published_files('marts', table)!r})")
     columns = [d[0] for d in cursor.description]
     return {row[0]: dict(zip(columns, map(as_text, row), strict=True)) for row in cursor.fetchall()}
 
 
 def read_partition(engine, table: str, as_of) -> dict[str, dict[str, str]]:
-    """One as-of date of a month-keyed mart's parquet files, keyed by customer_id."""
+    """One as-of date of a published month-keyed mart's parquet files, keyed by customer_id."""
     cursor = duckdb.execute(
-        f"select * from read_parquet('{engine.table_path('marts', table)}/*/*.parquet', hive_partitioning = true) "
+        f"select * from read_parquet({engine.published_files('marts', table)!r}, hive_partitioning = true) "
         "where as_of_date = ?",
         [as_of],
     )
@@ -412,31 +522,79 @@ def duckdb_data_tests(scenario_duckdb) -> list[str]:
     return sorted(set().union(*(data_tests(built.report) for built in scenario_duckdb[1].values())))
 
 
-READ_THE_CATALOG = """
-import sys, time
-from pathlib import Path
-from pyspark.sql import SparkSession
-from credit_score.engines.spark import session_settings
-builder = SparkSession.builder.enableHiveSupport().appName("a reader")
-for key, value in {**session_settings(Path(sys.argv[1])), "spark.master": "local[1]"}.items():
-    builder = builder.config(key, value)
-spark = builder.getOrCreate()
-while not Path(sys.argv[2]).exists():
-    deliveries = spark.sql("select count(*) from raw.deliveries").collect()[0][0]
-    print(deliveries, len(spark.sql("show tables in raw").collect()), flush=True)
-    time.sleep(1)
-"""
+def _run_sql(warehouse: str, statements: list[str], parent_pid: int) -> None:
+    """In a Spark application of its own (a session of the scenario's Connect server): the statements."""
+    session = spark._spark_session(warehouse, parent_pid)
+    try:
+        for statement in statements:
+            session.sql(statement).collect()
+    finally:
+        session.stop()
+
+
+def test_spark_puts_back_the_months_of_a_build_that_failed_or_was_killed(spark_scenario):
+    """history.py on Spark, without a build (what dbt would have written is written here): a build of
+    2026-11-30 marks its month and writes it into the built history, then dies; the next build (of the
+    month-end) puts November back as published (none: it is dropped) before it marks its own month,
+    then writes the month-end wrong and fails: its month is put back from the published one.  The
+    built history then holds the months it held, the month-end's rows those published, no mark left,
+    and nothing published changed."""
+    warehouse, _ = spark_scenario
+    engine = spark.SparkEngine(warehouse)
+    built, published = "marts_unpublished.customer_credit_score_history", "marts.customer_credit_score_history"
+    before, snapshot = read_published("spark"), spark.read_published(warehouse)["version"]
+    months = engine._built_months()
+    assert months == [MID_MONTH.isoformat(), MONTH_END.isoformat()]
+    history = engine.table_path("marts_unpublished", "customer_credit_score_history")
+    files = engine.published_files("marts", "customer_credit_score_history")
+
+    def month_end(built_side: bool) -> list[tuple]:
+        """The month-end's rows of the built history, or of the published one (its partition column left out)."""
+        if built_side:
+            return duckdb.execute(
+                f"select * from read_parquet('{history}/as_of_date={MONTH_END}/*.parquet', hive_partitioning = false) "
+                "order by customer_id"
+            ).fetchall()
+        return duckdb.execute(
+            f"select * exclude (as_of_date) from read_parquet({files!r}, hive_partitioning = true) "
+            "where cast(as_of_date as date) = ? order by customer_id",
+            [MONTH_END],
+        ).fetchall()
+
+    columns = [d[0] for d in duckdb.execute(f"select * from read_parquet({files!r}) limit 0").description]
+    kept = [c for c in columns if c != "as_of_date"]
+    november = dt.date(2026, 11, 30)
+    engine.before_dbt(november)
+    assert engine._pending_months() == [november.isoformat()]
+    statement = (
+        f"insert into {built} select {', '.join(kept)}, date '{november}' from {built} "
+        f"where as_of_date = date '{MONTH_END}'"
+    )
+    engine._run_step(_run_sql, [statement], what="writing November")
+    assert engine._built_months() == [*months, november.isoformat()]
+    # killed here; the next build:
+    engine.before_dbt(MONTH_END)
+    assert engine._built_months() == months and engine._pending_months() == [MONTH_END.isoformat()]
+    wrong = ", ".join("credit_score + 1 as credit_score" if c == "credit_score" else c for c in kept)
+    engine._run_step(_run_sql, [
+        f"create or replace temporary view wrong as select {wrong}, as_of_date from {published} "
+        f"where as_of_date = date '{MONTH_END}'",
+        f"alter table {built} drop partition (as_of_date = date '{MONTH_END}')",
+        f"insert into {built} select * from wrong",
+    ], what="writing the month-end wrong")  # fmt: skip
+    assert month_end(built_side=True) != month_end(built_side=False)
+    engine.after_dbt(MONTH_END, published=False)
+    assert engine._built_months() == months and engine._pending_months() is None
+    assert month_end(built_side=True) == month_end(built_side=False) and len(month_end(built_side=False)) > 1500
+    assert read_published("spark") == before and spark.read_published(warehouse)["version"] == snapshot
 
 
 def test_spark_built_incrementally_equals_a_full_refresh(spark_scenario, spark_server, spark_metastore, monkeypatch):
     """SPEC 6's invariant on Spark's partition overwrite: after the incremental builds (sessions of the
     Connect server), every table of marts, audit and intermediate equals a --full-refresh's, built in
     the default mode (dbt's own local Spark session, the profile's `spark` target, on the same
-    PostgreSQL metastore) once the server has stopped.  Meanwhile another Spark application, a reader
-    with a session of its own, reads the catalog and the register of deliveries through a Hive
-    metastore service over the same database (as an operator's readers would): the metastore admits
-    both at once (the embedded Derby one admitted one JVM).  Late in the file: it rebuilds everything,
-    and the server is gone after it."""
+    PostgreSQL metastore) once the server has stopped.  Late in the file: it rebuilds everything, and
+    the server is gone after it."""
     warehouse, server = spark_server
     server.stop()
     monkeypatch.delenv("CREDIT_SCORE_SPARK_REMOTE")
@@ -444,35 +602,12 @@ def test_spark_built_incrementally_equals_a_full_refresh(spark_scenario, spark_s
     for name, value in spark_metastore.items():
         monkeypatch.setenv(name, value)
     assert not (warehouse / "metastore_db").exists(), "no Derby metastore: the catalog is PostgreSQL's"
-    assert sorted(metastore_tables(spark_metastore, "marts")) == sorted(
-        p.name for p in (warehouse / "tables" / "marts.db").iterdir()
-    )
-    registered = len(SparkWarehouse().engine.loaded_deliveries())
-    stop, lines = warehouse.parent / f"{warehouse.name}.reader-stop", []
-    log = warehouse.parent / f"{warehouse.name}.reader.log"  # Spark's log: a file, never a full pipe
-    with hive_metastore_service(warehouse.parent / "hive-metastore") as service, log.open("w") as errors:
-        reader = subprocess.Popen(
-            [sys.executable, "-c", READ_THE_CATALOG, str(warehouse), str(stop)],
-            env={**os.environ, "CREDIT_SCORE_SPARK_METASTORE_URL": service},
-            stdout=subprocess.PIPE, stderr=errors, text=True,
-        )  # fmt: skip
-        drained = threading.Thread(target=lambda: lines.extend(reader.stdout), daemon=True)
-        drained.start()
-        try:
-            while not lines and reader.poll() is None:  # the reader's session is open before the build
-                threading.Event().wait(0.5)
-            assert lines, log.read_text()[-3000:]
-            before = len(lines)
-            assert_equal_to_full_refresh(SparkWarehouse(), MONTH_END)
-            during = len(lines) - before
-        finally:
-            stop.touch()
-            reader.wait(timeout=120)
-            drained.join(timeout=10)
-    assert reader.returncode == 0, log.read_text()[-3000:]
-    assert during > 0, "the reader read the catalog while the build ran"
-    assert {line.split()[0] for line in lines} == {str(registered)}, lines[:5]
-    assert {int(line.split()[1]) for line in lines} == {len(RAW_TABLES) + 1}, lines[:5]
+    published = SparkWarehouse().engine.published_tables()
+    assert sorted(f"marts.{t}" for t in metastore_tables(spark_metastore, "marts")) == [
+        name for name in published if name.startswith("marts.")
+    ], "the published marts are the views the last publish recorded, and nothing else"
+    assert not any((warehouse / "tables" / "marts.db").glob("*")), "no table of marts is written in place"
+    assert_equal_to_full_refresh(SparkWarehouse(), MONTH_END)
 
 
 def metastore_tables(environment: dict[str, str], database: str) -> list[str]:
@@ -556,8 +691,9 @@ def test_spark_keeps_the_raw_numbers_the_owners_alone(spark_scenario):
     import stat
 
     warehouse, _ = spark_scenario
-    files = [p for p in (warehouse / "tables").rglob("*") if p.is_file()]
+    files = [p for folder in ("tables", "published") for p in (warehouse / folder).rglob("*") if p.is_file()]
     assert any("raw.db" in p.parts for p in files) and any(p.suffix == ".parquet" for p in files)
+    assert any("published" in p.parts for p in files), "the month-keyed marts' published snapshots"
     opened = [f"{p.relative_to(warehouse)}: {oct(stat.S_IMODE(p.stat().st_mode))}" for p in files
               if stat.S_IMODE(p.stat().st_mode) & 0o077]  # fmt: skip
     assert opened == [], opened[:10]
@@ -569,7 +705,7 @@ def test_spark_builds_the_time_spine_of_the_semantic_layer(spark_scenario):
     engine = spark.SparkEngine(warehouse)
     days = duckdb.execute(
         f"select count(*), count(distinct date_day), min(date_day), max(date_day) "
-        f"from read_parquet('{engine.table_path('marts', 'dim_dates')}/*.parquet')"
+        f"from read_parquet({engine.published_files('marts', 'dim_dates')!r})"
     ).fetchone()
     total = (dt.date(2041, 1, 1) - dt.date(2000, 1, 1)).days
     assert days == (total, total, dt.date(2000, 1, 1), dt.date(2040, 12, 31))

@@ -24,7 +24,7 @@ from credit_score.dbt import run_dbt
 from credit_score.engines import Engine
 from credit_score.engines.duckdb import DuckDBEngine
 from credit_score.engines.postgres import PUBLISHED, PostgresEngine, connect
-from credit_score.engines.spark import SparkEngine
+from credit_score.engines.spark import SNAPSHOT, SparkEngine
 from credit_score.generate import generate
 from credit_score.load import load, remove_delivery
 from tests import reference
@@ -150,12 +150,20 @@ class SparkWarehouse(Warehouse):
         self.engine = SparkEngine()
 
     def tables(self) -> Tables:
+        """What dbt last built of each table: marts and audit where it builds them (marts_unpublished,
+        audit_unpublished), or, for a table a publish has since taken as its snapshot, that snapshot."""
         found = {}
+        published = self.engine.published_tables()
         for schema in COMPARED_SCHEMAS:
-            for table in sorted(self.engine.table_path(schema, "x").parent.glob("*")):
-                files = sorted(str(f) for f in table.glob("**/*.parquet"))
+            built = self.engine.table_path(PUBLISHED.get(schema, schema), "x").parent
+            files_of = {f"{schema}.{table.name}": sorted(str(f) for f in table.glob("**/*.parquet"))
+                        for table in built.glob("*") if not SNAPSHOT.search(table.name)}  # fmt: skip
+            for name in published:
+                if name.startswith(f"{schema}.") and name not in files_of:
+                    files_of[name] = self.engine.published_files(*name.split("."))
+            for name, files in sorted(files_of.items()):
                 if not files:
-                    found[f"{schema}.{table.name}"] = [()]
+                    found[name] = [()]
                     continue
                 cursor = duckdb.execute(
                     f"select * from read_parquet({files!r}, hive_partitioning = true, "
@@ -163,7 +171,7 @@ class SparkWarehouse(Warehouse):
                 )
                 columns, rows = _rows(cursor.description, cursor.fetchall())
                 # an empty table may be no file or an empty one: the same to a reader
-                found[f"{schema}.{table.name}"] = [columns, *rows] if rows else [()]
+                found[name] = [columns, *rows] if rows else [()]
         return found
 
 

@@ -25,8 +25,16 @@ _DUCKDB_FILE = re.compile(
 )
 
 
+class StepFailed(Exception):
+    """A step that ran in a process of its own failed (a Spark application publishing a build or
+    putting the history's months back); the message says which, and where its log is."""
+
+
 def describe(error: BaseException) -> str | None:
-    """'<path>: <reason> (<what was being done>)' for a file-system fault, None for anything else."""
+    """'<path>: <reason> (<what was being done>)' for a file-system fault, the message of a step that
+    failed in a process of its own (StepFailed), None for anything else."""
+    if isinstance(error, StepFailed):
+        return str(error)
     if isinstance(error, OSError) and not isinstance(error, duckdb.Error):
         where = error.filename if error.filename is not None else ""
         reason = error.strerror or str(error)

@@ -26,6 +26,7 @@ import fcntl
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import struct
@@ -52,9 +53,12 @@ from credit_score.deliveries import (
 )
 from credit_score.engines import Engine, Provenance, WarehouseBusy
 from credit_score.engines.duckdb import raw_columns
-from credit_score.history import published_populations_sql
+from credit_score.faults import StepFailed
+from credit_score.history import MONTHLY, published_populations_sql
 from credit_score.ledger import full_refresh_reason
 from credit_score.settings import (
+    MARTS_SCHEMA,
+    PUBLISHED_SCHEMAS,
     RAW_TABLES,
     spark_executor_memory,
     spark_master,
@@ -65,6 +69,7 @@ from credit_score.settings import (
     spark_remote,
     spark_shuffle_partitions,
     spark_warehouse,
+    unpublished,
 )
 from credit_score.sql import QueryFailed
 
@@ -342,9 +347,7 @@ def _save_deliveries(warehouse: str, replace: bool, saves: list, parent_pid: int
 
 def _write_journal(root: Path, journal: dict) -> None:
     """Written whole or not at all (a file renamed into place): the load's commit point."""
-    written = root / f"{JOURNAL}.writing"
-    written.write_text(json.dumps(journal, indent=1), encoding="utf-8")
-    os.replace(written, root / JOURNAL)
+    _write_whole(root / JOURNAL, journal)
 
 
 def _finish_journal(warehouse: str, parent_pid: int) -> None:
@@ -413,6 +416,171 @@ def _table_folder(root: Path, schema: str, table: str) -> Path:
     return root / "tables" / f"{schema}.db" / table
 
 
+# -- write-audit-publish -------------------------------------------------------------------------
+# dbt builds marts and audit into marts_unpublished / audit_unpublished (published_schema_build_name).
+# Publishing makes each published name (marts.customer_credit_score, ...) a view of a snapshot of the
+# built table: a table dbt rebuilds whole is renamed to <table>__p<N> (a metastore update and a folder
+# rename); a month-keyed mart (history.MONTHLY), which dbt keeps and adds to, gets a new partitioned
+# table whose changed months are copied under published/<table>/p<N>/ and whose other months are the
+# previous snapshot's folders, registered again (files are never rewritten once published).  Then each
+# view is replaced in one metastore update, so a reader resolves the previous snapshot or the new one,
+# never a table half written or not yet audited.  PUBLISHED_FILE records what each name reads (the
+# harness's own readers read the parquet files with DuckDB); the snapshots of the previous publish are
+# kept for queries in flight, older ones dropped.
+PUBLISHED_FILE = "published.json"
+PENDING_FILE = "history-pending.json"
+SNAPSHOT = re.compile(r"__p(\d+)$")
+
+
+def read_published(root: Path) -> dict | None:
+    """What the last publish recorded: {"version", "tables": {"schema.table": entry}, "previous"},
+    None when nothing was published."""
+    path = root / PUBLISHED_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _write_whole(path: Path, value: object) -> None:
+    """A JSON file written whole or not at all (renamed into place)."""
+    written = path.with_name(f"{path.name}.writing")
+    written.write_text(json.dumps(value, indent=1), encoding="utf-8")
+    os.replace(written, path)
+
+
+def _date_list(months: list[str]) -> str:
+    return ", ".join(f"date '{dt.date.fromisoformat(m).isoformat()}'" for m in months)
+
+
+def _location(spark, table: str) -> str:
+    rows = spark.sql(f"describe table extended {table}").collect()
+    location = next(str(row[1]) for row in rows if str(row[0]).strip() == "Location")
+    return location.removeprefix("file:")
+
+
+def _monthly_snapshot(spark, root: Path, built: str, snapshot: str, version: int, months: list[str], before):
+    """A new snapshot of a month-keyed mart: the build's months copied from the built table (every
+    month the first time), the rest the previous snapshot's partitions."""
+    table = built.split(".", 1)[1]
+    folder = root / "published" / table / f"p{version}"
+    shutil.rmtree(folder, ignore_errors=True)
+    spark.sql(f"create table {snapshot} like {built} using parquet location '{folder}'")
+    copied = None if before is None else months
+    if copied is None:
+        spark.sql(f"insert into {snapshot} select * from {built}")
+    elif copied:
+        spark.sql(f"insert into {snapshot} select * from {built} where as_of_date in ({_date_list(copied)})")
+    written = {
+        part.name.split("=", 1)[1]: str(part) for part in folder.glob("as_of_date=*") if any(part.glob("*.parquet"))
+    }
+    carried = {} if before is None else {m: f for m, f in before["partitions"].items() if m not in copied}
+    if carried:
+        spark.sql(
+            f"alter table {snapshot} add if not exists "
+            + " ".join(f"partition (as_of_date = date '{m}') location '{f}'" for m, f in sorted(carried.items()))
+        )
+    return {"snapshot": snapshot, "partitions": dict(sorted({**carried, **written}.items()))}
+
+
+def _view(spark, name: str, snapshot: str) -> None:
+    """name: a view of every column of the snapshot, with the table's and its columns' descriptions
+    (persist_docs gave them to the built table; BI reads them on the view)."""
+    columns = ", ".join(
+        f"`{f.name}`" + (f" comment {_sql_literal(f.metadata['comment'])}" if f.metadata.get("comment") else "")
+        for f in spark.table(snapshot).schema.fields
+    )
+    rows = spark.sql(f"describe table extended {snapshot}").collect()
+    comment = next((str(row[1]) for row in rows if str(row[0]).strip() == "Comment"), None)
+    described = f" comment {_sql_literal(comment)}" if comment else ""
+    spark.sql(f"create or replace view {name} ({columns}){described} as select * from {snapshot}")
+
+
+def _publish(warehouse: str, months: list[str], parent_pid: int) -> None:
+    """In one Spark application: snapshot every table dbt built into marts_unpublished and
+    audit_unpublished, point the published names at them, record it, drop what no publish needs."""
+    spark = _spark_session(warehouse, parent_pid)
+    root = Path(warehouse)
+    try:
+        previous = read_published(root)
+        built_in = {schema: unpublished(schema) for schema in PUBLISHED_SCHEMAS}
+        listed = {
+            schema: {t.name: t.tableType for t in spark.catalog.listTables(schema)}
+            for schema in (*PUBLISHED_SCHEMAS, *built_in.values())
+            if spark.catalog.databaseExists(schema)
+        }
+        taken = [int(m.group(1)) for schema in built_in.values() for name in listed.get(schema, {})
+                 if (m := SNAPSHOT.search(name))]  # fmt: skip
+        version = max([previous["version"] if previous else 0, *taken]) + 1
+        before = previous["tables"] if previous else {}
+        tables = dict(before)  # a table this build did not rebuild (the time spine) stays as published
+        for schema, built_schema in built_in.items():
+            for table in sorted(listed.get(built_schema, {})):
+                if listed[built_schema][table] == "VIEW" or SNAPSHOT.search(table):
+                    continue
+                built, snapshot = f"{built_schema}.{table}", f"{built_schema}.{table}__p{version}"
+                if table in MONTHLY:
+                    entry = _monthly_snapshot(
+                        spark, root, built, snapshot, version, months, before.get(f"{schema}.{table}")
+                    )
+                else:
+                    spark.sql(f"alter table {built} rename to {snapshot}")
+                    entry = {"snapshot": snapshot, "folder": _location(spark, snapshot)}
+                tables[f"{schema}.{table}"] = entry
+        _kill_here("snapshots", parent_pid)
+        for name, entry in tables.items():  # every view, also of a table kept as it was (a publish
+            schema, table = name.split(".")  # killed midway may have pointed it elsewhere)
+            spark.sql(f"create database if not exists {schema}")
+            if listed.get(schema, {}).get(table, "VIEW") != "VIEW":  # built in place by an earlier version
+                spark.sql(f"drop table {name}")
+            _view(spark, name, entry["snapshot"])
+        kept = {"version": previous["version"], "tables": before} if previous else None
+        _write_whole(root / PUBLISHED_FILE, {"version": version, "tables": tables, "previous": kept})
+        _drop_unpublished_snapshots(spark, root, [tables, before], listed, built_in)
+    finally:
+        spark.stop()
+
+
+def _drop_unpublished_snapshots(spark, root: Path, keep: list[dict], listed: dict, built_in: dict) -> None:
+    """Drop the snapshots neither this publish nor the previous one reads, and the month folders no
+    kept snapshot registers (a snapshot of a month-keyed mart is an external table: its files stay)."""
+    snapshots = {entry["snapshot"] for tables in keep for entry in tables.values()}
+    for schema in built_in.values():
+        for name in listed.get(schema, {}):
+            if SNAPSHOT.search(name) and f"{schema}.{name}" not in snapshots:
+                spark.sql(f"drop table if exists {schema}.{name}")
+    folders = {Path(f) for tables in keep for entry in tables.values() for f in entry.get("partitions", {}).values()}
+    for month in (root / "published").glob("*/p*/as_of_date=*"):
+        if month not in folders:
+            shutil.rmtree(month, ignore_errors=True)
+    for version in (root / "published").glob("*/p*"):
+        if not any(version.glob("as_of_date=*")):
+            shutil.rmtree(version, ignore_errors=True)
+
+
+def _settle_history(warehouse: str, months: list[str], parent_pid: int) -> None:
+    """In one Spark application, history.py's settling on Spark: each built month-keyed mart made to
+    agree with what is published for the months (a build that failed, or was killed, may have written
+    them), created from the published one when it has no built side, dropped when nothing is published."""
+    spark = _spark_session(warehouse, parent_pid)
+    try:
+        for table in MONTHLY:
+            built, published = f"{unpublished(MARTS_SCHEMA)}.{table}", f"{MARTS_SCHEMA}.{table}"
+            has_built, has_published = spark.catalog.tableExists(built), spark.catalog.tableExists(published)
+            if has_built and not has_published:  # nothing published yet: nothing to carry forward
+                spark.sql(f"drop table {built}")
+            elif has_published and not has_built:
+                spark.sql(f"create database if not exists {unpublished(MARTS_SCHEMA)}")
+                spark.sql(
+                    f"create table {built} using parquet partitioned by (as_of_date) as select * from {published}"
+                )
+            elif has_built and months:
+                spark.sql(
+                    f"alter table {built} drop if exists "
+                    + ", ".join(f"partition (as_of_date = date '{m}')" for m in months)
+                )
+                spark.sql(f"insert into {built} select * from {published} where as_of_date in ({_date_list(months)})")
+    finally:
+        spark.stop()
+
+
 def metastore_holder(warehouse: Path) -> int | None:
     """The PID of another process that has booted the warehouse's embedded Derby metastore, which
     admits one JVM at a time, or None.  Derby holds an exclusive lock on metastore_db/dbex.lck while
@@ -441,18 +609,10 @@ class SparkEngine(Engine):
 
         self.warehouse.mkdir(parents=True, exist_ok=True)
         with warehouse_lock(self.warehouse / "warehouse"):
-            # a Spark application that just ended (the previous build's dbt) lets go within seconds
-            waited = time.monotonic() + float(os.environ.get("CREDIT_SCORE_SPARK_METASTORE_WAIT", "30"))
-            # a Spark Connect server holds the metastore for good, and every session shares it; a
-            # metastore database (CREDIT_SCORE_SPARK_METASTORE_URL) admits every application at once
             remote, shared = spark_remote(), spark_metastore_url() is not None
             if shared and not remote:
                 prepare_metastore()
-            while (holder := None if remote or shared else metastore_holder(self.warehouse)) is not None and (
-                time.monotonic() < waited
-            ):
-                time.sleep(0.5)
-            if holder is not None:
+            if (holder := self._metastore_holder_after_waiting()) is not None:
                 program = Path(f"/proc/{holder}/comm")
                 name = program.read_text().strip() if program.exists() else "a process"
                 raise WarehouseBusy(
@@ -465,14 +625,24 @@ class SparkEngine(Engine):
             self.finish_interrupted_load()
             yield
 
+    def _metastore_holder_after_waiting(self) -> int | None:
+        """Another process that still holds the embedded Derby metastore after
+        $CREDIT_SCORE_SPARK_METASTORE_WAIT seconds (30), or None.  A Spark application that just ended
+        (the previous build's dbt) lets go within seconds; a Spark Connect server holds the metastore
+        for good and every session shares it; a metastore database (CREDIT_SCORE_SPARK_METASTORE_URL)
+        admits every application at once."""
+        if spark_remote() or spark_metastore_url() is not None:
+            return None
+        waited = time.monotonic() + float(os.environ.get("CREDIT_SCORE_SPARK_METASTORE_WAIT", "30"))
+        while (holder := metastore_holder(self.warehouse)) is not None and time.monotonic() < waited:
+            time.sleep(0.5)
+        return holder
+
     def provenance(self) -> Provenance:
         """explain's reader on Spark's own files (session mode: every table is parquet under the
         warehouse folder), read with DuckDB: no Spark application.  Partition columns typed (_typed_parquet)."""
-        history = self.table_path("marts", "customer_credit_score_history")
-        if not history.is_dir() or not any(history.glob("**/*.parquet")):
-            raise QueryFailed(
-                f"{history} holds nothing: nothing is published yet (run `credit-score build --target spark`)"
-            )
+        if not self.published_files("marts", "customer_credit_score_history"):
+            raise QueryFailed(f"nothing is published yet in {self.warehouse} (run `credit-score build --target spark`)")
         for schema, table in (("intermediate", "int_billing_validated"), ("seeds", "star_levels")):
             if not self.table_path(schema, table).is_dir():
                 raise QueryFailed(
@@ -483,8 +653,8 @@ class SparkEngine(Engine):
         con = duckdb.connect()
         return Provenance(
             query=lambda sql: con.execute(sql).fetchall(),
-            published=lambda table: self._typed_parquet(self.table_path("marts", table)),
-            work=lambda schema, table: self._typed_parquet(self.table_path(schema, table)),
+            published=lambda table: self._typed_parquet(self.published_files("marts", table)),
+            work=lambda schema, table: self._typed_parquet([f"{self.table_path(schema, table)}/**/*.parquet"]),
             close=con.close,
         )
 
@@ -554,14 +724,35 @@ class SparkEngine(Engine):
         return [DeliveryRecord(str(i), d, bool(b)) for i, d, b in rows]
 
     def published_populations(self) -> list[tuple[dt.date, int]]:
-        history = self.table_path("marts", "customer_credit_score_history")
-        if not history.is_dir() or not any(history.glob("**/*.parquet")):
+        files = self.published_files("marts", "customer_credit_score_history")
+        if not files:
             return []
-        return query(published_populations_sql(self._parquet(history)))
+        return query(published_populations_sql(self._typed_parquet(files)))
 
     def built_population(self) -> int:
-        mart = self.table_path("marts", "customer_credit_score")
+        mart = self.table_path(unpublished(MARTS_SCHEMA), "customer_credit_score")
         return int(query(f"select count(*) from read_parquet('{mart}/*.parquet')")[0][0])
+
+    def published_files(self, schema: str, table: str) -> list[str]:
+        """The parquet files (globs) of what `schema.table` reads as last published, for DuckDB's
+        read_parquet (partition folders named key=value); [] when nothing holds a row.  A warehouse
+        built before publishing existed (its marts built in place) is read in place."""
+        published = read_published(self.warehouse)
+        entry = published["tables"].get(f"{schema}.{table}") if published else None
+        if published is None:
+            folders = [self.table_path(schema, table)]
+        elif entry is None:
+            return []
+        elif "folder" in entry:
+            folders = [Path(entry["folder"])]
+        else:  # a month-keyed mart: one folder a month (as_of_date=...), wherever its snapshot left it
+            folders = [Path(folder) for folder in entry["partitions"].values()]
+        return [f"{folder}/**/*.parquet" for folder in folders if folder.is_dir() and any(folder.glob("**/*.parquet"))]
+
+    def published_tables(self) -> list[str]:
+        """Every published name (schema.table) the last publish recorded."""
+        published = read_published(self.warehouse)
+        return sorted(published["tables"]) if published else []
 
     def bill_months_arrived(self, months: list[dt.date]) -> dict[str, MonthArrived]:
         billing = self.table_path("raw", "billing")
@@ -669,13 +860,16 @@ class SparkEngine(Engine):
     # the partition columns that are not text (explain compares them with dates and numbers)
     PARTITION_TYPES = {"bill_month": "date", "as_of_date": "date", "key_bucket": "integer"}
 
-    def _typed_parquet(self, path: Path) -> str:
-        """SQL (DuckDB): the rows of a Spark parquet table, its partition columns typed (dates, buckets)."""
-        first = next(path.glob("**/*.parquet"), None)
-        keys = [part.split("=", 1)[0] for part in (first.relative_to(path).parts[:-1] if first else ()) if "=" in part]
-        types = ", ".join(f"'{k}': {self.PARTITION_TYPES.get(k, 'varchar')}" for k in keys)
+    def _typed_parquet(self, files: list[str]) -> str:
+        """SQL (DuckDB): the rows of a Spark parquet table's files (globs), its partition columns typed
+        (dates, buckets)."""
+        import glob
+
+        first = next((Path(f) for pattern in files for f in glob.iglob(pattern, recursive=True)), None)
+        keys = [part.split("=", 1)[0] for part in (first.parts[:-1] if first else ()) if "=" in part]
+        types = ", ".join(f"'{k}': {self.PARTITION_TYPES.get(k, 'varchar')}" for k in dict.fromkeys(keys))
         return (
-            f"read_parquet('{path}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false, "
+            f"read_parquet({files!r}, hive_partitioning = true, hive_types_autocast = false, "
             f"union_by_name = true{f', hive_types = {{{types}}}' if keys else ''})"
         )
 
@@ -720,14 +914,67 @@ class SparkEngine(Engine):
         finally:
             con.close()
 
+    # -- the history's months and the publish (write-audit-publish, above) ---------------------------
+    @property
+    def _pending(self) -> Path:
+        return self.dbt_dir / PENDING_FILE
+
+    def _pending_months(self) -> list[str] | None:
+        """The months marked pending (a build's, or a failed or killed build's), None when none are."""
+        return json.loads(self._pending.read_text(encoding="utf-8")) if self._pending.is_file() else None
+
+    def _run_step(self, target, *args, what: str) -> None:
+        """target in a Spark application of its own (_run_child), after the embedded metastore is free;
+        StepFailed naming what failed."""
+        if (holder := self._metastore_holder_after_waiting()) is not None:
+            raise StepFailed(f"{what}: the embedded Derby metastore is held by another process (PID {holder})")
+        status = self._run_child(target, *args)
+        if status != 0:
+            raise StepFailed(f"Spark failed while {what} (exit status {status}; see the log above)")
+
+    def _built_months(self) -> list[str]:
+        history = self.table_path(unpublished(MARTS_SCHEMA), "customer_credit_score_history")
+        return sorted(p.name.split("=", 1)[1] for p in history.glob("as_of_date=*") if any(p.glob("*.parquet")))
+
+    def before_dbt(self, as_of: dt.date, *, adding: bool = False) -> None:
+        """history.py on Spark: a failed or killed build's months are put back first, a month-keyed mart
+        with no built side starts from the published one; then the build's months (as_of and the built
+        history's next date after it) are marked pending, in a file beside dbt's folder."""
+        pending = self._pending_months()
+        if not adding:
+            published = read_published(self.warehouse)
+            unaligned = any(
+                self.table_path(unpublished(MARTS_SCHEMA), table).is_dir()
+                != (f"{MARTS_SCHEMA}.{table}" in published["tables"] if published
+                    else self.table_path(MARTS_SCHEMA, table).is_dir())  # built in place by an earlier version
+                for table in MONTHLY
+            )  # fmt: skip
+            if pending or unaligned:
+                self._run_step(_settle_history, pending or [], what="putting the history's months back")
+            pending = []
+        following = [m for m in self._built_months() if m > as_of.isoformat()][:1]
+        self.dbt_dir.mkdir(parents=True, exist_ok=True)
+        _write_whole(self._pending, sorted({*(pending or []), as_of.isoformat(), *following}))
+
+    def after_dbt(self, as_of: dt.date, *, published: bool) -> None:
+        """The months kept when published, else put back from what is published."""
+        pending = self._pending_months()
+        if pending and not published:
+            self._run_step(_settle_history, pending, what="putting the history's months back")
+        self._pending.unlink(missing_ok=True)
+
     def publish(self, as_of: dt.date, tests_passed: int) -> str:
-        # dbt's own table replacement has already published (no write-audit-publish swap on Spark yet)
-        return str(self.table_path("marts", "customer_credit_score"))
+        """Every table of marts_unpublished and audit_unpublished made what marts and audit read (views
+        of snapshots, one metastore update a table), the month-keyed marts by the pending months."""
+        self._run_step(_publish, self._pending_months() or [], what="publishing the build")
+        return f"spark: {', '.join(PUBLISHED_SCHEMAS)} (snapshot {read_published(self.warehouse)['version']})"
 
     def star_distribution(self) -> tuple[int, list[tuple[int, str, int]]]:
-        mart = self.table_path("marts", "customer_credit_score")
+        files = self.published_files("marts", "customer_credit_score")
+        if not files:
+            return 0, []
         rows = query(
-            f"select star_level, star_label, count(*) from read_parquet('{mart}/*.parquet') "
+            f"select star_level, star_label, count(*) from read_parquet({files!r}) "
             "group by star_level, star_label order by star_level desc"
         )
         return sum(r[2] for r in rows), [(int(a), str(b), int(c)) for a, b, c in rows]
