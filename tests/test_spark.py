@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from unittest import mock
 
 import duckdb
@@ -451,6 +452,36 @@ def test_a_spark_connect_server_that_does_not_answer_is_named_at_once(tmp_path):
         assert f"no Spark Connect server answers at {url}" in done.stderr.splitlines()[0], done.stderr
         assert len(done.stderr.splitlines()) <= 2, done.stderr
     assert not (tmp_path / "spark" / "tables").exists(), "nothing was read or written"
+
+
+def test_the_cluster_command_stopped_by_sigterm_stops_its_jvms(tmp_path):
+    """`python -m credit_score.engines.spark_cluster` stopped as a service manager or `timeout` stops
+    it (SIGTERM, not Ctrl-C) stops its master and worker first: no JVM of it is left running."""
+    ensure_java()
+    logs = tmp_path / "cluster"
+    command = [sys.executable, "-m", "credit_score.engines.spark_cluster", "--workers", "1", "--logs", str(logs)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    printed = []
+    for line in process.stdout:
+        printed.append(line)
+        if "stops it" in line:
+            break
+    master = next(line.split()[3] for line in printed if line.startswith("Spark standalone cluster:"))
+    assert spark.answers(master, default_port=7077) and running(str(logs)), printed
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 0, printed + process.stdout.readlines()
+    assert not running(str(logs)), "the worker's JVM (its work folder is under the logs)"
+    assert not spark.answers(master, 2, default_port=7077), "the master's JVM"
+
+
+def running(text: str) -> list[int]:
+    """The processes whose command line mentions text."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+    return found
 
 
 def test_explain_on_spark_says_what_it_says_on_duckdb(spark_scenario, scenario_duckdb):

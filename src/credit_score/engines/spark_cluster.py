@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     root = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="spark-cluster-"))
-    with contextlib.ExitStack() as stack:
+    signal.signal(signal.SIGTERM, _interrupted)  # a service manager's or `timeout`'s stop: clean up as Ctrl-C does
+    with contextlib.ExitStack() as stack, contextlib.suppress(KeyboardInterrupt):
         if args.hive_metastore:
             service = stack.enter_context(hive_metastore_service(root))
             print(f"Hive metastore service: {service}, over {os.environ['CREDIT_SCORE_SPARK_METASTORE_URL']}")
@@ -264,10 +265,13 @@ def main(argv: list[str] | None = None) -> int:
             print("  # then load / build --target spark: sessions of that one application")
         else:
             print(f"  export CREDIT_SCORE_SPARK_MASTER={cluster.master_url}    # then load / build --target spark")
-        print(f"  logs: {root}.  Ctrl-C stops it.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            signal.pause()
+        print(f"  logs: {root}.  Ctrl-C (or SIGTERM) stops it.", flush=True)
+        signal.pause()
     return 0
+
+
+def _interrupted(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
