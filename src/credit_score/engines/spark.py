@@ -795,6 +795,10 @@ class SparkEngine(Engine):
             con.close()
 
     def static_fingerprint(self) -> str | None:
+        """The recorded fingerprint; None before the first publish of snapshots (a warehouse whose marts
+        an earlier version built in place rebuilds the time spine once, so that it is published too)."""
+        if read_published(self.warehouse) is None:
+            return None
         recorded = self.dbt_dir / "static-fingerprint"
         return recorded.read_text(encoding="utf-8").strip() or None if recorded.is_file() else None
 
