@@ -182,7 +182,7 @@ while not Path(sys.argv[2]).exists():
         "from marts.customer_credit_score"
     ).collect()[0]
     print(deliveries, *mart, flush=True)
-    time.sleep(1)
+    time.sleep(3)  # a few dozen reads during a build, without taking a core from it
 """
 
 
@@ -221,7 +221,7 @@ class MartReads:
 @contextlib.contextmanager
 def reading_the_mart(warehouse, metastore: dict[str, str]):
     """Another Spark application, a reader with a session of its own (as BI's would be), reading the
-    register and the published mart every second, through a Hive metastore service over the same
+    register and the published mart every three seconds, through a Hive metastore service over the same
     PostgreSQL database (as an operator's readers would); started and reading before the block,
     stopped after it."""
     stop = warehouse.parent / f"{warehouse.name}.reader-stop"
@@ -252,7 +252,7 @@ def reading_the_mart(warehouse, metastore: dict[str, str]):
 def test_a_reader_of_the_published_mart_sees_the_previous_build_or_the_next_never_a_mix(spark_scenario):
     """Write-audit-publish on Spark: while a build of the mid-month date ran (its mart is built, then
     the month-end's again with the correction, then tested, then published), another application read
-    marts.customer_credit_score every second.  Every read was the mart published before the build
+    marts.customer_credit_score every three seconds.  Every read was the mart published before the build
     (the month-end without the correction) or the one after it (with it): never a missing table, never
     the unpublished mid-month mart, never rows of both.  And the catalog was shared all along: every
     read of the register saw the five deliveries."""
