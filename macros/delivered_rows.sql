@@ -21,7 +21,8 @@
     materialised whole, which at 145 million bills no longer fits in memory.  The kept rows to judge
     again are found before the model runs, on the key column alone, and written into its SQL as a
     list of key hashes (none: the kept rows are not read at all): reading every kept row's columns
-    to find them cost a month 12 s at 10 million customers.
+    to find them cost a month 12 s at 10 million customers.  On Spark a full build writes the repeated
+    keys first into a table of their own (stage_repeated_keys), read by the two CTEs that need them.
 
     Emits CTEs (to follow `with` or a comma): repeated_key_hashes, single_rows, compared_copies,
     compared_rows, distinct_rows.  `columns` make a row distinct; `carried` depend on them (parsed
@@ -82,13 +83,22 @@
         {%- endif %}
     {%- endset %}
 
-repeated_key_hashes as (
-
-    -- keys delivered more than once (versions or copies): only they need comparing
+    {%- set repeated -%}
     select {{ key_hash(key) }} as key_hash
     from ({{ candidates }}) as candidates
     group by {{ key_hash(key) }}
     having count(*) > 1
+    {%- endset %}
+    {%- set staged_repeated = stage_repeated_keys(repeated) %}
+
+repeated_key_hashes as (
+
+    -- keys delivered more than once (versions or copies): only they need comparing
+    {%- if staged_repeated %}
+    select key_hash from {{ staged_repeated }}
+    {%- else %}
+    {{ repeated }}
+    {%- endif %}
 
 ),
 
@@ -169,6 +179,57 @@ distinct_rows as (
 )
 {%- endmacro %}
 
+
+
+{#-
+    Where delivered_rows_ctes reads the repeated keys from (a relation), or none: then they are a CTE.
+    Spark computes a CTE again at each of its two references, and plans the joins with it before
+    knowing its size: a sort-merge join that shuffles and sorts every candidate row (13.6 million
+    bills) to meet the few repeated keys.  Written first into a table (`<model>__repeated_keys`,
+    in the model's schema; dropped by the model's post-hook drop_staged_repeated_keys, and before it
+    is written again), they are computed once, and Spark, reading the table's size, broadcasts them
+    when they are few (docs/performance.md: the first build's validation of 13.6 million bills on one
+    core from 103 s to 48 s before the write) and joins by shuffling when they are many.  Only a full
+    build does this: an incremental build's candidates are its new deliveries' rows, and with the CTE
+    Spark's adaptive execution drops the whole compare when it finds no repeated key, which a table
+    it has not read hides from it (a month's validation took twice as long staged).  A unit test
+    renders the model on its fixtures, which only the model's own SQL holds: the CTE there too.
+-#}
+{% macro stage_repeated_keys(repeated) -%}
+    {{ return(adapter.dispatch('stage_repeated_keys', 'credit_score')(repeated)) }}
+{%- endmacro %}
+
+{% macro default__stage_repeated_keys(repeated) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro spark__stage_repeated_keys(repeated) -%}
+    {%- if model.resource_type == 'unit_test' or is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set staged = staged_repeated_keys_relation() -%}
+    {%- if execute -%}
+        {%- do run_query('drop table if exists ' ~ staged) -%}
+        {%- do run_query('create table ' ~ staged ~ ' using parquet as ' ~ repeated) -%}
+    {%- endif -%}
+    {{ return(staged) }}
+{%- endmacro %}
+
+{% macro staged_repeated_keys_relation() -%}
+    {{ return(this.incorporate(path={'identifier': this.identifier ~ '__repeated_keys'})) }}
+{%- endmacro %}
+
+{#- The validation models' post-hook: the table stage_repeated_keys wrote is dropped (nothing elsewhere). -#}
+{% macro drop_staged_repeated_keys() -%}
+    {{ return(adapter.dispatch('drop_staged_repeated_keys', 'credit_score')()) }}
+{%- endmacro %}
+
+{% macro default__drop_staged_repeated_keys() -%}
+{%- endmacro %}
+
+{% macro spark__drop_staged_repeated_keys() -%}
+    drop table if exists {{ staged_repeated_keys_relation() }}
+{%- endmacro %}
 
 
 {#-

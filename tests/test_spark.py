@@ -660,8 +660,10 @@ def metastore_tables(environment: dict[str, str], database: str) -> list[str]:
 def test_the_profile_sets_what_the_harness_sets(tmp_path, monkeypatch):
     """dbt's own Spark session (the profile's `spark` target) and the harness's loads and Connect
     server open the same catalog with the same settings: Derby under the warehouse by default, the
-    PostgreSQL metastore when CREDIT_SCORE_SPARK_METASTORE_URL names one."""
-    parameters = yaml.safe_load((PROFILES_DIR / "profiles.yml").read_text())["credit_score"]["outputs"]["spark"]
+    PostgreSQL metastore when CREDIT_SCORE_SPARK_METASTORE_URL names one.  A session of a Connect
+    server (the `spark_connect` target) takes the runtime settings the harness's own sessions take."""
+    outputs = yaml.safe_load((PROFILES_DIR / "profiles.yml").read_text())["credit_score"]["outputs"]
+    parameters = outputs["spark"]
     missing = object()
 
     def env_var(name, default=missing):
@@ -688,6 +690,8 @@ def test_the_profile_sets_what_the_harness_sets(tmp_path, monkeypatch):
     monkeypatch.setenv("CREDIT_SCORE_SPARK_METASTORE_URL", "thrift://hive-metastore.example:9083")
     assert rendered() == spark.session_settings(tmp_path)
     assert rendered()["spark.hadoop.hive.metastore.uris"] == "thrift://hive-metastore.example:9083"
+    parameters = outputs["spark_connect"]
+    assert rendered() == spark.runtime_settings()
 
 
 def test_a_metastore_that_does_not_answer_is_named_at_once(tmp_path):
