@@ -215,21 +215,12 @@ def _create_metastore_tables(url: str) -> None:
             raise SystemExit(f"could not create the Hive metastore's tables in {url}: " + " / ".join(tail))
 
 
-# Spark's own floor for it: adaptive execution hashes a join only when this is at least its advisory
-# partition size (64 MB by default)
-SHUFFLED_HASH_JOIN_LIMIT = "64MB"
-
-
 def runtime_settings() -> dict[str, str]:
     """The settings a session of a running application can take (a Spark Connect server's session):
     the rest of session_settings is the server's own (its master, warehouse folder and metastore)."""
     return {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": spark_shuffle_partitions(),
-        # a join whose smaller side is at most 64 MB in every shuffle partition (the customers joined
-        # to their bills) hashes that side instead of sorting both: adaptive execution decides from
-        # the shuffle's real sizes, so a side too large for memory is still sorted (docs/performance.md)
-        "spark.sql.adaptive.maxShuffledHashJoinLocalMapThreshold": SHUFFLED_HASH_JOIN_LIMIT,
     }
 
 
