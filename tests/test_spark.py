@@ -670,7 +670,6 @@ def test_the_profile_sets_what_the_harness_sets(tmp_path, monkeypatch):
     PostgreSQL metastore when CREDIT_SCORE_SPARK_METASTORE_URL names one.  A session of a Connect
     server (the `spark_connect` target) takes the runtime settings the harness's own sessions take."""
     outputs = yaml.safe_load((PROFILES_DIR / "profiles.yml").read_text())["credit_score"]["outputs"]
-    parameters = outputs["spark"]
     missing = object()
 
     def env_var(name, default=missing):
@@ -679,9 +678,9 @@ def test_the_profile_sets_what_the_harness_sets(tmp_path, monkeypatch):
         assert default is not missing, name
         return default
 
-    def rendered() -> dict[str, str]:
+    def rendered(target: str = "spark") -> dict[str, str]:
         render = lambda v: jinja2.Template(str(v)).render(env_var=env_var)  # noqa: E731
-        return {key: render(value) for key, value in parameters["server_side_parameters"].items()}
+        return {key: render(value) for key, value in outputs[target]["server_side_parameters"].items()}
 
     monkeypatch.setenv("CREDIT_SCORE_SPARK_WAREHOUSE", str(tmp_path))
     for name in ("URL", "USER", "PASSWORD", "JAR"):
@@ -697,8 +696,7 @@ def test_the_profile_sets_what_the_harness_sets(tmp_path, monkeypatch):
     monkeypatch.setenv("CREDIT_SCORE_SPARK_METASTORE_URL", "thrift://hive-metastore.example:9083")
     assert rendered() == spark.session_settings(tmp_path)
     assert rendered()["spark.hadoop.hive.metastore.uris"] == "thrift://hive-metastore.example:9083"
-    parameters = outputs["spark_connect"]
-    assert rendered() == spark.runtime_settings()
+    assert rendered("spark_connect") == spark.runtime_settings()
 
 
 def test_a_metastore_that_does_not_answer_is_named_at_once(tmp_path):
