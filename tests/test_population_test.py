@@ -4,7 +4,9 @@ and missing, a row for someone not in scope, a row dated another day.  Its rows 
 was done to the mart, not with a previous run of the test.
 
 The generic test not_null_columns (a model's not_null tests in one read of it) on the same warehouse
-names each column that holds nulls, with how many rows hold one, and passes on a model without any."""
+names each column that holds nulls, with how many rows hold one, and passes on a model without any;
+the generic test primary_key (a key's unique and not_null in one query) names a repeated key and the
+rows without one."""
 
 from __future__ import annotations
 
@@ -92,3 +94,28 @@ def test_each_column_holding_nulls_is_named_with_its_count(engine):
     finally:
         con.close()
     assert run_not_null_columns(engine) == ("fail", [("avg_monthly_spend", 1), ("window_spend", 2)])
+
+
+KEYED = "int_customers_tenure_computed"  # primary_key on customer_id
+
+
+def run_primary_key(engine: DuckDBEngine) -> tuple[str, list[tuple[str | None, int]]]:
+    """The model's primary_key test, run by dbt: (status, [(key value, rows holding it)])."""
+    status, rows = stored_test_failures(engine, OCTOBER, f"{KEYED},test_name:primary_key", "key_value, occurrences")
+    return status, [(value, int(count)) for value, count in rows]
+
+
+def test_a_repeated_key_and_missing_keys_are_each_named_with_their_count(engine):
+    """One query proves what dbt's unique and not_null prove: a key on two rows comes back with 2,
+    rows without a key come back as one row (key null) with how many there are."""
+    assert run_primary_key(engine) == ("pass", [])
+    con = duckdb.connect(str(engine.work))
+    try:
+        table = f"intermediate.{KEYED}"
+        twice, *nulled = [r[0] for r in con.execute(f"select customer_id from {table} order by 1 limit 4").fetchall()]
+        assert len(nulled) == 3
+        con.execute(f"insert into {table} select * from {table} where customer_id = ?", [twice])
+        con.execute(f"update {table} set customer_id = null where customer_id in (?, ?, ?)", nulled)
+    finally:
+        con.close()
+    assert run_primary_key(engine) == ("fail", [(twice, 2), (None, 3)])

@@ -55,7 +55,7 @@ BROKEN_SEEDS = {
         "star_entitlements.csv",
         "3,100.00,2.0,1,3,true,24\n",
         "3,100.00,2.0,1,3,true,24\n3,120.00,2.0,1,3,true,24\n",
-        "unique_star_entitlements",
+        "primary_key_star_entitlements_star_level",
     ),
 }
 

@@ -4,8 +4,8 @@
     count per column where the engine skips null-free row groups, one pass on PostgreSQL).
     Why not a not_null test per column: each test is a query of its own, and on Spark a query costs
     about half a second whatever the data (docs/performance.md), so a model with five such columns
-    paid five Spark jobs a build.  Single-column keys keep dbt's own not_null beside unique; the
-    columns of a compound key (unique_combination_of_columns) are listed here.
+    paid five Spark jobs a build.  A single-column key is proven by primary_key (never null, never
+    repeated, one query); the columns of a compound key (unique_combination_of_columns) are listed here.
 #}
 {% test not_null_columns(model, columns) %}
 
