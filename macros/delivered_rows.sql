@@ -20,9 +20,10 @@
     The candidate rows are read three times as subqueries, not as one CTE: a CTE read twice would be
     materialised whole, which at 145 million bills no longer fits in memory.  The kept rows to judge
     again are found before the model runs, on the key column alone, and written into its SQL as a
-    list of key hashes (none: the kept rows are not read at all): reading every kept row's columns
-    to find them cost a month 12 s at 10 million customers.  On Spark a full build writes the repeated
-    keys first into a table of their own (stage_repeated_keys), read by the two CTEs that need them.
+    list of key hashes (none: the kept rows are not read at all; more than var
+    kept_keys_literal_limit: read from kept_keys_source): reading every kept row's columns to find
+    them cost a month 12 s at 10 million customers.  On Spark a full build writes the repeated keys
+    first into a table of their own (stage_repeated_keys), read by the two CTEs that need them.
 
     Emits CTEs (to follow `with` or a comma): repeated_key_hashes, single_rows, compared_copies,
     compared_rows, distinct_rows.  `columns` make a row distinct; `carried` depend on them (parsed
@@ -51,6 +52,8 @@
     {%- if incremental and execute -%}
         {%- set kept = run_query(kept_keys).columns[0].values() | list -%}
     {%- endif -%}
+    {#- more than a literal list should hold: read again where they are (staged on Spark) -#}
+    {%- set kept_source = kept_keys_source(kept_keys) if kept | length > var('kept_keys_literal_limit') else none -%}
     {%- set candidates -%}
         select
             {{ row_list }},
@@ -73,10 +76,10 @@
             latest_delivered_on
         from {{ this }}
         where key_hash in (
-            {%- if kept | length <= 10000 %}
+            {%- if kept_source is none %}
             {{ kept | join(', ') }}
             {%- else %}
-            {{ kept_keys }}
+            {{ kept_source }}
             {%- endif %}
         )
         {%- endif %}
@@ -185,8 +188,8 @@ distinct_rows as (
     Where delivered_rows_ctes reads the repeated keys from (a relation), or none: then they are a CTE.
     Spark computes a CTE again at each of its two references, and plans the joins with it before
     knowing its size: a sort-merge join that shuffles and sorts every candidate row (13.6 million
-    bills) to meet the few repeated keys.  Written first into a table (`<model>__repeated_keys`,
-    in the model's schema; dropped by the model's post-hook drop_staged_repeated_keys, and before it
+    bills) to meet the few repeated keys.  Written first into a table (staged_keys_relation,
+    in the model's schema; dropped by the model's post-hook drop_staged_keys, and before it
     is written again), they are computed once, and Spark, reading the table's size, broadcasts them
     when they are few (docs/performance.md: the first build's validation of 13.6 million bills on one
     core from 103 s to 48 s before the write) and joins by shuffling when they are many.  Only a full
@@ -207,7 +210,7 @@ distinct_rows as (
     {%- if model.resource_type == 'unit_test' or is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set staged = staged_repeated_keys_relation() -%}
+    {%- set staged = staged_keys_relation() -%}
     {%- if execute -%}
         {%- do run_query('drop table if exists ' ~ staged) -%}
         {%- do run_query('create table ' ~ staged ~ ' using parquet as ' ~ repeated) -%}
@@ -215,20 +218,51 @@ distinct_rows as (
     {{ return(staged) }}
 {%- endmacro %}
 
-{% macro staged_repeated_keys_relation() -%}
-    {{ return(this.incorporate(path={'identifier': this.identifier ~ '__repeated_keys'})) }}
+{#- The current model's staged keys, `<model>__staged_keys` in its schema: the repeated keys in a full
+    build (stage_repeated_keys), the kept keys in an incremental one (kept_keys_source); never both. -#}
+{% macro staged_keys_relation() -%}
+    {{ return(this.incorporate(path={'identifier': this.identifier ~ '__staged_keys'})) }}
 {%- endmacro %}
 
-{#- The validation models' post-hook: the table stage_repeated_keys wrote is dropped (nothing elsewhere). -#}
-{% macro drop_staged_repeated_keys() -%}
-    {{ return(adapter.dispatch('drop_staged_repeated_keys', 'credit_score')()) }}
+{#-
+    SQL: where an incremental build reads the keys of its kept rows to judge again from, when they
+    are more than a literal list in its SQL should hold (var kept_keys_literal_limit, 10,000; a
+    month's subscriptions updating 10,533 customers of a million): the query that found them
+    (kept_keys), again.  DuckDB and
+    PostgreSQL run it where it stands.  Spark would run it at each of the four places the candidate
+    rows are read (a CTE is inlined at each reference) and plan the join before knowing its size:
+    it is written into a table first (staged_keys_relation, dropped by the post-hook
+    drop_staged_keys and before it is written again), which Spark reads once and, knowing
+    its size, broadcasts.
+-#}
+{% macro kept_keys_source(kept_keys) -%}
+    {{ return(adapter.dispatch('kept_keys_source', 'credit_score')(kept_keys)) }}
 {%- endmacro %}
 
-{% macro default__drop_staged_repeated_keys() -%}
+{% macro default__kept_keys_source(kept_keys) -%}
+    {{ return(kept_keys) }}
 {%- endmacro %}
 
-{% macro spark__drop_staged_repeated_keys() -%}
-    drop table if exists {{ staged_repeated_keys_relation() }}
+{% macro spark__kept_keys_source(kept_keys) -%}
+    {%- set staged = staged_keys_relation() -%}
+    {%- if execute -%}
+        {%- do run_query('drop table if exists ' ~ staged) -%}
+        {%- do run_query('create table ' ~ staged ~ ' using parquet as ' ~ kept_keys) -%}
+    {%- endif -%}
+    {{ return('select key_hash from ' ~ staged) }}
+{%- endmacro %}
+
+{#- The validation models' post-hook: the table stage_repeated_keys or kept_keys_source wrote is
+    dropped (nothing elsewhere). -#}
+{% macro drop_staged_keys() -%}
+    {{ return(adapter.dispatch('drop_staged_keys', 'credit_score')()) }}
+{%- endmacro %}
+
+{% macro default__drop_staged_keys() -%}
+{%- endmacro %}
+
+{% macro spark__drop_staged_keys() -%}
+    drop table if exists {{ staged_keys_relation() }}
 {%- endmacro %}
 
 

@@ -90,3 +90,21 @@ def test_customers_delivered_after_their_bills_wait_and_equal_a_full_refresh(lat
     data, warehouse = late
     warehouse.reset()
     assert check_late_customers(warehouse, data, plan) > 0, "some rows waited"
+
+
+def test_kept_keys_read_again_instead_of_listed_equal_a_full_refresh(scenario, tmp_path):
+    """Past var kept_keys_literal_limit (10,000: a month's subscriptions at a million customers update
+    about that many) an incremental validation model reads the keys of its kept rows to judge again
+    from the query that found them instead of a literal list in its SQL.  The scenario with the limit
+    at 0 takes that way in each build that judges kept rows again; every table still equals a full
+    refresh's."""
+    warehouse = DuckDBWarehouse(tmp_path)
+    warehouse.variables = {"kept_keys_literal_limit": 0}
+    check_the_scenario_built_after_every_load(warehouse, scenario)
+    read_again = {
+        result.name
+        for outcome in warehouse.outcomes or []
+        for result in outcome.results
+        if result.compiled_code and "select distinct kept.key_hash" in result.compiled_code
+    }
+    assert {"int_billing_validated", "int_subscriptions_validated"} <= read_again, read_again

@@ -620,13 +620,25 @@ def test_spark_puts_back_the_months_of_a_build_that_failed_or_was_killed(spark_s
     assert read_published("spark") == before and spark.read_published(warehouse)["version"] == snapshot
 
 
-def test_spark_built_incrementally_equals_a_full_refresh(spark_scenario, spark_server, spark_metastore, monkeypatch):
+def test_spark_built_incrementally_equals_a_full_refresh(
+    spark_scenario, scenario, spark_server, spark_metastore, monkeypatch
+):
     """SPEC 6's invariant on Spark's partition overwrite: after the incremental builds (sessions of the
     Connect server), every table of marts, audit and intermediate equals a --full-refresh's, built in
     the default mode (dbt's own local Spark session, the profile's `spark` target, on the same
-    PostgreSQL metastore) once the server has stopped.  Late in the file: it rebuilds everything, and
-    the server is gone after it."""
+    PostgreSQL metastore) once the server has stopped.  The last incremental build takes October's
+    delivery once more under another id, so that every model judges kept rows again, with their keys
+    staged in a table (var kept_keys_literal_limit at 0: a month of a million customers' subscriptions
+    updates more than 10,000).  Late in the file: it rebuilds everything, and the server is gone after
+    it."""
     warehouse, server = spark_server
+    load_steps(
+        [(scenario.folder("2026-10"), "2026-10-again", dt.date(2026, 11, 6))], target="spark", replace_first=False
+    )
+    again = build(MONTH_END, target="spark", extra_vars={"kept_keys_literal_limit": 0})
+    assert again.ok and again.full_refresh is None, [f"{r.name}: {r.message}" for r in again.failed]
+    staged = {r.name for r in again.outcomes[0].results if r.compiled_code and "__staged_keys" in r.compiled_code}
+    assert {"int_billing_validated", "int_subscriptions_validated", "int_suspensions_validated"} <= staged, staged
     server.stop()
     monkeypatch.delenv("CREDIT_SCORE_SPARK_REMOTE")
     monkeypatch.delenv("CREDIT_SCORE_SPARK_MASTER", raising=False)  # local[*], the default
@@ -640,12 +652,13 @@ def test_spark_built_incrementally_equals_a_full_refresh(spark_scenario, spark_s
     assert not any((warehouse / "tables" / "marts.db").glob("*")), "no table of marts is written in place"
     assert_equal_to_full_refresh(SparkWarehouse(), MONTH_END)
     # the full refresh read each validation model's repeated keys from the table it wrote first, and
-    # dropped the table once the model was built (docs/performance.md)
+    # dropped the table once the model was built, as the last incremental build did its kept keys
+    # (docs/performance.md)
     compiled = SparkWarehouse().engine.dbt_dir / "target" / "compiled" / "credit_score" / "models" / "intermediate"
     for model in ("int_billing_validated", "int_subscriptions_validated", "int_suspensions_validated"):
         sql = (compiled / "validation" / f"{model}.sql").read_text(encoding="utf-8")
-        assert f"from intermediate.{model}__repeated_keys" in sql, model
-    assert not [t for t in metastore_tables(spark_metastore, "intermediate") if t.endswith("__repeated_keys")]
+        assert f"from intermediate.{model}__staged_keys" in sql, model
+    assert not [t for t in metastore_tables(spark_metastore, "intermediate") if t.endswith("__staged_keys")]
 
 
 def metastore_tables(environment: dict[str, str], database: str) -> list[str]:

@@ -40,6 +40,9 @@ Tables = dict[str, list[tuple[str, ...]]]
 class Warehouse:
     engine: Engine
     database: Path | None = None
+    # dbt vars of every run (e.g. kept_keys_literal_limit), and each run's outcome, in order
+    variables: dict | None = None
+    outcomes: list | None = None
 
     def load(self, folder: Path, delivery_id: str, delivered_on: dt.date) -> None:
         load(
@@ -63,8 +66,10 @@ class Warehouse:
         outcome = run_dbt(
             ["build", "--resource-type", "seed", "--resource-type", "model", *(["--full-refresh"] if reason else [])],
             target=self.engine.name,
+            variables=self.variables,
             env={**self.engine.dbt_env(), **as_of_env(as_of)},
         )
+        self.outcomes = [*(self.outcomes or []), outcome]
         failed = outcome.with_status("error", "fail", "runtime error")
         assert outcome.success and not failed, outcome.error or [f"{r.name}: {r.message}" for r in failed]
         return reason

@@ -106,6 +106,8 @@ class BuildReport:
     built: list[dt.date] = field(default_factory=list)
     # the newest published date when it was built again after earlier dates (SPEC 8), else None
     newest_again: dt.date | None = None
+    # what dbt did in each run, in the order of built (outcome is the last one's)
+    outcomes: list[DbtOutcome] = field(default_factory=list)
 
     @property
     def tests(self) -> list:
@@ -298,6 +300,7 @@ def build_dates(
         )  # fmt: skip
         if session.refresh_reason:
             console.note(f"recomputing everything from raw: {session.refresh_reason}")
+        outcomes = []
         for number, as_of in enumerate(session.runs):
             report = _run(
                 session,
@@ -309,6 +312,7 @@ def build_dates(
                 unit_tests=unit_tests,
             )
             report.built = session.runs[: number + 1]
+            report.outcomes = outcomes = [*outcomes, report.outcome]
             report.newest_again = as_of if session.again(as_of) else None
             if not report.ok or report.problem:
                 break
