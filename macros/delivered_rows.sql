@@ -228,12 +228,11 @@ distinct_rows as (
     SQL: where an incremental build reads the keys of its kept rows to judge again from, when they
     are more than a literal list in its SQL should hold (var kept_keys_literal_limit, 10,000; a
     month's subscriptions updating 10,533 customers of a million): the query that found them
-    (kept_keys), again.  DuckDB and
-    PostgreSQL run it where it stands.  Spark would run it at each of the four places the candidate
-    rows are read (a CTE is inlined at each reference) and plan the join before knowing its size:
-    it is written into a table first (staged_keys_relation, dropped by the post-hook
-    drop_staged_keys and before it is written again), which Spark reads once and, knowing
-    its size, broadcasts.
+    (kept_keys), again.  DuckDB and PostgreSQL run it where it stands.  Spark would run it at each
+    of the four places the candidate rows are read (a CTE is inlined at each reference) and plan
+    the join before knowing its size: it is written into a table first (staged_keys_relation,
+    dropped by the post-hook drop_staged_keys and before it is written again), which Spark reads
+    once and, knowing its size, broadcasts.
 -#}
 {% macro kept_keys_source(kept_keys) -%}
     {{ return(adapter.dispatch('kept_keys_source', 'credit_score')(kept_keys)) }}
