@@ -73,7 +73,7 @@ def test_the_months_assets_materialize_and_publish_what_the_command_line_does(mo
     checks = result.get_asset_check_evaluations()
     failed = {c.check_name for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR}
     warned = {c.check_name for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.WARN}
-    assert len(checks) > 100 and failed == set()
+    assert len(checks) >= 90 and failed == set()  # 93: a key is one check (primary_key)
     assert warned <= {"assert_msisdn_is_11_digits", "suspension_reason_code_is_known"}
     assert {c.asset_key.to_user_string() for c in checks} >= {"marts/customer_credit_score", "audit/reconciliation"}
     published = read_mart(warehouse)

@@ -150,6 +150,7 @@ class Session:
     static: str  # the fingerprint of the seeds' and the time spine's files (static_fingerprint)
     skip_static: bool  # they are those of the last successful build: not rebuilt, not tested again
     built: dict[dt.date, int] = field(default_factory=dict)  # the runs done so far, with their populations
+    outcomes: list[DbtOutcome] = field(default_factory=list)  # what dbt did in each run so far
 
     @classmethod
     def open(
@@ -300,7 +301,6 @@ def build_dates(
         )  # fmt: skip
         if session.refresh_reason:
             console.note(f"recomputing everything from raw: {session.refresh_reason}")
-        outcomes = []
         for number, as_of in enumerate(session.runs):
             report = _run(
                 session,
@@ -312,7 +312,6 @@ def build_dates(
                 unit_tests=unit_tests,
             )
             report.built = session.runs[: number + 1]
-            report.outcomes = outcomes = [*outcomes, report.outcome]
             report.newest_again = as_of if session.again(as_of) else None
             if not report.ok or report.problem:
                 break
@@ -361,7 +360,10 @@ def _run(
             project_dir=project_dir,
             progress=progress,
         )
-    report = BuildReport(outcome, 0.0, None, [], full_refresh=full_refresh, target=engine.name, as_of=as_of)
+    session.outcomes.append(outcome)
+    report = BuildReport(
+        outcome, 0.0, None, [], full_refresh=full_refresh, target=engine.name, as_of=as_of, outcomes=[*session.outcomes]
+    )
     busy = engine.held_by_another(outcome.error) or next(
         (b for r in report.failed if (b := engine.held_by_another(r.message)) is not None), None
     )
