@@ -333,6 +333,27 @@
 {%- endmacro %}
 
 
+{#- The rows whose `columns` hold one of the `values` (rows of literals, one per combination): an IN
+    list for one column, an OR of ANDs for several. -#}
+{% macro narrowed_to(columns, values, prefix='') -%}
+    {%- if columns | length == 1 -%}
+        {{ prefix }}{{ columns[0] }} in (
+            {%- for row in values %}{{ sql_literal(row[0]) }}{{ ', ' if not loop.last }}{% endfor -%}
+        )
+    {%- else -%}
+        (
+        {%- for row in values %}
+            {{ 'or ' if not loop.first }}(
+            {%- for column in columns -%}
+                {{ ' and ' if not loop.first }}{{ prefix }}{{ column }} = {{ sql_literal(row[loop.index0]) }}
+            {%- endfor -%}
+            )
+        {%- endfor %}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- A Python value read back by run_query as a SQL literal: text quoted, a date or timestamp cast, a number as it is. -#}
 {% macro sql_literal(value) -%}
     {%- if value is none -%}

@@ -202,7 +202,8 @@ def split_into_deliveries(folder: Path, root: Path, parts: int, first: dt.date) 
 def stored_test_failures(engine, as_of: dt.date, selector: str, columns: str) -> tuple[str, list[tuple]]:
     """Run the one data test `selector` picks on a DuckDB warehouse's work file, as of as_of, storing
     its failing rows: (its status, the columns of its failing rows, ordered).  dbt stores them in
-    dbt_test__audit under the test's name, or past 63 characters under its first 30 and a hash."""
+    dbt_test__audit under the test's name, or past 63 characters under its first 30 and a hash: the
+    name of its compiled file."""
     from credit_score.build import as_of_env
     from credit_score.dbt import run_dbt
 
@@ -212,12 +213,12 @@ def stored_test_failures(engine, as_of: dt.date, selector: str, columns: str) ->
         env={**engine.dbt_env(), **as_of_env(as_of)},
     )
     (result,) = [r for r in outcome.results if r.resource_type == "test"]
-    stored = result.name if len(result.name) <= 63 else f"{result.name[:30]}_%"
+    stored = Path(result.compiled_path).stem if result.compiled_path else result.name
     con = duckdb.connect(str(engine.work), read_only=True)
     try:
         (table,) = con.execute(
             "select table_schema || '.' || table_name from information_schema.tables "
-            "where table_schema like '%dbt_test__audit' and table_name like ?",
+            "where table_schema like '%dbt_test__audit' and table_name = ?",
             [stored],
         ).fetchone()
         rows = con.execute(f"select {columns} from {table} order by 1").fetchall()

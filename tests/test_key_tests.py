@@ -1,0 +1,108 @@
+"""The key tests of an incremental build look only at what the build wrote (`written_last_only`,
+narrowed to the deliveries, or tables and deliveries, it wrote; `unique_among_accepted`), so that a
+month's tests cost a month.  Here they are shown to still catch what they exist for: a kept bill
+written back beside its old version (the merge's delete missed it) is named by the bills' key test,
+by the key test of the outcomes' union, and by the test that no bill id is accepted twice.
+
+The warehouse: the worked examples built as of 2026-10-31, then a second delivery of three new
+bills for W01 loaded and the same date built again, incrementally: the bills it writes are its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from credit_score.build import build
+from credit_score.engines.duckdb import DuckDBEngine
+from tests.helpers import DELIVERED, EXAMPLES, load_steps, stored_test_failures, write_folder
+
+OCTOBER = dt.date(2026, 10, 31)
+BILLS = "intermediate.int_billing_validated"
+TESTS = {
+    # test selector: the failing rows' columns, as stored_test_failures reads them
+    "int_billing_validated,test_name:unique_combination_of_columns": "delivery_id, file_line, occurrences",
+    "int_delivered_rows_unioned,test_name:unique_combination_of_columns": (
+        "source_table, delivery_id, file_line, occurrences"
+    ),
+    "int_billing_validated,test_name:unique_among_accepted": "id, occurrences",
+}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    root = tmp_path_factory.mktemp("key-tests")
+    database = root / "warehouse.duckdb"
+    load_steps([(EXAMPLES, "examples", DELIVERED)], database)
+    assert build(OCTOBER, database=database).ok
+    bills = [
+        {"bill_id": f"W01-LATE-{k}", "customer_id": "W01", "bill_month": "2026-10-01", "amount": "1.00"}
+        for k in (1, 2, 3)
+    ]
+    later = write_folder(root / "later", {"subscriptions": [], "billing": bills, "suspensions": []})
+    load_steps([(later, "later", DELIVERED + dt.timedelta(days=1))], database, replace_first=False)
+    report = build(OCTOBER, database=database)
+    assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
+    return DuckDBEngine(database)
+
+
+def run_key_tests(engine: DuckDBEngine) -> dict[str, tuple[str, list[tuple]]]:
+    return {selector: stored_test_failures(engine, OCTOBER, selector, columns) for selector, columns in TESTS.items()}
+
+
+def compiled_union_test(engine: DuckDBEngine) -> str:
+    folder = engine.dbt_dir / "target" / "compiled" / "credit_score" / "models" / "intermediate" / "validation"
+    (text,) = [
+        text
+        for path in folder.rglob("unique_combination_of_columns_*.sql")
+        if "int_delivered_rows_unioned" in (text := path.read_text())
+    ]
+    return text
+
+
+def test_a_kept_bill_written_back_beside_its_old_version_is_named_by_every_key_test(engine):
+    con = duckdb.connect(str(engine.work))
+    try:
+        stamps = con.execute(f"select distinct loaded_through from {BILLS} order by 1").fetchall()
+        # two builds, two stamps: the second build's tests take the incremental way
+        assert len(stamps) == 2
+        newest = stamps[-1][0]
+        # the bills the last build wrote: the later delivery's, none of the first
+        written = con.execute(
+            f"select delivery_id, count(*) from {BILLS} where loaded_through = ? group by 1", [newest]
+        ).fetchall()
+        assert written == [("later", 3)]
+    finally:
+        con.close()
+
+    assert run_key_tests(engine) == {selector: ("pass", []) for selector in TESTS}
+    # narrowed to the table and delivery the build wrote: the bills of the first delivery are not read
+    union_test = compiled_union_test(engine)
+    assert "model_rows.source_table = 'billing' and model_rows.delivery_id = 'later'" in union_test
+    assert "model_rows.delivery_id = 'examples'" not in union_test
+
+    con = duckdb.connect(str(engine.work))
+    try:
+        # an accepted bill of the first delivery, kept since the first build, written again by the last
+        bill_id, file_line = con.execute(
+            f"select bill_id, file_line from {BILLS} where delivery_id = 'examples' and rejection_reason is null "
+            "order by bill_id limit 1",
+        ).fetchone()
+        con.execute(
+            f"insert into {BILLS} select * replace (cast(? as timestamp) as loaded_through) from {BILLS} "
+            "where bill_id = ?",
+            [newest, bill_id],
+        )
+    finally:
+        con.close()
+
+    assert run_key_tests(engine) == {
+        "int_billing_validated,test_name:unique_combination_of_columns": ("fail", [("examples", file_line, 2)]),
+        "int_delivered_rows_unioned,test_name:unique_combination_of_columns": (
+            "fail",
+            [("billing", "examples", file_line, 2)],
+        ),
+        "int_billing_validated,test_name:unique_among_accepted": ("fail", [(bill_id, 2)]),
+    }
