@@ -210,18 +210,24 @@ distinct_rows as (
     {%- if model.resource_type == 'unit_test' or is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set staged = staged_keys_relation() -%}
-    {%- if execute -%}
-        {%- do run_query('drop table if exists ' ~ staged) -%}
-        {%- do run_query('create table ' ~ staged ~ ' using parquet as ' ~ repeated) -%}
-    {%- endif -%}
-    {{ return(staged) }}
+    {{ return(write_staged_keys(repeated)) }}
 {%- endmacro %}
 
 {#- The current model's staged keys, `<model>__staged_keys` in its schema: the repeated keys in a full
     build (stage_repeated_keys), the kept keys in an incremental one (kept_keys_source); never both. -#}
 {% macro staged_keys_relation() -%}
     {{ return(this.incorporate(path={'identifier': this.identifier ~ '__staged_keys'})) }}
+{%- endmacro %}
+
+{#- Spark: the keys `select` finds written into staged_keys_relation (a parquet table, dropped first
+    in case a stopped build left it), which is returned. -#}
+{% macro write_staged_keys(select) -%}
+    {%- set staged = staged_keys_relation() -%}
+    {%- if execute -%}
+        {%- do run_query('drop table if exists ' ~ staged) -%}
+        {%- do run_query('create table ' ~ staged ~ ' using parquet as ' ~ select) -%}
+    {%- endif -%}
+    {{ return(staged) }}
 {%- endmacro %}
 
 {#-
@@ -243,12 +249,7 @@ distinct_rows as (
 {%- endmacro %}
 
 {% macro spark__kept_keys_source(kept_keys) -%}
-    {%- set staged = staged_keys_relation() -%}
-    {%- if execute -%}
-        {%- do run_query('drop table if exists ' ~ staged) -%}
-        {%- do run_query('create table ' ~ staged ~ ' using parquet as ' ~ kept_keys) -%}
-    {%- endif -%}
-    {{ return('select key_hash from ' ~ staged) }}
+    {{ return('select key_hash from ' ~ write_staged_keys(kept_keys)) }}
 {%- endmacro %}
 
 {#- The validation models' post-hook: the table stage_repeated_keys or kept_keys_source wrote is
