@@ -25,7 +25,8 @@ final as (
         cast(file_line as {{ dbt.type_bigint() }}) as file_line,
         cast(copies as integer) as delivered_copies
     from outcomes
-    where rejection_reason is not null and rejection_reason <> 'waiting'
+    -- an accepted row has no reason in its table either: that filter is applied as the tables are read
+    where validated_reason is not null and rejection_reason <> 'waiting'
 
 )
 

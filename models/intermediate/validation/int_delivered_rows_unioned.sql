@@ -5,7 +5,8 @@
     relation: what the audit models read (the quarantine, the rows waiting for their customer, and the
     accounting per delivery and per table).  Each validation model ends with the same outcome columns
     (delivered_row_outcome_columns); a row whose customer is not delivered yet is `waiting` or
-    `unknown_customer` depending on the as-of date (outcome_on_as_of_date).
+    `unknown_customer` depending on the as-of date (outcome_on_as_of_date); validated_reason keeps
+    the validation model's own reason, for filters that the tables' scans can apply.
 -#}
 {#- billing first: DuckDB sizes a hash aggregate over a union (the key test groups every row of this
     view) on the branch that comes first; after the small subscriptions branch it could not spill the
@@ -44,7 +45,8 @@ unioned as (
             {{ record_id }} as record_id,
             customer_id,
             delivery_id,
-            {{ delivered_row_outcome_on_as_of_date() }}
+            {{ delivered_row_outcome_on_as_of_date() }},
+            rejection_reason as validated_reason
         from {{ source_table }}
         {% if not loop.last %}
             union all
