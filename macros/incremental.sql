@@ -18,7 +18,7 @@
 
     On Spark the tables are parquet, which cannot delete rows: each model is partitioned
     (`incremental_partition_by`) and a build overwrites exactly the partitions its rows fall in
-    (dynamic partition overwrite), writing again the rows it keeps there (`select_incremental_result`).
+    (dynamic partition overwrite), writing again the rows it keeps there (`get_insert_overwrite_sql`).
     The ledger is a parquet table partitioned by model, its partition rewritten by the post-hook; with
     no transaction between the two writes, credit_score.engines.spark notices a model written after
     its ledger (a killed build) and recomputes everything.
@@ -70,36 +70,67 @@
 
 
 {#-
-    SQL: the rows an incremental model writes, from the CTE `rows` (what this build computed).
-    Elsewhere that is all: delete+insert replaces the keys it holds.  On Spark, where a build replaces
-    whole partitions, an incremental build also writes again the rows it keeps in the partitions `rows`
-    touches, except those of the keys `rows` holds.  Every row of a key computed again is in `rows`
-    (the validation models carry a key's kept rows along), so a key's earlier rows lie in partitions
-    `rows` touches, and no partition is left holding a replaced row.
+    Spark's insert_overwrite: dbt-spark's get_insert_overwrite_sql, overridden (dbt calls the root
+    project's macro of that name).  A partition is overwritten whole, so a model whose unique_key is
+    not its partition column (the validation models, keyed by id and partitioned by key bucket or bill
+    month; int_customer_months_summed) writes with the rows it computed the rows it keeps in the
+    partitions those touch, except those of the keys computed again.  Every row of a key computed
+    again is among the computed rows (the validation models carry a key's kept rows along), so a key's
+    earlier rows lie in the partitions touched, and no partition keeps a replaced row.  The computed
+    rows are read three times (themselves, the partitions they touch, the keys they replace), and
+    Spark computes a view again at every reference: they are written first into `<model>__staged_rows`
+    (write_staged_rows; dropped by the post-hook drop_staged_rows).  A model partitioned by its key
+    (the history's marts, by as_of_date) computes its partitions whole: dbt-spark's statement.
 -#}
-{% macro select_incremental_result(rows, key, partition) -%}
-    {{ return(adapter.dispatch('select_incremental_result', 'credit_score')(rows, key, partition)) }}
-{%- endmacro %}
-
-{% macro default__select_incremental_result(rows, key, partition) -%}
-    select * from {{ rows }}
-{%- endmacro %}
-
-{% macro spark__select_incremental_result(rows, key, partition) -%}
-    {%- if execute and is_incremental() -%}
-        {%- set keys = [key] if key is string else key -%}
-        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-    select {{ columns | join(', ') }} from {{ rows }}
+{% macro get_insert_overwrite_sql(source_relation, target_relation, existing_relation) -%}
+    {%- set keys = config.get('unique_key') -%}
+    {%- set keys = [keys] if keys is string else (keys or []) -%}
+    {%- set partition = config.get('partition_by') -%}
+    {%- set columns = adapter.get_columns_in_relation(target_relation) | map(attribute='quoted') | list -%}
+    insert overwrite table {{ target_relation }}
+    {{ partition_cols(label="partition") }}
+    {%- if keys and partition is string and keys != [partition] %}
+    {%- set staged = write_staged_rows(source_relation) %}
+    select {{ columns | join(', ') }} from {{ staged }}
     union all
     select {% for column in columns %}kept.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
-    from {{ this }} as kept
-    left semi join (select distinct {{ partition }} from {{ rows }}) as touched
+    from {{ target_relation }} as kept
+    left semi join (select distinct {{ partition }} from {{ staged }}) as touched
         on kept.{{ partition }} <=> touched.{{ partition }}
-    left anti join {{ rows }} as computed
-        on {% for k in keys %}kept.{{ k }} = computed.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
-    {%- else -%}
-    select * from {{ rows }}
+    left anti join {{ staged }} as computed
+        on {% for key in keys %}kept.{{ key }} = computed.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+    {%- else %}
+    select {{ columns | join(', ') }} from {{ source_relation }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- The current model's computed rows, `<model>__staged_rows` in its schema (Spark's incremental write). -#}
+{% macro staged_rows_relation() -%}
+    {{ return(this.incorporate(path={'identifier': this.identifier ~ '__staged_rows'})) }}
+{%- endmacro %}
+
+{#- Spark: the rows of `source` (the model's view) written into staged_rows_relation (dropped first, in
+    case a stopped build left it), which is returned. -#}
+{% macro write_staged_rows(source) -%}
+    {%- set staged = staged_rows_relation() -%}
+    {%- if execute -%}
+        {%- do run_query('drop table if exists ' ~ staged) -%}
+        {%- do run_query('create table ' ~ staged ~ ' using parquet as select * from ' ~ source) -%}
     {%- endif -%}
+    {{ return(staged) }}
+{%- endmacro %}
+
+{#- The post-hook of the models get_insert_overwrite_sql stages rows for: the staged rows dropped
+    (nothing outside Spark). -#}
+{% macro drop_staged_rows() -%}
+    {{ return(adapter.dispatch('drop_staged_rows', 'credit_score')()) }}
+{%- endmacro %}
+
+{% macro default__drop_staged_rows() -%}
+{%- endmacro %}
+
+{% macro spark__drop_staged_rows() -%}
+    drop table if exists {{ staged_rows_relation() }}
 {%- endmacro %}
 
 

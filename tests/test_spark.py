@@ -659,6 +659,9 @@ def test_spark_built_incrementally_equals_a_full_refresh(
         sql = (compiled / "validation" / f"{model}.sql").read_text(encoding="utf-8")
         assert f"from intermediate.{model}__staged_keys" in sql, model
     assert not [t for t in metastore_tables(spark_metastore, "intermediate") if t.endswith("__staged_keys")]
+    # the incremental builds wrote their computed rows into a table first (get_insert_overwrite_sql)
+    # and dropped it after; the equality above is what proves the kept rows were written back
+    assert not [t for t in metastore_tables(spark_metastore, "intermediate") if t.endswith("__staged_rows")]
 
 
 def metastore_tables(environment: dict[str, str], database: str) -> list[str]:

@@ -5,7 +5,7 @@
         unique_key='key_hash',
         partition_by=incremental_partition_by('bill_month'),
         on_schema_change='fail',
-        post_hook=["{{ record_absorbed_deliveries() }}", "{{ drop_staged_keys() }}"],
+        post_hook=["{{ record_absorbed_deliveries() }}", "{{ drop_staged_keys() }}", "{{ drop_staged_rows() }}"],
     )
 }}
 
@@ -92,4 +92,4 @@ final as (
 
 )
 
-{{ select_incremental_result('final', key='key_hash', partition='bill_month') }}
+select * from final

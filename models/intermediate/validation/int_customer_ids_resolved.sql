@@ -5,7 +5,7 @@
         unique_key='customer_id',
         partition_by=incremental_partition_by('key_bucket'),
         on_schema_change='fail',
-        post_hook="{{ record_absorbed_deliveries() }}",
+        post_hook=["{{ record_absorbed_deliveries() }}", "{{ drop_staged_rows() }}"],
     )
 }}
 
@@ -74,4 +74,4 @@ final as (
 
 )
 
-{{ select_incremental_result('final', key='customer_id', partition='key_bucket') }}
+select * from final
