@@ -85,18 +85,19 @@
 {% macro get_insert_overwrite_sql(source_relation, target_relation, existing_relation) -%}
     {%- set keys = config.get('unique_key') -%}
     {%- set keys = [keys] if keys is string else (keys or []) -%}
-    {%- set partition = config.get('partition_by') -%}
+    {%- set partitions = config.get('partition_by') -%}
+    {%- set partitions = [partitions] if partitions is string else (partitions or []) -%}
     {%- set columns = adapter.get_columns_in_relation(target_relation) | map(attribute='quoted') | list -%}
     insert overwrite table {{ target_relation }}
     {{ partition_cols(label="partition") }}
-    {%- if keys and partition is string and keys != [partition] %}
+    {%- if keys and partitions and keys != partitions %}
     {%- set staged = write_staged_rows(source_relation) %}
     select {{ columns | join(', ') }} from {{ staged }}
     union all
     select {% for column in columns %}kept.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
     from {{ target_relation }} as kept
-    left semi join (select distinct {{ partition }} from {{ staged }}) as touched
-        on kept.{{ partition }} <=> touched.{{ partition }}
+    left semi join (select distinct {{ partitions | join(', ') }} from {{ staged }}) as touched
+        on {% for column in partitions %}kept.{{ column }} <=> touched.{{ column }}{{ ' and ' if not loop.last }}{% endfor %}
     left anti join {{ staged }} as computed
         on {% for key in keys %}kept.{{ key }} = computed.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
     {%- else %}
