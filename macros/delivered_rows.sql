@@ -188,8 +188,8 @@ distinct_rows as (
     Where delivered_rows_ctes reads the repeated keys from (a relation), or none: then they are a CTE.
     Spark computes a CTE again at each of its two references, and plans the joins with it before
     knowing its size: a sort-merge join that shuffles and sorts every candidate row (13.6 million
-    bills) to meet the few repeated keys.  Written first into a table (staged_keys_relation,
-    in the model's schema; dropped by the model's post-hook drop_staged_keys, and before it
+    bills) to meet the few repeated keys.  Written first into a table (staged_relation('keys'),
+    in the model's schema; dropped by the model's post-hook drop_staged('keys'), and before it
     is written again), they are computed once, and Spark, reading the table's size, broadcasts them
     when they are few (docs/performance.md: the first build's validation of 13.6 million bills on one
     core from 103 s to 48 s before the write) and joins by shuffling when they are many.  Only a full
@@ -210,19 +210,21 @@ distinct_rows as (
     {%- if model.resource_type == 'unit_test' or is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(write_staged_keys(repeated)) }}
+    {{ return(write_staged('keys', repeated)) }}
 {%- endmacro %}
 
-{#- The current model's staged keys, `<model>__staged_keys` in its schema: the repeated keys in a full
-    build (stage_repeated_keys), the kept keys in an incremental one (kept_keys_source); never both. -#}
-{% macro staged_keys_relation() -%}
-    {{ return(this.incorporate(path={'identifier': this.identifier ~ '__staged_keys'})) }}
+{#- A table the current model stages on Spark, `<model>__staged_<kind>` in its schema: `keys`, the
+    repeated keys of a full build (stage_repeated_keys) or the kept keys of an incremental one
+    (kept_keys_source), never both; `rows`, an incremental build's computed rows
+    (get_insert_overwrite_sql). -#}
+{% macro staged_relation(kind) -%}
+    {{ return(this.incorporate(path={'identifier': this.identifier ~ '__staged_' ~ kind})) }}
 {%- endmacro %}
 
-{#- Spark: the keys `select` finds written into staged_keys_relation (a parquet table, dropped first
+{#- Spark: the rows `select` finds written into staged_relation(kind) (a parquet table, dropped first
     in case a stopped build left it), which is returned. -#}
-{% macro write_staged_keys(select) -%}
-    {%- set staged = staged_keys_relation() -%}
+{% macro write_staged(kind, select) -%}
+    {%- set staged = staged_relation(kind) -%}
     {%- if execute -%}
         {%- do run_query('drop table if exists ' ~ staged) -%}
         {%- do run_query('create table ' ~ staged ~ ' using parquet as ' ~ select) -%}
@@ -236,8 +238,8 @@ distinct_rows as (
     month's subscriptions updating 10,533 customers of a million): the query that found them
     (kept_keys), again.  DuckDB and PostgreSQL run it where it stands.  Spark would run it at each
     of the four places the candidate rows are read (a CTE is inlined at each reference) and plan
-    the join before knowing its size: it is written into a table first (staged_keys_relation,
-    dropped by the post-hook drop_staged_keys and before it is written again), which Spark reads
+    the join before knowing its size: it is written into a table first (staged_relation('keys'),
+    dropped by the post-hook drop_staged('keys') and before it is written again), which Spark reads
     once and, knowing its size, broadcasts.
 -#}
 {% macro kept_keys_source(kept_keys) -%}
@@ -249,20 +251,21 @@ distinct_rows as (
 {%- endmacro %}
 
 {% macro spark__kept_keys_source(kept_keys) -%}
-    {{ return('select key_hash from ' ~ write_staged_keys(kept_keys)) }}
+    {{ return('select key_hash from ' ~ write_staged('keys', kept_keys)) }}
 {%- endmacro %}
 
-{#- The validation models' post-hook: the table stage_repeated_keys or kept_keys_source wrote is
-    dropped (nothing elsewhere). -#}
-{% macro drop_staged_keys() -%}
-    {{ return(adapter.dispatch('drop_staged_keys', 'credit_score')()) }}
+{#- The post-hook of a model that stages a table on Spark: staged_relation(kind) dropped (nothing
+    elsewhere).  The validation models drop their keys, the models get_insert_overwrite_sql stages
+    rows for their rows. -#}
+{% macro drop_staged(kind) -%}
+    {{ return(adapter.dispatch('drop_staged', 'credit_score')(kind)) }}
 {%- endmacro %}
 
-{% macro default__drop_staged_keys() -%}
+{% macro default__drop_staged(kind) -%}
 {%- endmacro %}
 
-{% macro spark__drop_staged_keys() -%}
-    drop table if exists {{ staged_keys_relation() }}
+{% macro spark__drop_staged(kind) -%}
+    drop table if exists {{ staged_relation(kind) }}
 {%- endmacro %}
 
 

@@ -79,7 +79,7 @@
     earlier rows lie in the partitions touched, and no partition keeps a replaced row.  The computed
     rows are read three times (themselves, the partitions they touch, the keys they replace), and
     Spark computes a view again at every reference: they are written first into `<model>__staged_rows`
-    (write_staged_rows; dropped by the post-hook drop_staged_rows).  A model partitioned by its key
+    (write_staged; dropped by the post-hook drop_staged('rows')).  A model partitioned by its key
     (the history's marts, by as_of_date) computes its partitions whole: dbt-spark's statement.
 -#}
 {% macro get_insert_overwrite_sql(source_relation, target_relation, existing_relation) -%}
@@ -91,7 +91,7 @@
     insert overwrite table {{ target_relation }}
     {{ partition_cols(label="partition") }}
     {%- if keys and partitions and keys != partitions %}
-    {%- set staged = write_staged_rows(source_relation) %}
+    {%- set staged = write_staged('rows', 'select * from ' ~ source_relation) %}
     select {{ columns | join(', ') }} from {{ staged }}
     union all
     select {% for column in columns %}kept.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
@@ -103,35 +103,6 @@
     {%- else %}
     select {{ columns | join(', ') }} from {{ source_relation }}
     {%- endif %}
-{%- endmacro %}
-
-{#- The current model's computed rows, `<model>__staged_rows` in its schema (Spark's incremental write). -#}
-{% macro staged_rows_relation() -%}
-    {{ return(this.incorporate(path={'identifier': this.identifier ~ '__staged_rows'})) }}
-{%- endmacro %}
-
-{#- Spark: the rows of `source` (the model's view) written into staged_rows_relation (dropped first, in
-    case a stopped build left it), which is returned. -#}
-{% macro write_staged_rows(source) -%}
-    {%- set staged = staged_rows_relation() -%}
-    {%- if execute -%}
-        {%- do run_query('drop table if exists ' ~ staged) -%}
-        {%- do run_query('create table ' ~ staged ~ ' using parquet as select * from ' ~ source) -%}
-    {%- endif -%}
-    {{ return(staged) }}
-{%- endmacro %}
-
-{#- The post-hook of the models get_insert_overwrite_sql stages rows for: the staged rows dropped
-    (nothing outside Spark). -#}
-{% macro drop_staged_rows() -%}
-    {{ return(adapter.dispatch('drop_staged_rows', 'credit_score')()) }}
-{%- endmacro %}
-
-{% macro default__drop_staged_rows() -%}
-{%- endmacro %}
-
-{% macro spark__drop_staged_rows() -%}
-    drop table if exists {{ staged_rows_relation() }}
 {%- endmacro %}
 
 

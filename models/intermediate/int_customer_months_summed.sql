@@ -5,7 +5,7 @@
         unique_key=['customer_id', 'bill_month'],
         partition_by=incremental_partition_by('bill_month'),
         on_schema_change='fail',
-        post_hook=["{{ record_absorbed_deliveries() }}", "{{ drop_staged_rows() }}"],
+        post_hook=["{{ record_absorbed_deliveries() }}", "{{ drop_staged('rows') }}"],
     )
 }}
 

@@ -5,7 +5,7 @@
         unique_key='key_hash',
         partition_by=incremental_partition_by('key_bucket'),
         on_schema_change='fail',
-        post_hook=["{{ record_absorbed_deliveries() }}", "{{ drop_staged_keys() }}", "{{ drop_staged_rows() }}"],
+        post_hook=["{{ record_absorbed_deliveries() }}", "{{ drop_staged('keys') }}", "{{ drop_staged('rows') }}"],
     )
 }}
 
