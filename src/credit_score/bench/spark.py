@@ -6,7 +6,10 @@ as-of month, and that month.  Then for each worker count W, a new loopback clust
   first   the first delivery loaded and built as of the month before (every model from raw);
   month   the month's delivery loaded and built as of the as-of date (incremental: partition overwrite);
 each step in its own process: wall seconds, peak resident memory of the driver's process tree, and
-of the executors' JVMs together (sampled from /proc).  The month's star counts must equal DuckDB's
+of the executors' JVMs together (sampled from /proc).  With --connect, every step is a session of one
+Spark Connect server on the cluster (CREDIT_SCORE_SPARK_REMOTE), started before the first load: the
+long-running application an operator keeps (docs/engines.md), so no step starts a Spark application
+of its own; the driver's memory is then the server's.  The month's star counts must equal DuckDB's
 for the same deliveries.  The figures (and the slowest dbt nodes of each build) go to
 docs/benchmark-results/spark/<N>-w<W>.json and docs/benchmarks-spark.md; docs/scale.md works a
 billion subscribers out from them.
@@ -15,8 +18,10 @@ billion subscribers out from them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 import threading
@@ -24,20 +29,23 @@ from pathlib import Path
 
 from credit_score.bench.measure import machine, measure, progress, source_commit, tree_rss
 from credit_score.bench.report import DOCS, machine_lines
-from credit_score.engines.spark_cluster import standalone_cluster
+from credit_score.engines.spark_cluster import connect_server, standalone_cluster
 
 RESULTS = DOCS / "benchmark-results" / "spark"
 CLI = [sys.executable, "-m", "credit_score.cli"]
 
 
-def _executor_peak(stop: threading.Event, peak: list[int]) -> None:
-    """Sample the resident memory of the executors' JVMs (children of the workers) until stop."""
+def _executor_peak(stop: threading.Event, peak: list[int], server: int | None = None) -> None:
+    """Sample the resident memory of the executors' JVMs (children of the workers) until stop, and
+    of the Connect server's process tree (PID server) into peak[1]."""
     import subprocess
 
     while not stop.is_set():
         listing = subprocess.run(["pgrep", "-f", "CoarseGrainedExecutorBackend"], capture_output=True, text=True)
         pids = [int(p) for p in listing.stdout.split()]
         peak[0] = max(peak[0], sum(tree_rss(p) for p in pids))
+        if server is not None:
+            peak[1] = max(peak[1], tree_rss(server))
         stop.wait(0.2)
 
 
@@ -51,14 +59,20 @@ def _node_seconds(dbt_dir: Path, top: int = 8) -> list[dict]:
     return nodes[:top]
 
 
-def bench_one(customers: int, workers: int, *, as_of: dt.date, data: Path, root: Path, say) -> dict:
+def bench_one(
+    customers: int, workers: int, *, as_of: dt.date, data: Path, root: Path, say, connect: bool = False
+) -> dict:
     from credit_score.engines.spark import SparkEngine
 
-    warehouse = root / f"warehouse-w{workers}"
+    name = f"w{workers}" + ("-connect" if connect else "")
+    warehouse = root / f"warehouse-{name}"
     shutil.rmtree(warehouse, ignore_errors=True)
     (first_id, first_on), (month_id, month_on) = _deliveries(data)
     previous = as_of.replace(day=1) - dt.timedelta(days=1)
-    with standalone_cluster(root / f"cluster-w{workers}", workers=workers, cores=1, memory="3g") as cluster:
+    with contextlib.ExitStack() as stack:
+        cluster = stack.enter_context(
+            standalone_cluster(root / f"cluster-{name}", workers=workers, cores=1, memory="3g")
+        )
         env = {
             "CREDIT_SCORE_TARGET": "spark",
             "CREDIT_SCORE_SPARK_WAREHOUSE": str(warehouse),
@@ -66,7 +80,12 @@ def bench_one(customers: int, workers: int, *, as_of: dt.date, data: Path, root:
             "CREDIT_SCORE_SPARK_EXECUTOR_MEMORY": "3g",
             "SPARK_LOCAL_IP": "127.0.0.1",
         }
-        log = root / f"bench-w{workers}.log"
+        server = None
+        if connect:
+            with _environment(env):  # the server's settings (session_settings) read them
+                server = stack.enter_context(connect_server(cluster.logs, warehouse, master=cluster.master_url))
+            env["CREDIT_SCORE_SPARK_REMOTE"] = server.url
+        log = root / f"bench-{name}.log"
         engine = SparkEngine(warehouse)
         figures: dict[str, dict] = {}
         steps = [
@@ -76,16 +95,20 @@ def bench_one(customers: int, workers: int, *, as_of: dt.date, data: Path, root:
             ("month build", _build_command(as_of, root)),
         ]
         for step, command in steps:
-            stop, peak = threading.Event(), [0]
-            sampler = threading.Thread(target=_executor_peak, args=(stop, peak), daemon=True)
+            stop, peak = threading.Event(), [0, 0]
+            sampler = threading.Thread(
+                target=_executor_peak, args=(stop, peak, server and server.process.pid), daemon=True
+            )
             sampler.start()
             measured = measure(command, env=env, log=log)
             stop.set()
             sampler.join()
             figures[step] = {
                 "seconds": measured["seconds"],
-                "driver_peak_rss_gib": measured["peak_rss_bytes"] / 2**30,
+                # with a Connect server the driver is the server; the command is its client
+                "driver_peak_rss_gib": (peak[1] if server else measured["peak_rss_bytes"]) / 2**30,
                 "executors_peak_rss_gib": peak[0] / 2**30,
+                **({"client_peak_rss_gib": measured["peak_rss_bytes"] / 2**30} if server else {}),
             }
             if step.endswith("build"):
                 built = json.loads((root / "build.json").read_text(encoding="utf-8"))
@@ -99,6 +122,7 @@ def bench_one(customers: int, workers: int, *, as_of: dt.date, data: Path, root:
     return {
         "customers": customers,
         "workers": workers,
+        "connect": connect,
         "cores_per_worker": 1,
         "executor_memory": "3g",
         "as_of": as_of.isoformat(),
@@ -110,6 +134,21 @@ def bench_one(customers: int, workers: int, *, as_of: dt.date, data: Path, root:
         "measured_on": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": source_commit(),
     }
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]):
+    """os.environ with env added, for the duration."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _deliveries(data: Path) -> list[tuple[str, str]]:
@@ -138,10 +177,14 @@ def duckdb_stars(data: Path, as_of: dt.date, root: Path) -> list:
     return [list(row) for row in report.star_distribution]
 
 
+def _applications(result: dict) -> str:
+    return "Connect server" if result.get("connect") else "per command"
+
+
 def write_report(results_dir: Path, report: Path) -> None:
     results = sorted(
         (json.loads(p.read_text(encoding="utf-8")) for p in results_dir.glob("*.json")),
-        key=lambda r: (r["customers"], r["workers"]),
+        key=lambda r: (r["customers"], r["workers"], r.get("connect", False)),
     )
     lines = [
         "# Benchmarks: Spark on a standalone cluster",
@@ -157,27 +200,33 @@ def write_report(results_dir: Path, report: Path) -> None:
     lines += machine_lines(results)
     lines += [
         "",
-        "| customers | workers | first load s | first build s (dbt) | month load s | month build s (dbt) "
-        "| driver peak GiB | executors peak GiB | executors launched | customers scored |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "Spark applications: `per command` starts one for each load, build and publish (dbt's session",
+        "in dbt's process); `Connect server` runs every step as a session of one long-running server",
+        "(`--connect`), whose memory is then the driver's.",
+        "",
+        "| customers | workers | Spark applications | first load s | first build s (dbt) | month load s "
+        "| month build s (dbt) | driver peak GiB | executors peak GiB | executors launched | customers scored "
+        "| measured on |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         f = r["figures"]
         driver = max(step["driver_peak_rss_gib"] for step in f.values())
         executors = max(step["executors_peak_rss_gib"] for step in f.values())
         lines.append(
-            f"| {r['customers']:,} | {r['workers']} | {f['first load']['seconds']:.1f} "
+            f"| {r['customers']:,} | {r['workers']} | {_applications(r)} | {f['first load']['seconds']:.1f} "
             f"| {f['first build']['seconds']:.1f} ({f['first build']['dbt_seconds']:.1f}) "
             f"| {f['month load']['seconds']:.1f} "
             f"| {f['month build']['seconds']:.1f} ({f['month build']['dbt_seconds']:.1f}) "
             f"| {driver:.2f} | {executors:.2f} | {', '.join(map(str, r['executors_launched']))} "
-            f"| {r['customers_scored']:,} |"
+            f"| {r['customers_scored']:,} | {r.get('commit', '')}, {r.get('measured_on', '')} |"
         )
     for r in results:
         for step in ("first build", "month build"):
             lines += [
                 "",
-                f"## Slowest dbt nodes: {step} ({r['customers']:,} customers, {r['workers']} worker(s))",
+                f"## Slowest dbt nodes: {step} ({r['customers']:,} customers, {r['workers']} worker(s), "
+                f"{_applications(r)})",
                 "",
                 "| node | s |",
                 "|---|---|",
@@ -195,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default="bench/work")
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--report", default=str(DOCS / "benchmarks-spark.md"))
+    p.add_argument(
+        "--connect", action="store_true",
+        help="every step a session of one Spark Connect server on the cluster, instead of an application each",
+    )  # fmt: skip
     p.add_argument("--keep", action="store_true")
     args = p.parse_args(argv)
     as_of = dt.date.fromisoformat(args.as_of)
@@ -211,10 +264,11 @@ def main(argv: list[str] | None = None) -> int:
                  "--format", "parquet", "--deliveries", "monthly", "--months", "1"])  # fmt: skip
         expected = duckdb_stars(data, as_of, root)
         for workers in args.workers or [1, 2]:
-            result = bench_one(n, workers, as_of=as_of, data=data, root=root, say=say)
+            result = bench_one(n, workers, as_of=as_of, data=data, root=root, say=say, connect=args.connect)
             if result["star_distribution"] != expected:
                 raise RuntimeError(f"Spark's stars differ from DuckDB's: {result['star_distribution']} vs {expected}")
-            (results_dir / f"{n}-w{workers}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+            name = f"{n}-w{workers}" + ("-connect" if args.connect else "")
+            (results_dir / f"{name}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     write_report(results_dir, Path(args.report))
