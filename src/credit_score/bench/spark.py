@@ -67,8 +67,6 @@ def bench_one(
     name = f"w{workers}" + ("-connect" if connect else "")
     warehouse = root / f"warehouse-{name}"
     shutil.rmtree(warehouse, ignore_errors=True)
-    (first_id, first_on), (month_id, month_on) = _deliveries(data)
-    previous = as_of.replace(day=1) - dt.timedelta(days=1)
     with contextlib.ExitStack() as stack:
         cluster = stack.enter_context(
             standalone_cluster(root / f"cluster-{name}", workers=workers, cores=1, memory="3g")
@@ -88,33 +86,13 @@ def bench_one(
         log = root / f"bench-{name}.log"
         engine = SparkEngine(warehouse)
         figures: dict[str, dict] = {}
-        steps = [
-            ("first load", [*CLI, "load", str(data / first_id), "--delivery", first_id, "--delivered-on", first_on]),
-            ("first build", _build_command(previous, root)),
-            ("month load", [*CLI, "load", str(data / month_id), "--delivery", month_id, "--delivered-on", month_on]),
-            ("month build", _build_command(as_of, root)),
-        ]
-        for step, command in steps:
-            stop, peak = threading.Event(), [0, 0]
-            sampler = threading.Thread(
-                target=_executor_peak, args=(stop, peak, server and server.process.pid), daemon=True
-            )
-            sampler.start()
-            measured = measure(command, env=env, log=log)
-            stop.set()
-            sampler.join()
-            figures[step] = {
-                "seconds": measured["seconds"],
-                # with a Connect server the driver is the server; the command is its client
-                "driver_peak_rss_gib": (peak[1] if server else measured["peak_rss_bytes"]) / 2**30,
-                "executors_peak_rss_gib": peak[0] / 2**30,
-                **({"client_peak_rss_gib": measured["peak_rss_bytes"] / 2**30} if server else {}),
-            }
+        for step, command in _steps(data, root, as_of):
+            figures[step] = _measure_step(command, env=env, log=log, server=server)
             if step.endswith("build"):
                 built = json.loads((root / "build.json").read_text(encoding="utf-8"))
                 figures[step].update(dbt_seconds=built["dbt_seconds"], full_refresh=built["full_refresh"])
                 figures[step]["slowest_nodes"] = _node_seconds(engine.dbt_dir)
-            say(f"  {workers} worker(s) {step}: {measured['seconds']:.1f}s")
+            say(f"  {workers} worker(s) {step}: {figures[step]['seconds']:.1f}s")
         if figures["month build"]["full_refresh"]:
             raise RuntimeError(f"the month's build on Spark was not incremental: {figures['month build']}")
         scored, stars = engine.star_distribution()
@@ -130,9 +108,44 @@ def bench_one(
         "customers_scored": scored,
         "star_distribution": [list(row) for row in stars],
         "executors_launched": launched,
+        **_measured_where(),
+    }
+
+
+def _measured_where() -> dict:
+    return {
         "machine": machine(),
         "measured_on": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": source_commit(),
+    }
+
+
+def _steps(data: Path, root: Path, as_of: dt.date) -> list[tuple[str, list[str]]]:
+    """The first delivery loaded and built as of the month before, then the month's."""
+    (first_id, first_on), (month_id, month_on) = _deliveries(data)
+    previous = as_of.replace(day=1) - dt.timedelta(days=1)
+    return [
+        ("first load", [*CLI, "load", str(data / first_id), "--delivery", first_id, "--delivered-on", first_on]),
+        ("first build", _build_command(previous, root)),
+        ("month load", [*CLI, "load", str(data / month_id), "--delivery", month_id, "--delivered-on", month_on]),
+        ("month build", _build_command(as_of, root)),
+    ]
+
+
+def _measure_step(command: list[str], *, env: dict[str, str], log: Path, server) -> dict:
+    """One step's wall seconds and peaks: the driver's (the command's process tree, or the Connect
+    server's when there is one; the command is then its client) and the executors' together."""
+    stop, peak = threading.Event(), [0, 0]
+    sampler = threading.Thread(target=_executor_peak, args=(stop, peak, server and server.process.pid), daemon=True)
+    sampler.start()
+    measured = measure(command, env=env, log=log)
+    stop.set()
+    sampler.join()
+    return {
+        "seconds": measured["seconds"],
+        "driver_peak_rss_gib": (peak[1] if server else measured["peak_rss_bytes"]) / 2**30,
+        "executors_peak_rss_gib": peak[0] / 2**30,
+        **({"client_peak_rss_gib": measured["peak_rss_bytes"] / 2**30} if server else {}),
     }
 
 
