@@ -26,6 +26,7 @@ import shutil
 import sys
 import threading
 from pathlib import Path
+from unittest import mock
 
 from credit_score.bench.measure import machine, measure, progress, source_commit, tree_rss
 from credit_score.bench.report import DOCS, machine_lines
@@ -80,7 +81,7 @@ def bench_one(
         }
         server = None
         if connect:
-            with _environment(env):  # the server's settings (session_settings) read them
+            with mock.patch.dict(os.environ, env):  # the server's settings (session_settings) read them
                 server = stack.enter_context(connect_server(cluster.logs, warehouse, master=cluster.master_url))
             env["CREDIT_SCORE_SPARK_REMOTE"] = server.url
         log = root / f"bench-{name}.log"
@@ -147,21 +148,6 @@ def _measure_step(command: list[str], *, env: dict[str, str], log: Path, server)
         "executors_peak_rss_gib": peak[0] / 2**30,
         **({"client_peak_rss_gib": measured["peak_rss_bytes"] / 2**30} if server else {}),
     }
-
-
-@contextlib.contextmanager
-def _environment(env: dict[str, str]):
-    """os.environ with env added, for the duration."""
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _deliveries(data: Path) -> list[tuple[str, str]]:
