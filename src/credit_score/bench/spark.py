@@ -11,7 +11,7 @@ Spark Connect server on the cluster (CREDIT_SCORE_SPARK_REMOTE), started before 
 long-running application an operator keeps (docs/engines.md), so no step starts a Spark application
 of its own; the driver's memory is then the server's.  The month's star counts must equal DuckDB's
 for the same deliveries.  The figures (and the slowest dbt nodes of each build) go to
-docs/benchmark-results/spark/<N>-w<W>.json and docs/benchmarks-spark.md; docs/scale.md works a
+docs/benchmark-results/spark/<N>-w<W>[-connect].json and docs/benchmarks-spark.md; docs/scale.md works a
 billion subscribers out from them.
 """
 
@@ -65,7 +65,7 @@ def bench_one(
 ) -> dict:
     from credit_score.engines.spark import SparkEngine
 
-    name = f"w{workers}" + ("-connect" if connect else "")
+    name = _case(workers, connect)
     warehouse = root / f"warehouse-{name}"
     shutil.rmtree(warehouse, ignore_errors=True)
     with contextlib.ExitStack() as stack:
@@ -119,6 +119,11 @@ def _measured_where() -> dict:
         "measured_on": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": source_commit(),
     }
+
+
+def _case(workers: int, connect: bool) -> str:
+    """The run's name in its folders and results file: w<W>, with -connect through a Connect server."""
+    return f"w{workers}" + ("-connect" if connect else "")
 
 
 def _steps(data: Path, root: Path, as_of: dt.date) -> list[tuple[str, list[str]]]:
@@ -266,8 +271,9 @@ def main(argv: list[str] | None = None) -> int:
             result = bench_one(n, workers, as_of=as_of, data=data, root=root, say=say, connect=args.connect)
             if result["star_distribution"] != expected:
                 raise RuntimeError(f"Spark's stars differ from DuckDB's: {result['star_distribution']} vs {expected}")
-            name = f"{n}-w{workers}" + ("-connect" if args.connect else "")
-            (results_dir / f"{name}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+            (results_dir / f"{n}-{_case(workers, args.connect)}.json").write_text(
+                json.dumps(result, indent=2), encoding="utf-8"
+            )
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     write_report(results_dir, Path(args.report))
