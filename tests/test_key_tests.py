@@ -106,3 +106,49 @@ def test_a_kept_bill_written_back_beside_its_old_version_is_named_by_every_key_t
         ),
         "int_billing_validated,test_name:unique_among_accepted": ("fail", [(bill_id, 2)]),
     }
+
+
+@pytest.fixture(scope="module")
+def full_build(tmp_path_factory):
+    """The worked examples built once, from scratch: every row is the latest build's, so the key tests
+    take their full-build way (one aggregate over every row)."""
+    database = tmp_path_factory.mktemp("key-tests-full") / "warehouse.duckdb"
+    load_steps([(EXAMPLES, "examples", DELIVERED)], database)
+    assert build(OCTOBER, database=database).ok
+    return DuckDBEngine(database)
+
+
+def test_after_a_full_build_a_repeated_accepted_bill_is_named_and_a_shared_hash_alone_is_not(full_build):
+    """unique_among_accepted counts the stored key hashes after a full build and compares only the ids
+    of hashes carried twice: a repeated id must still be named, and two ids that merely share a hash
+    (a collision, made here by hand) must not be."""
+    assert run_key_tests(full_build) == {selector: ("pass", []) for selector in TESTS}
+    con = duckdb.connect(str(full_build.work))
+    try:
+        (stamps,) = con.execute(f"select count(distinct loaded_through) from {BILLS}").fetchone()
+        assert stamps == 1  # one build: every row written last
+        first, second = con.execute(
+            f"select bill_id from {BILLS} where rejection_reason is null order by bill_id limit 2"
+        ).fetchall()
+        con.execute(
+            f"update {BILLS} set key_hash = (select key_hash from {BILLS} where bill_id = ?) where bill_id = ?",
+            [first[0], second[0]],
+        )
+    finally:
+        con.close()
+    assert run_key_tests(full_build)["int_billing_validated,test_name:unique_among_accepted"] == ("pass", [])
+
+    con = duckdb.connect(str(full_build.work))
+    try:
+        file_line = con.execute(f"select file_line from {BILLS} where bill_id = ?", [first[0]]).fetchone()[0]
+        con.execute(f"insert into {BILLS} select * from {BILLS} where bill_id = ?", [first[0]])
+    finally:
+        con.close()
+    assert run_key_tests(full_build) == {
+        "int_billing_validated,test_name:unique_combination_of_columns": ("fail", [("examples", file_line, 2)]),
+        "int_delivered_rows_unioned,test_name:unique_combination_of_columns": (
+            "fail",
+            [("billing", "examples", file_line, 2)],
+        ),
+        "int_billing_validated,test_name:unique_among_accepted": ("fail", [(first[0], 2)]),
+    }
