@@ -4,9 +4,9 @@
     latest build wrote (the newest loaded_through).  Those rows' key hashes are counted among every
     accepted row (the narrow stored key_hash, not 145 million ids hashed on the fly), and the ids of
     the hashes carried more than once are compared exactly.  After a full build every row is the
-    latest build's: the same, with one aggregate over every accepted row's hash instead of a lookup
-    (it spills to disk; a lookup of every key would not).  Returns each id accepted more than once,
-    with how often.
+    latest build's: one aggregate over every accepted row instead of a lookup (it spills to disk; a
+    lookup of every key would not), macro accepted_ids_repeated.  Returns each id accepted more than
+    once, with how often.
 #}
 {% test unique_among_accepted(model, column_name) %}
 
@@ -15,32 +15,10 @@
 with
 
 {% if written['everything'] -%}
-shared_hashes as (
-
-    -- every row was written by the latest build (a full build): the key hashes more than one accepted
-    -- row carries, by one aggregate over the narrow stored hash (it spills to disk).  Grouping the ids
-    -- themselves took 3.6 times as long (DuckDB, 145 million bills: 46.8 s against 12.9 s)
-    select key_hash
-    from {{ model }}
-    where rejection_reason is null
-    group by key_hash
-    having count(*) > 1
-
-),
-
 repeated as (
 
-    -- those hashes' ids, compared exactly (usually there are none); a join, which spills, in case a
-    -- broken build repeats many
-    select
-        model_rows.{{ column_name }} as id,
-        count(*) as occurrences
-    from {{ model }} as model_rows
-    inner join shared_hashes
-        on model_rows.key_hash = shared_hashes.key_hash
-    where model_rows.rejection_reason is null
-    group by model_rows.{{ column_name }}
-    having count(*) > 1
+    -- every row was written by the latest build (a full build): over every accepted row
+    {{ accepted_ids_repeated(model, column_name) }}
 
 )
 {%- else -%}
