@@ -2,7 +2,10 @@
 narrowed to the deliveries, or tables and deliveries, it wrote; `unique_among_accepted`), so that a
 month's tests cost a month.  Here they are shown to still catch what they exist for: a kept bill
 written back beside its old version (the merge's delete missed it) is named by the bills' key test,
-by the key test of the outcomes' union, and by the test that no bill id is accepted twice.
+by the key test of the outcomes' union, and by the test that no bill id is accepted twice.  After a
+full build the same tests read every row; on DuckDB the accepted ids' test then counts the stored key
+hashes and compares only the ids of the hashes carried twice: a repeated bill is still named, and a
+shared hash alone is not.
 
 The warehouse: the worked examples built as of 2026-10-31, then a second delivery of three new
 bills for W01 loaded and the same date built again, incrementally: the bills it writes are its own.
@@ -119,8 +122,8 @@ def full_build(tmp_path_factory):
 
 
 def test_after_a_full_build_a_repeated_accepted_bill_is_named_and_a_shared_hash_alone_is_not(full_build):
-    """unique_among_accepted counts the stored key hashes after a full build and compares only the ids
-    of hashes carried twice: a repeated id must still be named, and two ids that merely share a hash
+    """On DuckDB unique_among_accepted counts the stored key hashes after a full build and compares only
+    the ids of hashes carried twice: a repeated id must still be named, and two ids that merely share a hash
     (a collision, made here by hand) must not be."""
     assert run_key_tests(full_build) == {selector: ("pass", []) for selector in TESTS}
     con = duckdb.connect(str(full_build.work))
