@@ -37,9 +37,7 @@ TESTS = {
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
     root = tmp_path_factory.mktemp("key-tests")
-    database = root / "warehouse.duckdb"
-    load_steps([(EXAMPLES, "examples", DELIVERED)], database)
-    assert build(OCTOBER, database=database).ok
+    database = examples_built(root / "warehouse.duckdb")
     bills = [
         {"bill_id": f"W01-LATE-{k}", "customer_id": "W01", "bill_month": "2026-10-01", "amount": "1.00"}
         for k in (1, 2, 3)
@@ -49,6 +47,25 @@ def engine(tmp_path_factory):
     report = build(OCTOBER, database=database)
     assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
     return DuckDBEngine(database)
+
+
+def examples_built(database):
+    """The worked examples loaded and built as of OCTOBER, from scratch, into `database`."""
+    load_steps([(EXAMPLES, "examples", DELIVERED)], database)
+    assert build(OCTOBER, database=database).ok
+    return database
+
+
+def every_key_test_failing(delivery_id: str, file_line: int, bill_id: str) -> dict[str, tuple[str, list[tuple]]]:
+    """What the three key tests name when the accepted bill `bill_id` (delivery_id, file_line) is kept twice."""
+    return {
+        "int_billing_validated,test_name:unique_combination_of_columns": ("fail", [(delivery_id, file_line, 2)]),
+        "int_delivered_rows_unioned,test_name:unique_combination_of_columns": (
+            "fail",
+            [("billing", delivery_id, file_line, 2)],
+        ),
+        "int_billing_validated,test_name:unique_among_accepted": ("fail", [(bill_id, 2)]),
+    }
 
 
 def run_key_tests(engine: DuckDBEngine) -> dict[str, tuple[str, list[tuple]]]:
@@ -101,24 +118,14 @@ def test_a_kept_bill_written_back_beside_its_old_version_is_named_by_every_key_t
     finally:
         con.close()
 
-    assert run_key_tests(engine) == {
-        "int_billing_validated,test_name:unique_combination_of_columns": ("fail", [("examples", file_line, 2)]),
-        "int_delivered_rows_unioned,test_name:unique_combination_of_columns": (
-            "fail",
-            [("billing", "examples", file_line, 2)],
-        ),
-        "int_billing_validated,test_name:unique_among_accepted": ("fail", [(bill_id, 2)]),
-    }
+    assert run_key_tests(engine) == every_key_test_failing("examples", file_line, bill_id)
 
 
 @pytest.fixture(scope="module")
 def full_build(tmp_path_factory):
     """The worked examples built once, from scratch: every row is the latest build's, so the key tests
     take their full-build way (one aggregate over every row)."""
-    database = tmp_path_factory.mktemp("key-tests-full") / "warehouse.duckdb"
-    load_steps([(EXAMPLES, "examples", DELIVERED)], database)
-    assert build(OCTOBER, database=database).ok
-    return DuckDBEngine(database)
+    return DuckDBEngine(examples_built(tmp_path_factory.mktemp("key-tests-full") / "warehouse.duckdb"))
 
 
 def test_after_a_full_build_a_repeated_accepted_bill_is_named_and_a_shared_hash_alone_is_not(full_build):
@@ -147,11 +154,4 @@ def test_after_a_full_build_a_repeated_accepted_bill_is_named_and_a_shared_hash_
         con.execute(f"insert into {BILLS} select * from {BILLS} where bill_id = ?", [first[0]])
     finally:
         con.close()
-    assert run_key_tests(full_build) == {
-        "int_billing_validated,test_name:unique_combination_of_columns": ("fail", [("examples", file_line, 2)]),
-        "int_delivered_rows_unioned,test_name:unique_combination_of_columns": (
-            "fail",
-            [("billing", "examples", file_line, 2)],
-        ),
-        "int_billing_validated,test_name:unique_among_accepted": ("fail", [(first[0], 2)]),
-    }
+    assert run_key_tests(full_build) == every_key_test_failing("examples", file_line, first[0])
