@@ -151,7 +151,14 @@ def _child_main(args: list[str], env: dict[str, str], cwd: str, parent_pid: int,
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
+    import gc
     import threading
+
+    # dbt makes millions of short-lived objects a build (a context of every macro for every node):
+    # the collector need not scan what the fork server imported, nor run every 700 allocations.
+    # 7 % less CPU a small build, 11 MB more at its peak (docs/performance.md)
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
 
     from dbt.cli.main import dbtRunner  # the fork server imported it already
 
