@@ -152,3 +152,7 @@ def pytest_configure(config):
     # the suite's ~300 dbt runs log a line per node and the errors, not every statement: about 1 s of
     # CPU less each (docs/performance.md); test_cli checks the default, the whole log, as people get it
     os.environ.setdefault("CREDIT_SCORE_DBT_LOG_LEVEL", "info")
+    # and on one dbt thread: two xdist workers keep both cores busy, so a build's second thread only
+    # adds switching (11 % less CPU over 14 DuckDB tests, no slower, docs/performance.md); test_memory and
+    # test_cli build on the profile's two threads, as a warehouse and a person get them
+    os.environ.setdefault("CREDIT_SCORE_DBT_THREADS", "1")

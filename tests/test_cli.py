@@ -25,6 +25,7 @@ def cli(*args, cwd, database):
     env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database)}
     env.pop("CREDIT_SCORE_LOG_DIR", None)  # as a person runs it: dbt's log in logs/ where it runs
     env.pop("CREDIT_SCORE_DBT_LOG_LEVEL", None)  # ... all of it (the suite's own builds log less)
+    env.pop("CREDIT_SCORE_DBT_THREADS", None)  # ... on the profile's threads
     return subprocess.run(
         [sys.executable, "-m", "credit_score.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
@@ -286,6 +287,7 @@ def test_a_terminal_gets_colour_and_a_bar_and_the_log_gets_dbt(tmp_path):
     env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database), "TERM": "xterm-256color", "COLUMNS": "120"}
     env.pop("CREDIT_SCORE_LOG_DIR", None)
     env.pop("CREDIT_SCORE_DBT_LOG_LEVEL", None)
+    env.pop("CREDIT_SCORE_DBT_THREADS", None)
     env.pop("NO_COLOR", None)
     leader, follower = pty.openpty()
     build = subprocess.Popen(

@@ -37,6 +37,12 @@ LIMIT = "150MB"
 AS_OF = dt.date(2026, 10, 31)
 
 
+@pytest.fixture(autouse=True)
+def profile_threads(monkeypatch):
+    """The profile's dbt threads sharing the limit, not the one the rest of the suite builds on."""
+    monkeypatch.delenv("CREDIT_SCORE_DBT_THREADS", raising=False)
+
+
 def _as_of(delivery_id: str) -> dt.date:
     """The month a delivery covers: `before-2026-08` everything up to July, `2026-08` August."""
     if delivery_id.startswith("before-"):
