@@ -21,14 +21,21 @@ from tests.conftest import MONTH_END
 from tests.helpers import EXAMPLES, load_and_build, load_one, write_folder
 
 
-def cli(*args, cwd, database):
+def as_a_person(database) -> dict[str, str]:
+    """The environment a person's command runs in: the served file named, and none of the suite's own
+    settings for its builds."""
     env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database)}
-    env.pop("CREDIT_SCORE_LOG_DIR", None)  # as a person runs it: dbt's log in logs/ where it runs
+    env.pop("CREDIT_SCORE_LOG_DIR", None)  # dbt's log in logs/ where it runs
     env.pop("CREDIT_SCORE_DBT_LOG_LEVEL", None)  # ... all of it (the suite's own builds log less)
     env.pop("CREDIT_SCORE_DBT_THREADS", None)  # ... on the profile's threads
+    return env
+
+
+def cli(*args, cwd, database):
     return subprocess.run(
-        [sys.executable, "-m", "credit_score.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
+        [sys.executable, "-m", "credit_score.cli", *args], cwd=cwd, env=as_a_person(database), capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
 
 
 def test_default_as_of_date_is_the_last_day_of_the_previous_month():
@@ -284,10 +291,7 @@ def test_a_terminal_gets_colour_and_a_bar_and_the_log_gets_dbt(tmp_path):
 
     database = tmp_path / "warehouse" / "credit_score.duckdb"
     assert cli("load", str(EXAMPLES), "--delivered-on", "2026-11-05", cwd=tmp_path, database=database).returncode == 0
-    env = {**os.environ, "CREDIT_SCORE_DUCKDB": str(database), "TERM": "xterm-256color", "COLUMNS": "120"}
-    env.pop("CREDIT_SCORE_LOG_DIR", None)
-    env.pop("CREDIT_SCORE_DBT_LOG_LEVEL", None)
-    env.pop("CREDIT_SCORE_DBT_THREADS", None)
+    env = {**as_a_person(database), "TERM": "xterm-256color", "COLUMNS": "120"}
     env.pop("NO_COLOR", None)
     leader, follower = pty.openpty()
     build = subprocess.Popen(
