@@ -65,7 +65,7 @@ class Warehouse:
         reason = "asked" if full_refresh else self.engine.full_refresh_reason()
         outcome = run_dbt(
             ["build", "--resource-type", "seed", "--resource-type", "model", *(["--full-refresh"] if reason else [])],
-            target=self.engine.name,
+            target=self.engine.dbt_target,  # on Spark with a Connect server: the target without a master
             variables=self.variables,
             env={**self.engine.dbt_env(), **as_of_env(as_of)},
         )
