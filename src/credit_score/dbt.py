@@ -123,8 +123,9 @@ class DbtOutcome:
         return [r for r in self.results if r.status in statuses]
 
 
-# imported once by the fork server, before it forks any child
-PRELOADED = ["dbt.cli.main", "dbt.adapters.duckdb"]
+# imported once by the fork server, before it forks any child; dbt_warm then does there what every
+# child would otherwise do again (dbt_warm.py)
+PRELOADED = ["dbt.cli.main", "dbt.adapters.duckdb", "credit_score.dbt_warm"]
 _CONTEXT: multiprocessing.context.ForkServerContext | None = None
 
 
@@ -145,7 +146,9 @@ def warm_up() -> None:
     forkserver.ensure_running()
 
 
-def _child_main(args: list[str], env: dict[str, str], cwd: str, parent_pid: int, reply: Connection, umask: int) -> None:
+def _child_main(
+    args: list[str], env: dict[str, str], cwd: str, parent_pid: int, reply: Connection, umask: int, project: str
+) -> None:
     die_with_parent(parent_pid, forked_by_server=True)
     os.umask(umask)  # the caller's (privacy.py), not the fork server's
     os.environ.clear()
@@ -195,6 +198,10 @@ def _child_main(args: list[str], env: dict[str, str], cwd: str, parent_pid: int,
         }
     except BaseException as e:  # report, never hang the parent
         answer = {"success": False, "results": [], "error": f"{type(e).__name__}: {e}"}
+    if Path(project) == PROJECT_DIR.resolve():  # the project the fork server warmed (a what-if's copy aside)
+        from credit_score import dbt_warm
+
+        dbt_warm.keep_templates(PROJECT_DIR)
     with sending:
         reply.send(answer)
     reply.close()
@@ -234,7 +241,7 @@ def run_dbt(
     parse = _ParseShared(environment, project_dir, target)
     child = context.Process(
         target=_child_main,
-        args=(args, environment, folder, os.getpid(), send, privacy.current_umask()),
+        args=(args, environment, folder, os.getpid(), send, privacy.current_umask(), str(project)),
         daemon=True,
     )
     child.start()
