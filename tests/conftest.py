@@ -2,6 +2,7 @@ import datetime as dt
 import fcntl
 import os
 import pickle
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,34 @@ def examples_marts(tmp_path_factory) -> dict[dt.date, dict]:
         report = load_and_build(EXAMPLES, database, as_of, unit_tests=True, **SPARSE)
         built[as_of] = (report, read_mart(database) if report.ok else {})
     return built
+
+
+@pytest.fixture(scope="session")
+def examples_month_end(tmp_path_factory) -> Path:
+    """The worked examples loaded and built as of 2026-10-31 as a monthly job builds them (the check
+    of what arrived on, no unit tests): the served file.  Built once per run, under a lock in the run's
+    shared temporary folder, like scenario_duckdb; never changed: a test takes a copy of its own
+    (copy_warehouse)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / "examples_month_end"
+    database = folder / "warehouse.duckdb"
+    with (shared / "examples_month_end.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "examples_month_end.built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            report = load_and_build(EXAMPLES, database, MONTH_END)
+            assert report.ok, [f"{r.name}: {r.message}" for r in report.failed]
+            (shared / "examples_month_end.built").touch()
+    return database
+
+
+def copy_warehouse(database: Path, folder: Path) -> Path:
+    """A copy of a built DuckDB warehouse (the served file, the work file, the history's parquet and
+    dbt's folder) in folder; its served file.  The served history view still names the original's
+    parquet files (they hold the same rows) until the copy's next publish rewrites it."""
+    shutil.copytree(database.parent, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*.lock"))
+    return folder / database.name
 
 
 @pytest.fixture(scope="session")
@@ -146,9 +175,12 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_configure(config):
     # dbt writes target/ and logs/ into the project; keep them out of the repo's test runs' way
     Path("logs").mkdir(exist_ok=True)
-    # each xdist worker's dbt runs log to their own file (two processes rotating one file lose lines)
+    # each xdist worker's dbt runs log to their own file (two processes rotating one file lose lines);
+    # the workers inherit the controller's environment, so they tell its folder from a person's by name
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    os.environ.setdefault("CREDIT_SCORE_LOG_DIR", str(Path("logs", f"pytest-{worker}").resolve()))
+    suite_logs = str(Path("logs", "pytest-main").resolve())
+    if os.environ.get("CREDIT_SCORE_LOG_DIR", suite_logs) == suite_logs:
+        os.environ["CREDIT_SCORE_LOG_DIR"] = str(Path("logs", f"pytest-{worker}").resolve())
     # the suite's ~300 dbt runs log a line per node and the errors, not every statement: about 1 s of
     # CPU less each (docs/performance.md); test_cli checks the default, the whole log, as people get it
     os.environ.setdefault("CREDIT_SCORE_DBT_LOG_LEVEL", "info")

@@ -17,8 +17,8 @@ from credit_score.engines.duckdb import DuckDBEngine
 from credit_score.load import read_csv_tables
 from credit_score.settings import default_as_of_date, work_path
 from tests import reference
-from tests.conftest import MONTH_END
-from tests.helpers import EXAMPLES, load_and_build, load_one, write_folder
+from tests.conftest import MONTH_END, copy_warehouse
+from tests.helpers import EXAMPLES, load_one, write_folder
 
 
 def as_a_person(database) -> dict[str, str]:
@@ -157,10 +157,9 @@ def test_a_bad_as_of_date_is_refused_with_the_expected_form(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory):
+def docs(examples_month_end, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("docs")
-    database = tmp / "warehouse.duckdb"
-    assert load_and_build(EXAMPLES, database, MONTH_END).ok
+    database = copy_warehouse(examples_month_end, tmp / "warehouse")
     outcome = run_dbt(
         ["docs", "generate", "--target-path", str(tmp / "target")],
         env=DuckDBEngine(database).dbt_env(),

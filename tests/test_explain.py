@@ -19,15 +19,15 @@ import pytest
 from credit_score.build import build
 from credit_score.explain import NotExplained, explain
 from tests import reference
-from tests.helpers import EXAMPLES, load_and_build, load_one, write_folder
+from tests.conftest import copy_warehouse
+from tests.helpers import EXAMPLES, load_one, write_folder
 
 OCTOBER = dt.date(2026, 10, 31)
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory):
-    database = tmp_path_factory.mktemp("explain") / "warehouse.duckdb"
-    assert load_and_build(EXAMPLES, database, OCTOBER).ok
+def database(examples_month_end, tmp_path_factory):
+    database = copy_warehouse(examples_month_end, tmp_path_factory.mktemp("explain"))
     saved = os.environ.get("CREDIT_SCORE_DUCKDB")
     os.environ["CREDIT_SCORE_DUCKDB"] = str(database)
     yield database

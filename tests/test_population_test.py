@@ -16,17 +16,16 @@ import duckdb
 import pytest
 
 from credit_score.engines.duckdb import DuckDBEngine
-from tests.helpers import EXAMPLES, load_and_build, stored_test_failures
+from tests.conftest import copy_warehouse
+from tests.helpers import stored_test_failures
 
 OCTOBER = dt.date(2026, 10, 31)
 TEST = "assert_every_in_scope_customer_is_scored"
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    database = tmp_path_factory.mktemp("population-test") / "warehouse.duckdb"
-    assert load_and_build(EXAMPLES, database, OCTOBER).ok
-    return DuckDBEngine(database)
+def engine(examples_month_end, tmp_path_factory):
+    return DuckDBEngine(copy_warehouse(examples_month_end, tmp_path_factory.mktemp("population-test")))
 
 
 def run_test(engine: DuckDBEngine) -> tuple[str, list[tuple[str, str]]]:

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from credit_score.build import as_of_env
 from credit_score.dbt import run_dbt
 from tests import reference
-from tests.helpers import EXAMPLES, as_text, load_and_build
+from tests.conftest import copy_warehouse
+from tests.helpers import as_text
 
 DATES = [dt.date(2026, 6, 30), dt.date(2026, 7, 31), dt.date(2026, 8, 15), dt.date(2026, 8, 31), dt.date(2026, 9, 30)]
 CUSTOMERS = [f"C{n:02d}" for n in range(8)]
@@ -30,13 +31,11 @@ PARTS = reference.STAR_CHANGE_PARTS
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
+def warehouse(examples_month_end, tmp_path_factory):
     """A built warehouse (the examples): the work file holds the history and the two models."""
-    database = tmp_path_factory.mktemp("star-changes") / "warehouse.duckdb"
-    assert load_and_build(EXAMPLES, database, dt.date(2026, 10, 31)).ok
     from credit_score.engines.duckdb import DuckDBEngine
 
-    return DuckDBEngine(database)
+    return DuckDBEngine(copy_warehouse(examples_month_end, tmp_path_factory.mktemp("star-changes")))
 
 
 def scores(draw) -> dict[str, dict[str, int]]:
