@@ -1,3 +1,4 @@
+import contextlib
 import datetime as dt
 import fcntl
 import os
@@ -25,18 +26,27 @@ def examples_marts(tmp_path_factory) -> dict[dt.date, dict]:
     return built
 
 
+@contextlib.contextmanager
+def _once_per_run(tmp_path_factory, name: str):
+    """The run's shared temporary folder, held under the lock `name`: the first xdist worker to need a
+    fixture built once per run builds it there, the others wait for it, then read what it kept."""
+    # under xdist each worker's base folder sits in the run's; without it, the run's is the base folder
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield shared
+
+
 @pytest.fixture(scope="session")
 def examples_month_end(tmp_path_factory) -> Path:
     """The worked examples loaded and built as of 2026-10-31 as a monthly job builds them (the check
     of what arrived on, no unit tests): the served file.  Built once per run, under a lock in the run's
     shared temporary folder, like scenario_duckdb; never changed: a test takes a copy of its own
     (copy_warehouse)."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    folder = shared / "examples_month_end"
-    database = folder / "warehouse.duckdb"
-    with (shared / "examples_month_end.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _once_per_run(tmp_path_factory, "examples_month_end") as shared:
+        folder = shared / "examples_month_end"
+        database = folder / "warehouse.duckdb"
         if not (shared / "examples_month_end.built").exists():
             shutil.rmtree(folder, ignore_errors=True)
             report = load_and_build(EXAMPLES, database, MONTH_END)
@@ -77,11 +87,7 @@ def scenario_duckdb(scenario, tmp_path_factory):
     October build and a mid-month one (2026-03-15): {as_of: Built}, and the served file.  What every
     engine must publish for the same deliveries.  Built once per run: the first xdist worker to need it
     builds it (under a lock) in the run's shared temporary folder, the others read what it kept."""
-    # under xdist each worker's base folder sits in the run's; without it, the run's is the base folder
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    with (shared / "scenario_duckdb.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _once_per_run(tmp_path_factory, "scenario_duckdb") as shared:
         kept = shared / "scenario_duckdb.pickle"
         if kept.exists():
             return pickle.loads(kept.read_bytes())
@@ -96,12 +102,9 @@ def two_months(tmp_path_factory) -> Path:
     bad rows mixed into October's delivery: stars move, the watchlist has customers, the audit has
     rejects. What the readers' tests (the semantic layer, the report, the docs) read. Built once per
     run, under a lock in the run's shared temporary folder, like scenario_duckdb."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    folder = shared / "two_months"
-    database = folder / "warehouse.duckdb"
-    with (shared / "two_months.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _once_per_run(tmp_path_factory, "two_months") as shared:
+        folder = shared / "two_months"
+        database = folder / "warehouse.duckdb"
         if not (folder / "built").exists():
             _build_two_months(folder, database)
             (folder / "built").touch()
